@@ -1,0 +1,30 @@
+#!/usr/bin/env node
+'use strict'
+// The CLI is Rust: this shim hands it the arguments, turns signals into cancellation (Node-API
+// has no signal API) and sets the exit code (never process.exit(), which can cut output short).
+const { runCli, CancelSignal } = require('../binding.js')
+
+const signal = new CancelSignal()
+let signals = 0
+function onSignal(name) {
+  signals += 1
+  if (signals > 1) {
+    // A second signal while the first is being handled: fall back to the default action.
+    process.removeAllListeners(name)
+    process.kill(process.pid, name)
+    return
+  }
+  signal.cancel()
+}
+process.on('SIGINT', onSignal)
+process.on('SIGTERM', onSignal)
+
+runCli(process.argv.slice(2), signal).then(
+  (code) => {
+    process.exitCode = code
+  },
+  (error) => {
+    process.stderr.write(`error: ${error.message}\n`)
+    process.exitCode = 1
+  },
+)

@@ -1,0 +1,156 @@
+//! The command line: parse, validate, run, render. `run` can be called any number of times in
+//! one process (the Node addon lives as long as the process) and leaves no state behind.
+
+pub mod args;
+pub mod console;
+pub mod render;
+
+use crate::config::{self, StoreChoice};
+use crate::error::{exit, Error, Result};
+use crate::model::{now_ms, Lock};
+use crate::store::Store;
+use crate::{jobs, locks, store};
+use args::{Action, Cli};
+use clap::Parser;
+use console::Console;
+use render::{JobList, Report};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// Runs one command line (without the program name) and returns its exit code.
+pub async fn run(
+    argv: Vec<String>,
+    console: &mut Console,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    cancel: &CancellationToken,
+) -> i32 {
+    let wants_json = argv.iter().any(|a| a == "--json");
+    let cli = match Cli::try_parse_from(std::iter::once("daplaya".to_string()).chain(argv)) {
+        Ok(cli) => cli,
+        Err(error) => return clap_failure(&error, console, wants_json),
+    };
+    match execute(&cli, console, env, cancel).await {
+        Ok(report) => {
+            if cli.json {
+                console.out(&render::json(&report).to_string());
+            } else {
+                let text = render::human(&report, now_ms(), console.out_style);
+                console.out(&text);
+            }
+            exit::OK
+        }
+        Err(error) => {
+            if cli.json {
+                console.out(&render::error_json(&error).to_string());
+            }
+            let text = render::human_error(&error, console.err_style);
+            console.err(&text);
+            error.exit_code()
+        }
+    }
+}
+
+/// Help and version are answers, not failures; any other clap error becomes our one-line form.
+fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) -> i32 {
+    use clap::error::ErrorKind;
+    if matches!(
+        error.kind(),
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion
+    ) {
+        console.out(error.to_string().trim_end());
+        return exit::OK;
+    }
+    if error.kind() == ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand {
+        console.err(error.to_string().trim_end());
+        return exit::USAGE;
+    }
+    let rendered = error.to_string();
+    let first = rendered.lines().next().unwrap_or("invalid arguments");
+    let message = first.trim_start_matches("error: ").to_string();
+    let usage = rendered
+        .lines()
+        .find_map(|line| line.strip_prefix("Usage: "))
+        .map(|usage| format!("usage: {usage} (see --help)"));
+    let error = Error::Usage {
+        message,
+        hint: usage,
+    };
+    if wants_json {
+        console.out(&render::error_json(&error).to_string());
+    }
+    let text = render::human_error(&error, console.err_style);
+    console.err(&text);
+    error.exit_code()
+}
+
+async fn execute(
+    cli: &Cli,
+    console: &mut Console,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    cancel: &CancellationToken,
+) -> Result<Report> {
+    let action = cli.action()?;
+    let choice = config::resolve(&cli.store_options(), env)?;
+    if let StoreChoice::Sqlite {
+        path,
+        implicit: true,
+    } = &choice
+    {
+        console.err(&format!(
+            "daplaya: using the embedded store at {} (set DAPLAYA_STORE or AWS settings to share locks)",
+            path.display()
+        ));
+    }
+    let store = store::open(&choice).await?;
+    let mut on_busy = |holder: &Lock, _waited| console.err(&render::still_locked(holder));
+    perform(action, store.as_ref(), cancel, &mut on_busy).await
+}
+
+/// Carries out a validated action on a store; shared by the CLI and the JS API.
+pub async fn perform(
+    action: Action,
+    store: &dyn Store,
+    cancel: &CancellationToken,
+    on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
+) -> Result<Report> {
+    Ok(match action {
+        Action::Init => Report::Init {
+            store: store.describe(),
+            tables: store.init().await?,
+        },
+        Action::ListLocks { env } => Report::Locks {
+            locks: locks::list(store, env.as_deref()).await?,
+            env,
+        },
+        Action::Lock { request, policy } => {
+            let (lock, acquired) = locks::lock(store, &request, policy, cancel, on_busy).await?;
+            Report::Locked { lock, acquired }
+        }
+        Action::Release {
+            env,
+            user,
+            uberlock,
+        } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
+        Action::StartJob {
+            jobname,
+            user,
+            version,
+        } => Report::JobStarted(jobs::start(store, &jobname, &user, &version).await?),
+        Action::GetJob { jobname, version } => {
+            Report::Job(jobs::get(store, &jobname, &version).await?)
+        }
+        Action::EndJob(request) => Report::JobEnded(jobs::end(store, &request).await?),
+        Action::ActiveJobs { jobname, window } => Report::Jobs {
+            jobs: jobs::active(store, &jobname, window).await?,
+            jobname,
+            list: JobList::Active,
+            window,
+        },
+        Action::SkippedJobs { jobname, window } => Report::Jobs {
+            jobs: jobs::skipped(store, &jobname, window).await?,
+            jobname,
+            list: JobList::Skipped,
+            window,
+        },
+    })
+}

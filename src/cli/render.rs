@@ -1,0 +1,290 @@
+//! What a command's result looks like: human text for people, one JSON document for machines.
+//! The JSON shapes are also what the JS API returns, so both stay the same by construction.
+
+use crate::duration::humanize;
+use crate::error::Error;
+use crate::jobs::Ended;
+use crate::locks::{Acquired, NotReleased, Released};
+use crate::model::{Job, Lock};
+use crate::store::TableStatus;
+use serde::Serialize;
+use serde_json::{json, Value};
+use std::time::Duration;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobList {
+    Active,
+    Skipped,
+}
+
+/// The result of a command, before it is shown.
+#[derive(Debug, Clone)]
+pub enum Report {
+    Init {
+        store: String,
+        tables: Vec<TableStatus>,
+    },
+    Locks {
+        env: Option<String>,
+        locks: Vec<Lock>,
+    },
+    Locked {
+        lock: Lock,
+        acquired: Acquired,
+    },
+    Released(Released),
+    JobStarted(Job),
+    Job(Job),
+    JobEnded(Ended),
+    Jobs {
+        jobname: String,
+        list: JobList,
+        window: Duration,
+        jobs: Vec<Job>,
+    },
+}
+
+#[derive(Serialize)]
+struct LockedDocument<'a> {
+    #[serde(flatten)]
+    lock: &'a Lock,
+    #[serde(flatten)]
+    acquired: &'a Acquired,
+}
+
+pub fn json(report: &Report) -> Value {
+    match report {
+        Report::Init { store, tables } => json!({ "store": store, "tables": tables }),
+        Report::Locks { locks, .. } => to_value(locks),
+        Report::Locked { lock, acquired } => to_value(&LockedDocument { lock, acquired }),
+        Report::Released(Released::Released(lock)) => {
+            json!({ "released": true, "reason": null, "lock": lock })
+        }
+        Report::Released(Released::Nothing(reason, lock)) => {
+            json!({ "released": false, "reason": reason, "lock": lock })
+        }
+        Report::JobStarted(job) | Report::Job(job) => to_value(job),
+        Report::JobEnded(Ended { job, changed }) => json!({ "changed": changed, "job": job }),
+        Report::Jobs { jobs, .. } => to_value(jobs),
+    }
+}
+
+fn to_value<T: Serialize>(value: &T) -> Value {
+    // Our records hold only strings, numbers and booleans: serialising them cannot fail.
+    serde_json::to_value(value).unwrap_or(Value::Null)
+}
+
+pub fn error_json(error: &Error) -> Value {
+    json!({ "error": {
+        "code": error.code(),
+        "message": error.to_string(),
+        "hint": error.hint(),
+        "exitCode": error.exit_code(),
+    }})
+}
+
+/// ANSI styling, applied only when the caller decided colour is wanted.
+#[derive(Debug, Clone, Copy)]
+pub struct Style {
+    pub color: bool,
+}
+
+impl Style {
+    fn paint(self, code: &str, text: &str) -> String {
+        if self.color {
+            format!("\x1b[{code}m{text}\x1b[0m")
+        } else {
+            text.to_string()
+        }
+    }
+    pub fn bold(self, text: &str) -> String {
+        self.paint("1", text)
+    }
+    pub fn green(self, text: &str) -> String {
+        self.paint("32", text)
+    }
+    pub fn yellow(self, text: &str) -> String {
+        self.paint("33", text)
+    }
+    pub fn red(self, text: &str) -> String {
+        self.paint("31", text)
+    }
+}
+
+/// How long ago (or from now) an epoch-millisecond time is, for people.
+fn ago(now: i64, at: i64) -> String {
+    let span = Duration::from_millis(now.abs_diff(at));
+    if span < Duration::from_secs(1) {
+        "just now".into()
+    } else if at <= now {
+        format!("{} ago", humanize(span))
+    } else {
+        format!("in {}", humanize(span))
+    }
+}
+
+fn expiry(lock: &Lock, now: i64) -> String {
+    match lock.expires_at {
+        None => "never expires".into(),
+        Some(at) => format!("expires {}", ago(now, at)),
+    }
+}
+
+fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
+    let kind = if lock.uberlock {
+        "uberlocked"
+    } else {
+        "locked"
+    };
+    format!(
+        "{}  {kind} by {}  since {}  {}  meta: {}  (id {}, token {})",
+        style.bold(&lock.env),
+        lock.user,
+        ago(now, lock.created_at),
+        expiry(lock, now),
+        lock.meta,
+        lock.id,
+        lock.fencing_token
+    )
+}
+
+fn job_line(job: &Job, now: i64) -> String {
+    let state = match (job.ended, job.skipped) {
+        (Some(at), true) => format!("skipped {}", ago(now, at)),
+        (Some(at), false) => format!("ended {}", ago(now, at)),
+        (None, _) => "running".into(),
+    };
+    format!(
+        "{}  {} at {}  by {}  started {}  {state}",
+        job.id,
+        job.jobname,
+        job.version,
+        job.user,
+        ago(now, job.started)
+    )
+}
+
+pub fn human(report: &Report, now: i64, style: Style) -> String {
+    match report {
+        Report::Init { store, tables } => {
+            let mut lines = vec![format!("Store: {store}")];
+            lines.extend(tables.iter().map(|t| {
+                let state = if t.created { "created" } else { "ready" };
+                format!("  {}: {state}", t.name)
+            }));
+            lines.join("\n")
+        }
+        Report::Locks { env, locks } if locks.is_empty() => match env {
+            Some(env) => format!("{env} is not locked"),
+            None => "No active locks".into(),
+        },
+        Report::Locks { locks, .. } => locks
+            .iter()
+            .map(|lock| lock_line(lock, now, style))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Report::Locked { lock, acquired } => {
+            let what = if lock.uberlock {
+                "Uberlocked"
+            } else {
+                "Locked"
+            };
+            let head = match acquired {
+                Acquired::Acquired => format!(
+                    "{} {} for {}",
+                    style.green(what),
+                    style.bold(&lock.env),
+                    lock.user
+                ),
+                Acquired::Renewed => format!(
+                    "{} {} for {} (renewed)",
+                    style.green(what),
+                    style.bold(&lock.env),
+                    lock.user
+                ),
+                Acquired::Upgraded => format!(
+                    "{} {} for {} (upgraded from a normal lock)",
+                    style.green(what),
+                    style.bold(&lock.env),
+                    lock.user
+                ),
+                Acquired::Preempted { preempted_user } => format!(
+                    "{} {} for {}, preempting {preempted_user}",
+                    style.green(what),
+                    style.bold(&lock.env),
+                    lock.user
+                ),
+            };
+            format!(
+                "{head}; {}, lock id {}, fencing token {}",
+                expiry(lock, now),
+                lock.id,
+                lock.fencing_token
+            )
+        }
+        Report::Released(Released::Released(lock)) => format!(
+            "{} {} (held by {} since {})",
+            style.green("Released"),
+            style.bold(&lock.env),
+            lock.user,
+            ago(now, lock.created_at)
+        ),
+        Report::Released(Released::Nothing(reason, lock)) => {
+            let why = match (reason, lock) {
+                (NotReleased::HeldByOther, Some(lock)) => {
+                    format!("{} is held by {}, not by you", lock.env, lock.user)
+                }
+                (_, Some(lock)) => format!("{} is not locked", lock.env),
+                (_, None) => "that env is not locked".into(),
+            };
+            format!("{}: {why}", style.yellow("Nothing released"))
+        }
+        Report::JobStarted(job) => job.id.clone(),
+        Report::Job(job) => job_line(job, now),
+        Report::JobEnded(Ended { job, changed: true }) => {
+            let how = if job.skipped { "skipped" } else { "ended" };
+            format!("Job {} ({} at {}) {how}", job.id, job.jobname, job.version)
+        }
+        Report::JobEnded(Ended {
+            job,
+            changed: false,
+        }) => format!(
+            "{}: job {} ({} at {}) had ended already",
+            style.yellow("Nothing changed"),
+            job.id,
+            job.jobname,
+            job.version
+        ),
+        Report::Jobs {
+            jobname,
+            list,
+            window,
+            jobs,
+        } if jobs.is_empty() => {
+            let kind = match list {
+                JobList::Active => "active",
+                JobList::Skipped => "skipped",
+            };
+            format!("No {kind} {jobname} jobs in the last {}", humanize(*window))
+        }
+        Report::Jobs { jobs, .. } => jobs
+            .iter()
+            .map(|job| job_line(job, now))
+            .collect::<Vec<_>>()
+            .join("\n"),
+    }
+}
+
+/// One line (and a hint line when one helps) for an error.
+pub fn human_error(error: &Error, style: Style) -> String {
+    let mut text = format!("{} {error}", style.red("error:"));
+    if let Some(hint) = error.hint() {
+        text.push_str(&format!("\n  hint: {hint}"));
+    }
+    text
+}
+
+/// What a waiter prints each time it finds the env still held (kept as the seeds wrote it).
+pub fn still_locked(holder: &Lock) -> String {
+    format!("Still locked at env {} by {}", holder.env, holder.user)
+}

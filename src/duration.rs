@@ -1,0 +1,115 @@
+//! Durations as users write them: plain milliseconds (the seeds' `--ttl <TIMEFRAME>`) or a number
+//! with a unit (`500ms`, `30s`, `20m`, `2h`, `1d`).
+
+use crate::error::{Error, Result};
+use std::time::Duration;
+
+/// Longer than any deploy lock or job window anyone means; keeps arithmetic on epoch
+/// milliseconds far from overflow.
+const MAX: Duration = Duration::from_secs(366 * 24 * 3600);
+
+pub fn parse(flag: &str, text: &str) -> Result<Duration> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !c.is_ascii_digit())
+        .unwrap_or(trimmed.len());
+    let (digits, unit) = trimmed.split_at(split);
+    let invalid = || {
+        Error::usage_with_hint(
+            format!("invalid duration for {flag}: '{text}'"),
+            "use milliseconds (1500) or a number with ms, s, m, h or d (30s, 20m, 2h)",
+        )
+    };
+    let amount: u64 = digits.parse().map_err(|_| invalid())?;
+    let unit_ms: u64 = match unit {
+        "" | "ms" => 1,
+        "s" => 1_000,
+        "m" => 60_000,
+        "h" => 3_600_000,
+        "d" => 86_400_000,
+        _ => return Err(invalid()),
+    };
+    let duration = amount
+        .checked_mul(unit_ms)
+        .map(Duration::from_millis)
+        .filter(|d| *d <= MAX)
+        .ok_or_else(|| Error::usage(format!("{flag} is too long: '{text}' (at most 366d)")))?;
+    Ok(duration)
+}
+
+/// Like [`parse`], for values where zero makes no sense (a lease, a poll interval).
+pub fn parse_positive(flag: &str, text: &str) -> Result<Duration> {
+    let duration = parse(flag, text)?;
+    if duration.is_zero() {
+        return Err(Error::usage(format!("{flag} must be greater than zero")));
+    }
+    Ok(duration)
+}
+
+/// Short human form: `20m`, `1h30m`, `45s`, `250ms`.
+pub fn humanize(duration: Duration) -> String {
+    let ms = duration.as_millis();
+    if ms < 1_000 {
+        return format!("{ms}ms");
+    }
+    let secs = duration.as_secs();
+    let (d, h, m, s) = (
+        secs / 86_400,
+        secs % 86_400 / 3_600,
+        secs % 3_600 / 60,
+        secs % 60,
+    );
+    let parts: Vec<String> = [(d, "d"), (h, "h"), (m, "m"), (s, "s")]
+        .iter()
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, u)| format!("{n}{u}"))
+        .collect();
+    parts.into_iter().take(2).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn accepts_milliseconds_and_units() {
+        assert_eq!(parse("--ttl", "1500").unwrap(), Duration::from_millis(1500));
+        assert_eq!(parse("--ttl", "250ms").unwrap(), Duration::from_millis(250));
+        assert_eq!(parse("--ttl", "30s").unwrap(), Duration::from_secs(30));
+        assert_eq!(parse("--ttl", "20m").unwrap(), Duration::from_secs(1200));
+        assert_eq!(parse("--ttl", "2h").unwrap(), Duration::from_secs(7200));
+        assert_eq!(parse("--ttl", " 1d ").unwrap(), Duration::from_secs(86_400));
+    }
+
+    #[test]
+    fn rejects_garbage_negative_and_huge() {
+        for bad in [
+            "",
+            "abc",
+            "-5",
+            "5x",
+            "1.5s",
+            "m",
+            "5 m",
+            "99999999999999999999",
+        ] {
+            let err = parse("--ttl", bad).unwrap_err();
+            assert_eq!(err.code(), "INVALID_ARGUMENT", "{bad}");
+        }
+        assert!(parse("--ttl", "400d").is_err());
+    }
+
+    #[test]
+    fn zero_is_refused_where_it_makes_no_sense() {
+        assert!(parse("--timeout", "0").is_ok());
+        assert!(parse_positive("--ttl", "0s").is_err());
+    }
+
+    #[test]
+    fn humanizes_to_two_units() {
+        assert_eq!(humanize(Duration::from_millis(250)), "250ms");
+        assert_eq!(humanize(Duration::from_secs(45)), "45s");
+        assert_eq!(humanize(Duration::from_secs(20 * 60)), "20m");
+        assert_eq!(humanize(Duration::from_secs(5400 + 7)), "1h30m");
+    }
+}

@@ -1,0 +1,416 @@
+//! Lock rules, independent of any store: who may take an env, re-entry, uberlocks, leases, and
+//! the waiting loop. Every change is decided here from the row as read, then written with the
+//! store's compare-and-swap; a lost race re-decides from the row the store returns.
+
+use crate::error::{Error, Result};
+use crate::model::{now_ms, Lock};
+use crate::store::{Store, Swap};
+use serde::Serialize;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+pub const DEFAULT_TTL: Duration = Duration::from_secs(20 * 60);
+pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone)]
+pub struct LockRequest {
+    pub env: String,
+    pub user: String,
+    pub meta: String,
+    pub uberlock: bool,
+    pub ttl: Duration,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Wait {
+    /// One attempt only.
+    No,
+    /// Retry until this much time has passed.
+    Until(Duration),
+    Forever,
+}
+
+#[derive(Debug, Clone, Copy)]
+pub struct WaitPolicy {
+    pub wait: Wait,
+    pub poll_interval: Duration,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(
+    rename_all = "camelCase",
+    rename_all_fields = "camelCase",
+    tag = "outcome"
+)]
+pub enum Acquired {
+    /// The env was free, released or expired.
+    Acquired,
+    /// The caller held it already; the lease was renewed and the lock id kept.
+    Renewed,
+    /// The caller held a normal lock and now holds an uberlock, same lock id.
+    Upgraded,
+    /// An uberlock took the env from another user's normal lock.
+    Preempted { preempted_user: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Decision {
+    Write { next: Lock, acquired: Acquired },
+    Busy(Lock),
+    Uberlocked(Lock),
+}
+
+pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> Decision {
+    let expires_at = |uberlock: bool| (!uberlock).then(|| now + request.ttl.as_millis() as i64);
+    let fresh = |previous: Option<&Lock>| Lock {
+        id: uuid::Uuid::now_v7().to_string(),
+        user: request.user.clone(),
+        env: request.env.clone(),
+        created_at: now,
+        updated_at: now,
+        active: true,
+        uberlock: request.uberlock,
+        meta: request.meta.clone(),
+        expires_at: expires_at(request.uberlock),
+        fencing_token: previous.map_or(0, |l| l.fencing_token) + 1,
+        revision: previous.map_or(0, |l| l.revision) + 1,
+    };
+    let holder = match current {
+        Some(lock) if lock.is_held_at(now) => lock,
+        free => {
+            return Decision::Write {
+                next: fresh(free),
+                acquired: Acquired::Acquired,
+            }
+        }
+    };
+    if holder.user == request.user {
+        // Re-entry keeps the lock id and fencing token: it is the same acquisition.
+        let uberlock = holder.uberlock || request.uberlock;
+        let next = Lock {
+            updated_at: now,
+            uberlock,
+            meta: request.meta.clone(),
+            expires_at: expires_at(uberlock),
+            revision: holder.revision + 1,
+            ..holder.clone()
+        };
+        let acquired = if request.uberlock && !holder.uberlock {
+            Acquired::Upgraded
+        } else {
+            Acquired::Renewed
+        };
+        return Decision::Write { next, acquired };
+    }
+    if holder.uberlock {
+        Decision::Uberlocked(holder.clone())
+    } else if request.uberlock {
+        Decision::Write {
+            next: fresh(Some(holder)),
+            acquired: Acquired::Preempted {
+                preempted_user: holder.user.clone(),
+            },
+        }
+    } else {
+        Decision::Busy(holder.clone())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    Acquired(Lock, Acquired),
+    Busy(Lock),
+}
+
+/// One attempt: read, decide, conditional write; re-decides after every lost race.
+/// An uberlock in the way is an error at once: nobody waits on an uberlock.
+pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
+    let mut current = store.load_lock(&request.env).await?;
+    loop {
+        match decide_lock(current.as_ref(), request, now_ms()) {
+            Decision::Write { next, acquired } => {
+                let expected = current.as_ref().map(|l| l.revision);
+                match store.swap_lock(expected, &next).await? {
+                    Swap::Done => return Ok(Attempt::Acquired(next, acquired)),
+                    // Every conflict is someone else's completed write, so this loop ends.
+                    Swap::Conflict(latest) => current = latest,
+                }
+            }
+            Decision::Busy(holder) => return Ok(Attempt::Busy(holder)),
+            Decision::Uberlocked(holder) => {
+                return Err(Error::Uberlocked {
+                    env: holder.env,
+                    holder: holder.user,
+                })
+            }
+        }
+    }
+}
+
+/// Takes the lock, polling while someone else holds it. `on_busy` sees the holder before each
+/// wait. Cancellation only cuts a wait between attempts, never a write in flight, so a
+/// cancelled call has taken nothing.
+pub async fn lock(
+    store: &dyn Store,
+    request: &LockRequest,
+    policy: WaitPolicy,
+    cancel: &CancellationToken,
+    on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
+) -> Result<(Lock, Acquired)> {
+    let started = tokio::time::Instant::now();
+    loop {
+        let holder = match try_lock(store, request).await? {
+            Attempt::Acquired(lock, acquired) => return Ok((lock, acquired)),
+            Attempt::Busy(holder) => holder,
+        };
+        let waited = started.elapsed();
+        let pause = match policy.wait {
+            Wait::No => None,
+            Wait::Forever => Some(policy.poll_interval),
+            Wait::Until(limit) => limit
+                .checked_sub(waited)
+                .filter(|left| !left.is_zero())
+                .map(|left| left.min(policy.poll_interval)),
+        };
+        let Some(pause) = pause else {
+            return Err(Error::LockBusy {
+                env: holder.env,
+                holder: holder.user,
+            });
+        };
+        on_busy(&holder, waited);
+        tokio::select! {
+            _ = cancel.cancelled() => return Err(Error::Interrupted),
+            _ = tokio::time::sleep(pause) => {}
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum NotReleased {
+    NotLocked,
+    HeldByOther,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ReleaseDecision {
+    Write(Lock),
+    Nothing(NotReleased, Option<Lock>),
+}
+
+pub fn decide_release(
+    current: Option<&Lock>,
+    user: &str,
+    uberlock: bool,
+    now: i64,
+) -> Result<ReleaseDecision> {
+    let lock = match current {
+        Some(lock) if lock.active => lock,
+        other => {
+            return Ok(ReleaseDecision::Nothing(
+                NotReleased::NotLocked,
+                other.cloned(),
+            ))
+        }
+    };
+    if lock.user != user {
+        let reason = if lock.is_held_at(now) {
+            NotReleased::HeldByOther
+        } else {
+            NotReleased::NotLocked
+        };
+        return Ok(ReleaseDecision::Nothing(reason, Some(lock.clone())));
+    }
+    if lock.uberlock && !uberlock {
+        return Err(Error::usage_with_hint(
+            format!(
+                "{} is uberlocked by {user}; releasing it needs --uberlock",
+                lock.env
+            ),
+            format!(
+                "daplaya locks release --env {} --user {user} --uberlock",
+                lock.env
+            ),
+        ));
+    }
+    Ok(ReleaseDecision::Write(Lock {
+        active: false,
+        updated_at: now,
+        revision: lock.revision + 1,
+        ..lock.clone()
+    }))
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Released {
+    Released(Lock),
+    Nothing(NotReleased, Option<Lock>),
+}
+
+pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
+    let mut current = store.load_lock(env).await?;
+    loop {
+        match decide_release(current.as_ref(), user, uberlock, now_ms())? {
+            ReleaseDecision::Nothing(reason, lock) => return Ok(Released::Nothing(reason, lock)),
+            ReleaseDecision::Write(next) => {
+                let expected = current.as_ref().map(|l| l.revision);
+                match store.swap_lock(expected, &next).await? {
+                    Swap::Done => return Ok(Released::Released(next)),
+                    Swap::Conflict(latest) => current = latest,
+                }
+            }
+        }
+    }
+}
+
+/// Locks someone holds now, sorted by env.
+pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
+    let now = now_ms();
+    let mut locks = match env {
+        Some(env) => store.load_lock(env).await?.into_iter().collect(),
+        None => store.active_locks().await?,
+    };
+    locks.retain(|lock| lock.is_held_at(now));
+    locks.sort_by(|a, b| a.env.cmp(&b.env));
+    Ok(locks)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const TTL: Duration = Duration::from_secs(60);
+
+    fn request(user: &str, uberlock: bool) -> LockRequest {
+        LockRequest {
+            env: "production".into(),
+            user: user.into(),
+            meta: "CLI".into(),
+            uberlock,
+            ttl: TTL,
+        }
+    }
+
+    fn granted(decision: Decision) -> (Lock, Acquired) {
+        match decision {
+            Decision::Write { next, acquired } => (next, acquired),
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_free_env_is_granted_with_a_lease() {
+        let (lock, acquired) = granted(decide_lock(None, &request("alice", false), 1_000));
+        assert_eq!(acquired, Acquired::Acquired);
+        assert_eq!(lock.expires_at, Some(61_000));
+        assert_eq!((lock.fencing_token, lock.revision), (1, 1));
+        assert!(lock.active && !lock.uberlock);
+    }
+
+    #[test]
+    fn the_holder_renews_and_keeps_the_id() {
+        let (first, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (again, acquired) = granted(decide_lock(Some(&first), &request("alice", false), 5_000));
+        assert_eq!(acquired, Acquired::Renewed);
+        assert_eq!(again.id, first.id);
+        assert_eq!(again.fencing_token, first.fencing_token);
+        assert_eq!(again.created_at, 1_000);
+        assert_eq!(again.expires_at, Some(65_000));
+        assert_eq!(again.revision, first.revision + 1);
+    }
+
+    #[test]
+    fn someone_else_waits_until_the_lease_expires() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        assert!(matches!(
+            decide_lock(Some(&held), &request("bob", false), 60_999),
+            Decision::Busy(l) if l.user == "alice"
+        ));
+        let (taken, acquired) = granted(decide_lock(Some(&held), &request("bob", false), 61_000));
+        assert_eq!(acquired, Acquired::Acquired);
+        assert_ne!(taken.id, held.id);
+        assert_eq!(taken.fencing_token, held.fencing_token + 1);
+    }
+
+    #[test]
+    fn a_released_env_is_free() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let ReleaseDecision::Write(released) =
+            decide_release(Some(&held), "alice", false, 2_000).unwrap()
+        else {
+            panic!("alice holds it")
+        };
+        assert!(!released.active);
+        assert_eq!(released.updated_at, 2_000);
+        let (taken, _) = granted(decide_lock(Some(&released), &request("bob", false), 2_001));
+        assert_eq!(taken.user, "bob");
+    }
+
+    #[test]
+    fn an_uberlock_never_expires_and_refuses_everyone_else() {
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
+        assert_eq!(uber.expires_at, None);
+        let much_later = 1_000 + 10 * 365 * 86_400_000;
+        assert!(matches!(
+            decide_lock(Some(&uber), &request("bob", false), much_later),
+            Decision::Uberlocked(l) if l.user == "alice"
+        ));
+        assert!(matches!(
+            decide_lock(Some(&uber), &request("bob", true), much_later),
+            Decision::Uberlocked(_)
+        ));
+    }
+
+    #[test]
+    fn an_uberlock_preempts_a_normal_holder() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (uber, acquired) = granted(decide_lock(Some(&held), &request("bob", true), 2_000));
+        assert_eq!(
+            acquired,
+            Acquired::Preempted {
+                preempted_user: "alice".into()
+            }
+        );
+        assert!(uber.uberlock);
+        assert_eq!(uber.fencing_token, held.fencing_token + 1);
+    }
+
+    #[test]
+    fn the_holder_can_upgrade_and_a_normal_relock_keeps_the_uberlock() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (uber, acquired) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
+        assert_eq!(acquired, Acquired::Upgraded);
+        assert_eq!(
+            (uber.id.as_str(), uber.expires_at),
+            (held.id.as_str(), None)
+        );
+        let (still, acquired) = granted(decide_lock(Some(&uber), &request("alice", false), 3_000));
+        assert_eq!(acquired, Acquired::Renewed);
+        assert!(still.uberlock && still.expires_at.is_none());
+    }
+
+    #[test]
+    fn release_changes_nothing_unless_you_hold_it() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        assert_eq!(
+            decide_release(Some(&held), "bob", false, 2_000).unwrap(),
+            ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
+        );
+        assert!(matches!(
+            decide_release(None, "bob", false, 2_000).unwrap(),
+            ReleaseDecision::Nothing(NotReleased::NotLocked, None)
+        ));
+    }
+
+    #[test]
+    fn releasing_an_uberlock_needs_the_flag() {
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
+        let err = decide_release(Some(&uber), "alice", false, 2_000).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        assert!(matches!(
+            decide_release(Some(&uber), "alice", true, 2_000).unwrap(),
+            ReleaseDecision::Write(l) if !l.active
+        ));
+    }
+}

@@ -1,0 +1,141 @@
+//! The records daplaya stores, with the seeds' field names as they appear in `--json`, and the
+//! validation every name passes before it reaches a store.
+
+use crate::error::{Error, Result};
+use serde::Serialize;
+
+pub const MAX_NAME_LEN: usize = 128;
+pub const MAX_USER_LEN: usize = 256;
+pub const MAX_META_LEN: usize = 1024;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Lock {
+    pub id: String,
+    pub user: String,
+    pub env: String,
+    pub created_at: i64,
+    pub updated_at: i64,
+    pub active: bool,
+    pub uberlock: bool,
+    pub meta: String,
+    /// `None` for an uberlock, which never expires.
+    pub expires_at: Option<i64>,
+    /// Grows with every new acquisition of the env, so a deploy target can refuse a stale holder.
+    pub fencing_token: u64,
+    /// Changes on every write; each write is conditional on the revision it read.
+    #[serde(skip)]
+    pub revision: u64,
+}
+
+impl Lock {
+    /// Whether someone holds the env at `now`: active and, unless an uberlock, not expired.
+    pub fn is_held_at(&self, now: i64) -> bool {
+        self.active && (self.uberlock || self.expires_at.is_some_and(|at| at > now))
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Job {
+    pub id: String,
+    pub user: String,
+    pub jobname: String,
+    pub version: String,
+    pub started: i64,
+    pub ended: Option<i64>,
+    pub skipped: bool,
+}
+
+pub fn now_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or_default()
+}
+
+fn checked(what: &str, value: &str, max: usize) -> Result<String> {
+    let trimmed = value.trim();
+    if trimmed.is_empty() {
+        return Err(Error::usage(format!("{what} must not be empty")));
+    }
+    if trimmed.chars().count() > max {
+        return Err(Error::usage(format!(
+            "{what} is too long ({} characters, at most {max})",
+            trimmed.chars().count()
+        )));
+    }
+    if trimmed.chars().any(char::is_control) {
+        return Err(Error::usage(format!(
+            "{what} must not contain control characters"
+        )));
+    }
+    Ok(trimmed.to_string())
+}
+
+/// Envs are compared case-insensitively: stored trimmed and lowercased.
+pub fn env_name(value: &str) -> Result<String> {
+    Ok(checked("env", value, MAX_NAME_LEN)?.to_lowercase())
+}
+
+/// Users are compared case-insensitively: stored trimmed and lowercased.
+pub fn user_name(value: &str) -> Result<String> {
+    Ok(checked("user", value, MAX_USER_LEN)?.to_lowercase())
+}
+
+pub fn job_name(value: &str) -> Result<String> {
+    checked("jobname", value, MAX_NAME_LEN)
+}
+
+pub fn git_version(value: &str) -> Result<String> {
+    checked("gitversion", value, MAX_NAME_LEN)
+}
+
+pub fn meta(value: &str) -> Result<String> {
+    checked("meta", value, MAX_META_LEN)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_are_trimmed_and_lowercased() {
+        assert_eq!(env_name("  Production ").unwrap(), "production");
+        assert_eq!(user_name("Alice@Example.COM").unwrap(), "alice@example.com");
+        assert_eq!(job_name(" Deploy-Prod ").unwrap(), "Deploy-Prod");
+    }
+
+    #[test]
+    fn empty_long_and_control_names_are_refused() {
+        assert!(env_name("   ").is_err());
+        assert!(env_name(&"e".repeat(MAX_NAME_LEN + 1)).is_err());
+        assert!(env_name(&"e".repeat(MAX_NAME_LEN)).is_ok());
+        assert!(user_name("a\nb").is_err());
+        assert!(meta(&"m".repeat(MAX_META_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn a_lock_is_held_while_active_and_unexpired_or_uber() {
+        let mut lock = Lock {
+            id: "x".into(),
+            user: "u".into(),
+            env: "e".into(),
+            created_at: 0,
+            updated_at: 0,
+            active: true,
+            uberlock: false,
+            meta: "CLI".into(),
+            expires_at: Some(100),
+            fencing_token: 1,
+            revision: 1,
+        };
+        assert!(lock.is_held_at(99));
+        assert!(!lock.is_held_at(100));
+        lock.uberlock = true;
+        lock.expires_at = None;
+        assert!(lock.is_held_at(i64::MAX));
+        lock.active = false;
+        assert!(!lock.is_held_at(0));
+    }
+}
