@@ -154,8 +154,12 @@ impl DynamoStore {
     where
         E: ProvideErrorMetadata + StdError + 'static,
     {
-        if let Some(service) = error.as_service_error() {
-            let code = service.code().unwrap_or("unknown error");
+        // A reply without an error code came from something that is not DynamoDB; that is
+        // reported below as an unreachable endpoint.
+        if let Some((service, code)) = error
+            .as_service_error()
+            .and_then(|service| Some((service, service.code()?)))
+        {
             let message = one_line(service.message().unwrap_or(code));
             return match code {
                 "ResourceNotFoundException" => Error::TableMissing {
@@ -187,6 +191,10 @@ impl DynamoStore {
             SdkError::TimeoutError(_) => "timed out".to_string(),
             SdkError::DispatchFailure(failure) if failure.is_timeout() => "timed out".to_string(),
             SdkError::ResponseError(_) => format!("unreadable response: {}", root_cause(&error)),
+            SdkError::ServiceError(reply) => format!(
+                "it answered HTTP {}, which is not a DynamoDB reply",
+                reply.raw().status().as_u16()
+            ),
             _ => root_cause(&error),
         };
         Error::Store(format!(
