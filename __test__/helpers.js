@@ -88,8 +88,8 @@ const STORES = [
         DAPLAYA_AWS_REGION: 'us-east-1',
         DAPLAYA_LOCKS_TABLE: locksTable,
         DAPLAYA_JOBS_TABLE: jobsTable,
-        AWS_ACCESS_KEY_ID: 'daplaya-test',
-        AWS_SECRET_ACCESS_KEY: 'daplaya-test',
+        AWS_ACCESS_KEY_ID: 'daplayatest',
+        AWS_SECRET_ACCESS_KEY: 'daplayatest',
         AWS_EC2_METADATA_DISABLED: 'true',
       }
       const init = await run(['init'], { env })

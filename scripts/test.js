@@ -2,37 +2,54 @@
 'use strict'
 // `npm test`: builds the addon, starts DynamoDB Local, then runs the Rust tests and the Node
 // end-to-end tests against both stores, and stops DynamoDB Local whatever happened.
-const { spawnSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { startDynamoDbLocal } = require('./dynamodb-local.js')
+const { startDynamoDbProxy } = require('./dynamodb-proxy.js')
 
 const root = path.join(__dirname, '..')
 
+// Asynchronous, so the request-logging proxy in this process keeps serving meanwhile.
 function step(title, command, args, env) {
   process.stderr.write(`\n== ${title}: ${command} ${args.join(' ')}\n`)
-  const result = spawnSync(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } })
-  if (result.status !== 0) {
-    throw new Error(`${title} failed (${result.signal ?? `exit ${result.status}`})`)
-  }
+  const child = spawn(command, args, { cwd: root, stdio: 'inherit', env: { ...process.env, ...env } })
+  return new Promise((resolve, reject) => {
+    child.on('error', reject)
+    child.on('close', (code, signal) => {
+      if (code === 0) resolve()
+      else reject(new Error(`${title} failed (${signal ?? `exit ${code}`})`))
+    })
+  })
+}
+
+function checkRequestLog(log) {
+  const counts = {}
+  for (const { operation } of log) counts[operation] = (counts[operation] || 0) + 1
+  process.stderr.write(`\n== DynamoDB requests made by the tests: ${JSON.stringify(counts)}\n`)
+  if (counts.Scan) throw new Error(`the tests issued ${counts.Scan} Scan request(s): no command may scan`)
 }
 
 async function main() {
-  step('build the addon', 'npx', ['napi', 'build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts'])
+  await step('build the addon', 'npx', ['napi', 'build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts'])
   const dynamo = await startDynamoDbLocal()
-  process.stderr.write(`DynamoDB Local at ${dynamo.endpoint}\n`)
+  // Every test request goes through a proxy that logs its operation: no command may Scan.
+  const proxy = await startDynamoDbProxy(dynamo.endpoint)
+  process.stderr.write(`DynamoDB Local at ${dynamo.endpoint}, logged through ${proxy.endpoint}\n`)
   // Dummy credentials, and no instance-metadata probing: tests reach only 127.0.0.1.
   const env = {
-    DAPLAYA_TEST_DYNAMODB_ENDPOINT: dynamo.endpoint,
-    AWS_ACCESS_KEY_ID: 'daplaya-test',
-    AWS_SECRET_ACCESS_KEY: 'daplaya-test',
+    DAPLAYA_TEST_DYNAMODB_ENDPOINT: proxy.endpoint,
+    AWS_ACCESS_KEY_ID: 'daplayatest',
+    AWS_SECRET_ACCESS_KEY: 'daplayatest',
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_REGION: 'us-east-1',
   }
   try {
-    step('Rust tests', 'cargo', ['test', '--quiet'], env)
+    await step('Rust tests', 'cargo', ['test', '--quiet'], env)
     const files = process.argv.slice(2)
-    step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...(files.length ? files : ['__test__/'])], env)
+    await step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...(files.length ? files : ['__test__/'])], env)
+    checkRequestLog(proxy.log)
   } finally {
+    await proxy.stop()
     await dynamo.stop()
   }
 }

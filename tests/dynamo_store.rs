@@ -1,4 +1,6 @@
-//! The DynamoDB store against a real endpoint, usually DynamoDB Local:
+//! What only the DynamoDB store has to get right (tables, schema checks, endpoint failures),
+//! against a real endpoint, usually DynamoDB Local; the shared behaviour is in
+//! store_conformance.rs:
 //!
 //! DAPLAYA_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:8000 AWS_ACCESS_KEY_ID=test \
 //! AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true cargo test --test dynamo_store
@@ -11,42 +13,13 @@ use aws_sdk_dynamodb::types::{
 };
 use daplaya::config::DynamoSettings;
 use daplaya::error::Error;
-use daplaya::jobs::{self, EndRequest};
-use daplaya::locks::{
-    self, Acquired, Attempt, LockRequest, NotReleased, Released, Wait, WaitPolicy,
-};
-use daplaya::model::{now_ms, Job, Lock};
 use daplaya::store::dynamo::DynamoStore;
-use daplaya::store::{JobEnd, Store, Swap};
-use std::sync::Arc;
+use daplaya::store::Store;
 use std::time::{Duration, Instant};
-use tokio_util::sync::CancellationToken;
 
-const REGION: &str = "us-east-1";
+mod common;
 
-/// Settings with fresh table names, or `None` (after a note) when no endpoint is configured.
-fn fresh_settings(test: &str) -> Option<DynamoSettings> {
-    let Some(endpoint) = std::env::var("DAPLAYA_TEST_DYNAMODB_ENDPOINT")
-        .ok()
-        .filter(|e| !e.is_empty())
-    else {
-        eprintln!("skipping {test}: set DAPLAYA_TEST_DYNAMODB_ENDPOINT to run it");
-        return None;
-    };
-    let suffix = uuid::Uuid::new_v4().simple().to_string();
-    Some(DynamoSettings {
-        region: Some(REGION.into()),
-        endpoint: Some(endpoint),
-        locks_table: format!("TestLocks-{suffix}"),
-        jobs_table: format!("TestJobs-{suffix}"),
-    })
-}
-
-async fn initialized_store(settings: &DynamoSettings) -> DynamoStore {
-    let store = DynamoStore::connect(settings).await.unwrap();
-    store.init().await.unwrap();
-    store
-}
+use common::{fresh_settings, REGION};
 
 /// A plain SDK client on the same endpoint, for setting up tables the store would refuse.
 async fn raw_client(settings: &DynamoSettings) -> aws_sdk_dynamodb::Client {
@@ -82,44 +55,6 @@ async fn create_table_keyed_by(client: &aws_sdk_dynamodb::Client, table: &str, h
         .unwrap();
 }
 
-fn lock(env: &str, user: &str, revision: u64) -> Lock {
-    Lock {
-        id: uuid::Uuid::now_v7().to_string(),
-        user: user.into(),
-        env: env.into(),
-        created_at: 1_000,
-        updated_at: 2_000,
-        active: true,
-        uberlock: false,
-        meta: "CLI".into(),
-        expires_at: Some(3_000),
-        fencing_token: 7,
-        revision,
-    }
-}
-
-fn job(jobname: &str, version: &str, started: i64) -> Job {
-    Job {
-        id: uuid::Uuid::now_v7().to_string(),
-        user: "alice".into(),
-        jobname: jobname.into(),
-        version: version.into(),
-        started,
-        ended: None,
-        skipped: false,
-    }
-}
-
-fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
-    LockRequest {
-        env: env.into(),
-        user: user.into(),
-        meta: "CLI".into(),
-        uberlock,
-        ttl: Duration::from_secs(60),
-    }
-}
-
 #[tokio::test]
 async fn init_creates_both_tables_and_is_idempotent() {
     let Some(settings) = fresh_settings("init_creates_both_tables_and_is_idempotent") else {
@@ -141,6 +76,27 @@ async fn init_creates_both_tables_and_is_idempotent() {
             settings.jobs_table
         )
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_inits_both_succeed() {
+    let Some(settings) = fresh_settings("concurrent_inits_both_succeed") else {
+        return;
+    };
+    let (first, second) = (
+        DynamoStore::connect(&settings).await.unwrap(),
+        DynamoStore::connect(&settings).await.unwrap(),
+    );
+    let (first, second) = tokio::join!(first.init(), second.init());
+    let (first, second) = (first.unwrap(), second.unwrap());
+    for (a, b) in first.iter().zip(&second) {
+        assert_eq!(a.name, b.name);
+        assert!(
+            a.created != b.created,
+            "exactly one init creates {}",
+            a.name
+        );
+    }
 }
 
 #[tokio::test]
@@ -190,183 +146,6 @@ async fn missing_tables_are_named() {
 }
 
 #[tokio::test]
-async fn swap_lock_is_a_compare_and_swap() {
-    let Some(settings) = fresh_settings("swap_lock_is_a_compare_and_swap") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let first = lock("production", "alice", 1);
-    assert_eq!(store.swap_lock(None, &first).await.unwrap(), Swap::Done);
-    let rival = lock("production", "bob", 1);
-    assert_eq!(
-        store.swap_lock(None, &rival).await.unwrap(),
-        Swap::Conflict(Some(first.clone()))
-    );
-    let stale = lock("production", "bob", 3);
-    assert_eq!(
-        store.swap_lock(Some(2), &stale).await.unwrap(),
-        Swap::Conflict(Some(first.clone()))
-    );
-    let renewed = Lock {
-        updated_at: 5_000,
-        revision: 2,
-        ..first.clone()
-    };
-    assert_eq!(
-        store.swap_lock(Some(1), &renewed).await.unwrap(),
-        Swap::Done
-    );
-    assert_eq!(store.load_lock("production").await.unwrap(), Some(renewed));
-    assert_eq!(
-        store
-            .swap_lock(Some(1), &lock("staging", "bob", 2))
-            .await
-            .unwrap(),
-        Swap::Conflict(None)
-    );
-}
-
-#[tokio::test]
-async fn load_lock_round_trips_every_field() {
-    let Some(settings) = fresh_settings("load_lock_round_trips_every_field") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let normal = lock("production", "alice", 4);
-    let uber = Lock {
-        uberlock: true,
-        active: false,
-        expires_at: None,
-        meta: "release train ✈ \"quoted\"".into(),
-        fencing_token: u64::MAX,
-        ..lock("staging", "bob", 9)
-    };
-    for written in [&normal, &uber] {
-        store.swap_lock(None, written).await.unwrap();
-        assert_eq!(
-            store.load_lock(&written.env).await.unwrap().as_ref(),
-            Some(written)
-        );
-    }
-    assert_eq!(store.load_lock("nowhere").await.unwrap(), None);
-}
-
-#[tokio::test]
-async fn active_locks_lists_only_active_rows() {
-    let Some(settings) = fresh_settings("active_locks_lists_only_active_rows") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    for env in ["a", "b", "c"] {
-        store.swap_lock(None, &lock(env, "alice", 1)).await.unwrap();
-    }
-    let released = Lock {
-        active: false,
-        revision: 2,
-        ..store.load_lock("b").await.unwrap().unwrap()
-    };
-    assert_eq!(
-        store.swap_lock(Some(1), &released).await.unwrap(),
-        Swap::Done
-    );
-    let mut envs: Vec<String> = store
-        .active_locks()
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|l| l.env)
-        .collect();
-    envs.sort();
-    assert_eq!(envs, ["a", "c"]);
-}
-
-#[tokio::test]
-async fn jobs_of_a_version_come_newest_first() {
-    let Some(settings) = fresh_settings("jobs_of_a_version_come_newest_first") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let oldest = job("deploy", "v1", 100);
-    let tied_first = job("deploy", "v1", 300);
-    let tied_second = job("test", "v1", 300);
-    let middle = job("deploy", "v1", 200);
-    for job in [
-        &oldest,
-        &tied_first,
-        &tied_second,
-        &middle,
-        &job("deploy", "v2", 400),
-    ] {
-        store.insert_job(job).await.unwrap();
-    }
-    let ids: Vec<String> = store
-        .jobs_for_version("v1")
-        .await
-        .unwrap()
-        .into_iter()
-        .map(|j| j.id)
-        .collect();
-    assert_eq!(
-        ids,
-        [&tied_second.id, &tied_first.id, &middle.id, &oldest.id].map(String::as_str)
-    );
-    assert!(store.jobs_for_version("v3").await.unwrap().is_empty());
-    assert!(matches!(
-        store.insert_job(&oldest).await,
-        Err(Error::Store(_))
-    ));
-}
-
-#[tokio::test]
-async fn a_job_ends_once() {
-    let Some(settings) = fresh_settings("a_job_ends_once") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let running = job("deploy", "v1", 100);
-    store.insert_job(&running).await.unwrap();
-    assert_eq!(
-        store.end_job(&running, 500, true).await.unwrap(),
-        JobEnd::Done
-    );
-    let ended = Job {
-        ended: Some(500),
-        skipped: true,
-        ..running.clone()
-    };
-    assert_eq!(store.jobs_for_version("v1").await.unwrap(), [ended.clone()]);
-    assert_eq!(
-        store.end_job(&running, 900, false).await.unwrap(),
-        JobEnd::AlreadyEnded(ended)
-    );
-    let vanished = job("deploy", "v1", 100);
-    assert!(matches!(
-        store.end_job(&vanished, 900, false).await,
-        Err(Error::NotFound(_))
-    ));
-    assert_eq!(store.jobs_for_version("v1").await.unwrap().len(), 1);
-}
-
-#[tokio::test]
-async fn recent_jobs_cover_the_window_of_one_jobname() {
-    let Some(settings) = fresh_settings("recent_jobs_cover_the_window_of_one_jobname") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let too_old = job("deploy", "v1", 100);
-    let at_the_edge = job("deploy", "v2", 200);
-    let newest = job("deploy", "v3", 300);
-    for job in [&too_old, &at_the_edge, &newest, &job("test", "v3", 300)] {
-        store.insert_job(job).await.unwrap();
-    }
-    assert_eq!(
-        store.recent_jobs("deploy", 200).await.unwrap(),
-        [newest, at_the_edge]
-    );
-    assert!(store.recent_jobs("deploy", 301).await.unwrap().is_empty());
-}
-
-#[tokio::test]
 async fn an_unreachable_endpoint_fails_fast_with_one_line() {
     let Some(mut settings) = fresh_settings("an_unreachable_endpoint_fails_fast_with_one_line")
     else {
@@ -401,142 +180,4 @@ async fn an_endpoint_that_is_not_a_url_is_a_config_error() {
         DynamoStore::connect(&settings).await,
         Err(Error::Config(_))
     ));
-}
-
-#[tokio::test]
-async fn lock_rules_work_end_to_end() {
-    let Some(settings) = fresh_settings("lock_rules_work_end_to_end") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let Attempt::Acquired(held, Acquired::Acquired) =
-        locks::try_lock(&store, &request("production", "alice", false))
-            .await
-            .unwrap()
-    else {
-        panic!("the env was free")
-    };
-    assert!(matches!(
-        locks::try_lock(&store, &request("production", "bob", false)).await.unwrap(),
-        Attempt::Busy(holder) if holder.user == "alice"
-    ));
-    assert!(matches!(
-        locks::try_lock(&store, &request("production", "alice", false)).await.unwrap(),
-        Attempt::Acquired(renewed, Acquired::Renewed) if renewed.id == held.id
-    ));
-    let no_wait = WaitPolicy {
-        wait: Wait::No,
-        poll_interval: Duration::from_millis(10),
-    };
-    let err = locks::lock(
-        &store,
-        &request("production", "bob", false),
-        no_wait,
-        &CancellationToken::new(),
-        &mut |_, _| {},
-    )
-    .await
-    .unwrap_err();
-    assert!(matches!(err, Error::LockBusy { .. }), "{err:?}");
-    assert!(matches!(
-        locks::release(&store, "production", "bob", false)
-            .await
-            .unwrap(),
-        Released::Nothing(NotReleased::HeldByOther, _)
-    ));
-    assert!(matches!(
-        locks::release(&store, "production", "alice", false).await.unwrap(),
-        Released::Released(l) if !l.active
-    ));
-    assert!(locks::list(&store, None).await.unwrap().is_empty());
-    let (taken, _) = locks::lock(
-        &store,
-        &request("production", "bob", false),
-        no_wait,
-        &CancellationToken::new(),
-        &mut |_, _| {},
-    )
-    .await
-    .unwrap();
-    assert_eq!(taken.fencing_token, held.fencing_token + 1);
-    assert!(matches!(
-        locks::try_lock(&store, &request("production", "carol", true)).await.unwrap(),
-        Attempt::Acquired(_, Acquired::Preempted { preempted_user }) if preempted_user == "bob"
-    ));
-    let err = locks::try_lock(&store, &request("production", "dave", false))
-        .await
-        .unwrap_err();
-    assert!(matches!(err, Error::Uberlocked { .. }), "{err:?}");
-    let listed = locks::list(&store, None).await.unwrap();
-    assert_eq!(listed.len(), 1);
-    assert!(listed[0].uberlock && listed[0].expires_at.is_none());
-}
-
-#[tokio::test]
-async fn job_rules_work_end_to_end() {
-    let Some(settings) = fresh_settings("job_rules_work_end_to_end") else {
-        return;
-    };
-    let store = initialized_store(&settings).await;
-    let window = jobs::DEFAULT_WINDOW;
-    let started = jobs::start(&store, "deploy", "alice", "abc123")
-        .await
-        .unwrap();
-    assert_eq!(
-        jobs::get(&store, "deploy", "abc123").await.unwrap(),
-        started
-    );
-    assert_eq!(
-        jobs::active(&store, "deploy", window).await.unwrap(),
-        [started.clone()]
-    );
-    let end = EndRequest {
-        version: "abc123".into(),
-        skipped: true,
-        ..Default::default()
-    };
-    let ended = jobs::end(&store, &end).await.unwrap();
-    assert!(ended.changed && ended.job.ended.is_some());
-    assert!(!jobs::end(&store, &end).await.unwrap().changed);
-    assert!(jobs::active(&store, "deploy", window)
-        .await
-        .unwrap()
-        .is_empty());
-    assert_eq!(
-        jobs::skipped(&store, "deploy", window).await.unwrap(),
-        [ended.job]
-    );
-    assert!(matches!(
-        jobs::get(&store, "deploy", "other").await,
-        Err(Error::NotFound(_))
-    ));
-    assert!(now_ms() >= started.started);
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-async fn racing_lockers_get_exactly_one_lock() {
-    let Some(settings) = fresh_settings("racing_lockers_get_exactly_one_lock") else {
-        return;
-    };
-    initialized_store(&settings).await;
-    const RACERS: usize = 12;
-    let start = Arc::new(tokio::sync::Barrier::new(RACERS));
-    let mut racers = Vec::new();
-    for n in 0..RACERS {
-        let store = DynamoStore::connect(&settings).await.unwrap();
-        let start = Arc::clone(&start);
-        racers.push(tokio::spawn(async move {
-            start.wait().await;
-            locks::try_lock(&store, &request("production", &format!("user{n}"), false)).await
-        }));
-    }
-    let mut acquired = 0;
-    for racer in racers {
-        match racer.await.unwrap().unwrap() {
-            Attempt::Acquired(_, Acquired::Acquired) => acquired += 1,
-            Attempt::Busy(_) => {}
-            other => panic!("unexpected outcome {other:?}"),
-        }
-    }
-    assert_eq!(acquired, 1);
 }

@@ -252,14 +252,18 @@ impl Store for SqliteStore {
                 params![id, ended, skipped],
             )?;
             let outcome = if changed == 1 {
-                JobEnd::Done
+                Some(JobEnd::Done)
             } else {
-                JobEnd::AlreadyEnded(select_jobs(&tx, "id = ?1", [&id])?.remove(0))
+                select_jobs(&tx, "id = ?1", [&id])?
+                    .into_iter()
+                    .next()
+                    .map(JobEnd::AlreadyEnded)
             };
             tx.commit()?;
             Ok(outcome)
         })
-        .await
+        .await?
+        .ok_or_else(|| Error::NotFound(format!("job {} no longer exists", job.id)))
     }
 
     async fn recent_jobs(&self, jobname: &str, since: i64) -> Result<Vec<Job>> {

@@ -1,0 +1,105 @@
+//! Fixtures shared by the Rust integration tests: fresh stores of each kind, and records.
+#![allow(dead_code)] // each test crate uses its own part of this module
+
+use daplaya::config::DynamoSettings;
+use daplaya::locks::LockRequest;
+use daplaya::model::{Job, Lock};
+use daplaya::store::dynamo::DynamoStore;
+use daplaya::store::sqlite::SqliteStore;
+use daplaya::store::Store;
+use std::path::PathBuf;
+use std::time::Duration;
+
+pub const REGION: &str = "us-east-1";
+
+/// A store nobody else uses; `connect` may be called many times for separate clients of it.
+pub enum Fixture {
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
+    Dynamo(DynamoSettings),
+}
+
+impl Fixture {
+    pub fn sqlite() -> Fixture {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks.db");
+        Fixture::Sqlite { _dir: dir, path }
+    }
+
+    /// `None` (after a note) when no DynamoDB endpoint is configured for tests.
+    pub async fn dynamodb(test: &str) -> Option<Fixture> {
+        let settings = fresh_settings(test)?;
+        DynamoStore::connect(&settings)
+            .await
+            .unwrap()
+            .init()
+            .await
+            .unwrap();
+        Some(Fixture::Dynamo(settings))
+    }
+
+    pub async fn connect(&self) -> Box<dyn Store> {
+        match self {
+            Fixture::Sqlite { path, .. } => Box::new(SqliteStore::open(path).await.unwrap()),
+            Fixture::Dynamo(settings) => Box::new(DynamoStore::connect(settings).await.unwrap()),
+        }
+    }
+}
+
+/// Settings with fresh table names, or `None` (after a note) when no endpoint is configured.
+pub fn fresh_settings(test: &str) -> Option<DynamoSettings> {
+    let Some(endpoint) = std::env::var("DAPLAYA_TEST_DYNAMODB_ENDPOINT")
+        .ok()
+        .filter(|e| !e.is_empty())
+    else {
+        eprintln!("skipping {test}: set DAPLAYA_TEST_DYNAMODB_ENDPOINT to run it");
+        return None;
+    };
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    Some(DynamoSettings {
+        region: Some(REGION.into()),
+        endpoint: Some(endpoint),
+        locks_table: format!("TestLocks-{suffix}"),
+        jobs_table: format!("TestJobs-{suffix}"),
+    })
+}
+
+pub fn lock(env: &str, user: &str, revision: u64) -> Lock {
+    Lock {
+        id: uuid::Uuid::now_v7().to_string(),
+        user: user.into(),
+        env: env.into(),
+        created_at: 1_000,
+        updated_at: 2_000,
+        active: true,
+        uberlock: false,
+        meta: "CLI".into(),
+        expires_at: Some(3_000),
+        fencing_token: 7,
+        revision,
+    }
+}
+
+pub fn job(jobname: &str, version: &str, started: i64) -> Job {
+    Job {
+        id: uuid::Uuid::now_v7().to_string(),
+        user: "alice".into(),
+        jobname: jobname.into(),
+        version: version.into(),
+        started,
+        ended: None,
+        skipped: false,
+    }
+}
+
+pub fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
+    LockRequest {
+        env: env.into(),
+        user: user.into(),
+        meta: "CLI".into(),
+        uberlock,
+        ttl: Duration::from_secs(60),
+    }
+}

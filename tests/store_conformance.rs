@@ -1,0 +1,348 @@
+//! The store-conformance suite: every test runs unchanged against the embedded SQLite store
+//! and against DynamoDB. The DynamoDB half needs an endpoint, usually DynamoDB Local (`npm test`
+//! starts one):
+//!
+//! DAPLAYA_TEST_DYNAMODB_ENDPOINT=http://127.0.0.1:8000 AWS_ACCESS_KEY_ID=test \
+//! AWS_SECRET_ACCESS_KEY=test AWS_EC2_METADATA_DISABLED=true cargo test --test store_conformance
+//!
+//! Without DAPLAYA_TEST_DYNAMODB_ENDPOINT the DynamoDB tests return at once. Each test gets its
+//! own SQLite file or DynamoDB tables, so the tests run in parallel.
+
+mod common;
+
+use common::{job, lock, request, Fixture};
+use daplaya::error::Error;
+use daplaya::jobs::{self, EndRequest};
+use daplaya::locks::{self, Acquired, Attempt, NotReleased, Released, Wait, WaitPolicy};
+use daplaya::model::{now_ms, Job, Lock};
+use daplaya::store::{JobEnd, Swap};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// One test function, run once per store.
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Fixture::sqlite()).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(fixture) = super::Fixture::dynamodb(stringify!($name)).await {
+                        super::$name(fixture).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
+conformance!(
+    swap_lock_is_a_compare_and_swap,
+    load_lock_round_trips_every_field,
+    active_locks_lists_only_active_rows,
+    jobs_of_a_version_come_newest_first,
+    a_job_ends_once,
+    recent_jobs_cover_the_window_of_one_jobname,
+    lock_rules_work_end_to_end,
+    job_rules_work_end_to_end,
+    racing_lockers_get_exactly_one_lock,
+);
+
+async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let first = lock("production", "alice", 1);
+    assert_eq!(store.swap_lock(None, &first).await.unwrap(), Swap::Done);
+    let rival = lock("production", "bob", 1);
+    assert_eq!(
+        store.swap_lock(None, &rival).await.unwrap(),
+        Swap::Conflict(Some(first.clone()))
+    );
+    let stale = lock("production", "bob", 3);
+    assert_eq!(
+        store.swap_lock(Some(2), &stale).await.unwrap(),
+        Swap::Conflict(Some(first.clone()))
+    );
+    let renewed = Lock {
+        updated_at: 5_000,
+        revision: 2,
+        ..first.clone()
+    };
+    assert_eq!(
+        store.swap_lock(Some(1), &renewed).await.unwrap(),
+        Swap::Done
+    );
+    assert_eq!(store.load_lock("production").await.unwrap(), Some(renewed));
+    assert_eq!(
+        store
+            .swap_lock(Some(1), &lock("staging", "bob", 2))
+            .await
+            .unwrap(),
+        Swap::Conflict(None)
+    );
+}
+
+async fn load_lock_round_trips_every_field(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let normal = lock("production", "alice", 4);
+    let uber = Lock {
+        uberlock: true,
+        active: false,
+        expires_at: None,
+        meta: "release train ✈ \"quoted\"".into(),
+        // The largest token SQLite can hold (an i64); no env is ever locked that often.
+        fencing_token: i64::MAX as u64,
+        ..lock("staging", "bob", 9)
+    };
+    for written in [&normal, &uber] {
+        store.swap_lock(None, written).await.unwrap();
+        assert_eq!(
+            store.load_lock(&written.env).await.unwrap().as_ref(),
+            Some(written)
+        );
+    }
+    assert_eq!(store.load_lock("nowhere").await.unwrap(), None);
+}
+
+async fn active_locks_lists_only_active_rows(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    for env in ["a", "b", "c"] {
+        store.swap_lock(None, &lock(env, "alice", 1)).await.unwrap();
+    }
+    let released = Lock {
+        active: false,
+        revision: 2,
+        ..store.load_lock("b").await.unwrap().unwrap()
+    };
+    assert_eq!(
+        store.swap_lock(Some(1), &released).await.unwrap(),
+        Swap::Done
+    );
+    let mut envs: Vec<String> = store
+        .active_locks()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|l| l.env)
+        .collect();
+    envs.sort();
+    assert_eq!(envs, ["a", "c"]);
+}
+
+async fn jobs_of_a_version_come_newest_first(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let oldest = job("deploy", "v1", 100);
+    let tied_first = job("deploy", "v1", 300);
+    let tied_second = job("test", "v1", 300);
+    let middle = job("deploy", "v1", 200);
+    for job in [
+        &oldest,
+        &tied_first,
+        &tied_second,
+        &middle,
+        &job("deploy", "v2", 400),
+    ] {
+        store.insert_job(job).await.unwrap();
+    }
+    let ids: Vec<String> = store
+        .jobs_for_version("v1")
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|j| j.id)
+        .collect();
+    assert_eq!(
+        ids,
+        [&tied_second.id, &tied_first.id, &middle.id, &oldest.id].map(String::as_str)
+    );
+    assert!(store.jobs_for_version("v3").await.unwrap().is_empty());
+    assert!(matches!(
+        store.insert_job(&oldest).await,
+        Err(Error::Store(_))
+    ));
+}
+
+async fn a_job_ends_once(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let running = job("deploy", "v1", 100);
+    store.insert_job(&running).await.unwrap();
+    assert_eq!(
+        store.end_job(&running, 500, true).await.unwrap(),
+        JobEnd::Done
+    );
+    let ended = Job {
+        ended: Some(500),
+        skipped: true,
+        ..running.clone()
+    };
+    assert_eq!(
+        store.jobs_for_version("v1").await.unwrap(),
+        std::slice::from_ref(&ended)
+    );
+    assert_eq!(
+        store.end_job(&running, 900, false).await.unwrap(),
+        JobEnd::AlreadyEnded(ended)
+    );
+    let vanished = job("deploy", "v1", 100);
+    assert!(matches!(
+        store.end_job(&vanished, 900, false).await,
+        Err(Error::NotFound(_))
+    ));
+    assert_eq!(store.jobs_for_version("v1").await.unwrap().len(), 1);
+}
+
+async fn recent_jobs_cover_the_window_of_one_jobname(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let too_old = job("deploy", "v1", 100);
+    let at_the_edge = job("deploy", "v2", 200);
+    let newest = job("deploy", "v3", 300);
+    for job in [&too_old, &at_the_edge, &newest, &job("test", "v3", 300)] {
+        store.insert_job(job).await.unwrap();
+    }
+    assert_eq!(
+        store.recent_jobs("deploy", 200).await.unwrap(),
+        [newest, at_the_edge]
+    );
+    assert!(store.recent_jobs("deploy", 301).await.unwrap().is_empty());
+}
+
+async fn lock_rules_work_end_to_end(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let Attempt::Acquired(held, Acquired::Acquired) =
+        locks::try_lock(store, &request("production", "alice", false))
+            .await
+            .unwrap()
+    else {
+        panic!("the env was free")
+    };
+    assert!(matches!(
+        locks::try_lock(store, &request("production", "bob", false)).await.unwrap(),
+        Attempt::Busy(holder) if holder.user == "alice"
+    ));
+    assert!(matches!(
+        locks::try_lock(store, &request("production", "alice", false)).await.unwrap(),
+        Attempt::Acquired(renewed, Acquired::Renewed) if renewed.id == held.id
+    ));
+    let no_wait = WaitPolicy {
+        wait: Wait::No,
+        poll_interval: Duration::from_millis(10),
+    };
+    let err = locks::lock(
+        store,
+        &request("production", "bob", false),
+        no_wait,
+        &CancellationToken::new(),
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap_err();
+    assert!(matches!(err, Error::LockBusy { .. }), "{err:?}");
+    assert!(matches!(
+        locks::release(store, "production", "bob", false)
+            .await
+            .unwrap(),
+        Released::Nothing(NotReleased::HeldByOther, _)
+    ));
+    assert!(matches!(
+        locks::release(store, "production", "alice", false).await.unwrap(),
+        Released::Released(l) if !l.active
+    ));
+    assert!(locks::list(store, None).await.unwrap().is_empty());
+    let (taken, _) = locks::lock(
+        store,
+        &request("production", "bob", false),
+        no_wait,
+        &CancellationToken::new(),
+        &mut |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(taken.fencing_token, held.fencing_token + 1);
+    assert!(matches!(
+        locks::try_lock(store, &request("production", "carol", true)).await.unwrap(),
+        Attempt::Acquired(_, Acquired::Preempted { preempted_user }) if preempted_user == "bob"
+    ));
+    let err = locks::try_lock(store, &request("production", "dave", false))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Uberlocked { .. }), "{err:?}");
+    let listed = locks::list(store, None).await.unwrap();
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].uberlock && listed[0].expires_at.is_none());
+}
+
+async fn job_rules_work_end_to_end(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let window = jobs::DEFAULT_WINDOW;
+    let started = jobs::start(store, "deploy", "alice", "abc123")
+        .await
+        .unwrap();
+    assert_eq!(jobs::get(store, "deploy", "abc123").await.unwrap(), started);
+    assert_eq!(
+        jobs::active(store, "deploy", window).await.unwrap(),
+        std::slice::from_ref(&started)
+    );
+    let end = EndRequest {
+        version: "abc123".into(),
+        skipped: true,
+        ..Default::default()
+    };
+    let ended = jobs::end(store, &end).await.unwrap();
+    assert!(ended.changed && ended.job.ended.is_some());
+    assert!(!jobs::end(store, &end).await.unwrap().changed);
+    assert!(jobs::active(store, "deploy", window)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(
+        jobs::skipped(store, "deploy", window).await.unwrap(),
+        [ended.job]
+    );
+    assert!(matches!(
+        jobs::get(store, "deploy", "other").await,
+        Err(Error::NotFound(_))
+    ));
+    assert!(now_ms() >= started.started);
+}
+
+async fn racing_lockers_get_exactly_one_lock(fixture: Fixture) {
+    const RACERS: usize = 12;
+    let start = Arc::new(tokio::sync::Barrier::new(RACERS));
+    let mut racers = Vec::new();
+    for n in 0..RACERS {
+        let store = fixture.connect().await;
+        let start = Arc::clone(&start);
+        racers.push(tokio::spawn(async move {
+            start.wait().await;
+            locks::try_lock(
+                store.as_ref(),
+                &request("production", &format!("user{n}"), false),
+            )
+            .await
+        }));
+    }
+    let mut acquired = 0;
+    for racer in racers {
+        match racer.await.unwrap().unwrap() {
+            Attempt::Acquired(_, Acquired::Acquired) => acquired += 1,
+            Attempt::Busy(_) => {}
+            other => panic!("unexpected outcome {other:?}"),
+        }
+    }
+    assert_eq!(acquired, 1);
+}
