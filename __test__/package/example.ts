@@ -1,0 +1,49 @@
+// Calls every exported function with its documented options; type-checked with
+// `tsc --strict --noEmit` against the package installed from its tarball.
+import {
+  activeJobs,
+  endJob,
+  getJob,
+  init,
+  listLocks,
+  lock,
+  release,
+  skippedJobs,
+  startJob,
+  type DaplayaError,
+  type ErrorCode,
+  type Job,
+  type Lock,
+  type LockResult,
+} from 'daplaya'
+
+const store = { store: 'sqlite:./example.db' }
+
+export async function everyFunction(): Promise<string[]> {
+  const tables = await init(store)
+  const held: LockResult = await lock({ ...store, env: 'production', user: 'me', meta: 'example', ttl: '20m', timeout: 30_000, pollInterval: '5s' })
+  if (held.outcome === 'preempted') {
+    const whom: string = held.preemptedUser
+    void whom
+  }
+  const token: number = held.fencingToken
+  const expires: number | null = held.expiresAt
+  const locks: Lock[] = await listLocks({ ...store, env: 'production' })
+  const released = await release({ ...store, env: 'production', user: 'me', uberlock: false })
+  const reason: null | 'notLocked' | 'heldByOther' = released.reason
+  const job: Job = await startJob({ ...store, jobname: 'deploy', user: 'me', gitversion: 'abc123' })
+  const again: Job = await getJob({ ...store, jobname: 'deploy', gitversion: 'abc123' })
+  const ended = await endJob({ ...store, gitversion: 'abc123', jobname: 'deploy', skipped: true })
+  const active: Job[] = await activeJobs({ ...store, jobname: 'deploy', ttl: 3_000_000 })
+  const skipped: Job[] = await skippedJobs({ ...store, jobname: 'deploy', ttl: '50m' })
+  return [tables.store, String(token), String(expires), String(locks.length), String(reason), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
+}
+
+export async function handleErrors(): Promise<ErrorCode | undefined> {
+  try {
+    await lock({ env: 'production', user: 'me', noWait: true, region: 'eu-west-1', endpoint: 'http://127.0.0.1:8000', locksTable: 'L', jobsTable: 'J' })
+    return undefined
+  } catch (error) {
+    return (error as DaplayaError).code
+  }
+}
