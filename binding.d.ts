@@ -9,10 +9,18 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/** Lets JS stop a running command (the CLI shim calls `cancel()` on SIGINT / SIGTERM). */
+/**
+ * Lets JS stop a running command: the CLI shim calls `cancel(name)` on SIGINT / SIGTERM
+ * (Node-API has no signal API).
+ */
 export declare class CancelSignal {
   constructor()
-  cancel(): void
+  /**
+   * Cancels waiting for a lock (the command exits 130). `signal` (`'SIGINT'`, `'SIGTERM'`,
+   * `'SIGHUP'`; default `'SIGTERM'`) is passed on to the command `locks run` is running.
+   * Returns true when such a command receives it, false when the signal only cancelled.
+   */
+  cancel(signal?: string | undefined | null): boolean
 }
 
 export declare function activeJobs(options: object): Promise<unknown>
@@ -20,6 +28,12 @@ export declare function activeJobs(options: object): Promise<unknown>
 export declare function endJob(options: object): Promise<unknown>
 
 export declare function getJob(options: object): Promise<unknown>
+
+/**
+ * Answers a Slack slash command: `request` is `{ headers, body }` (body: the raw string),
+ * `options` the signing secret, app id and store options. Resolves to `{ status, headers, body }`.
+ */
+export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: object): Promise<{ status: number, headers: Record<string, string>, body: string }>
 
 export declare function init(options?: object): Promise<unknown>
 
@@ -31,6 +45,9 @@ export declare function release(options: object): Promise<unknown>
 
 /** Runs a command line (arguments after the program name) and resolves to its exit code. */
 export declare function runCli(argv: Array<string>, signal: CancelSignal): Promise<number>
+
+/** `locks run` as a function: takes the lock, runs `command` (stdio inherited), releases. */
+export declare function runLocked(options: object, command: string[]): Promise<unknown>
 
 export declare function skippedJobs(options: object): Promise<unknown>
 

@@ -26,7 +26,7 @@ export type ErrorCode =
   | 'SCHEMA_MISMATCH'
   /** The store cannot be reached or refused the request (exit 1). */
   | 'STORE_UNAVAILABLE'
-  /** A held lock passed to someone else (exit 1). */
+  /** A held lock passed to someone else; `locks run` stopped its command (exit 1). */
   | 'LEASE_LOST'
   /** Cancelled while waiting (exit 130). */
   | 'INTERRUPTED'
@@ -187,6 +187,25 @@ export function listLocks(options?: ListLocksOptions): Promise<Lock[]>
 export function lock(options: LockOptions): Promise<LockResult>
 /** Releases your lock on an env. */
 export function release(options: ReleaseOptions): Promise<ReleaseResult>
+
+/** What {@link runLocked} resolves to once the command has exited under the lock. */
+export interface RunLockedResult {
+  /** The command's exit code; 128 + N when signal N ended it. */
+  exitCode: number
+  /** The lock as released (`active: false`), with the `fencingToken` the command was given. */
+  lock: Lock
+}
+
+/**
+ * `daplaya locks run` as a function: takes the lock (waiting silently, as {@link lock} does),
+ * runs `command` (`[program, ...args]`, no shell; stdio inherited) with `DAPLAYA_LOCK_ID`,
+ * `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third of
+ * `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
+ * `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
+ * command SIGTERM, and with the errors of {@link lock} before the command starts
+ * (`INVALID_ARGUMENT` when it cannot start). Signals to this Node process are not forwarded.
+ */
+export function runLocked(options: LockOptions, command: string[]): Promise<RunLockedResult>
 /** Records a running job. */
 export function startJob(options: StartJobOptions): Promise<Job>
 /** The most recent job of a jobname at a version; rejects with `NOT_FOUND`. */
@@ -197,3 +216,41 @@ export function endJob(options: EndJobOptions): Promise<EndJobResult>
 export function activeJobs(options: JobWindowOptions): Promise<Job[]>
 /** Skipped jobs of a jobname started within `ttl`, newest first. */
 export function skippedJobs(options: JobWindowOptions): Promise<Job[]>
+
+/** Options of {@link handleSlackCommand}; unset fields come from the environment. */
+export interface SlackHandlerOptions extends StoreOptions {
+  /** The Slack app's signing secret (else `DAPLAYA_SLACK_SIGNING_SECRET`); required. */
+  signingSecret?: string
+  /** Accept only requests whose `api_app_id` is this (else `DAPLAYA_SLACK_APP_ID`; unset: any app). */
+  appId?: string
+}
+
+/** An HTTP request as Slack sent it. */
+export interface SlackRequest {
+  /**
+   * The request headers, names in any case (`X-Slack-Signature` and
+   * `X-Slack-Request-Timestamp` are read); a `Headers` or `Map` works too.
+   */
+  headers?: Record<string, string | string[] | undefined> | Iterable<[string, string]>
+  /** The raw body exactly as received (not parsed): the signature covers its bytes. */
+  body: string | Uint8Array
+}
+
+/** What to answer Slack with. */
+export interface SlackResponse {
+  /** 200, or 401 (bad signature or timestamp), 403 (another Slack app), 413 (body too large). */
+  status: number
+  /** `content-type` of the body. */
+  headers: Record<string, string>
+  /** A Slack message as JSON (`response_type` and `text`) for 200; a short word otherwise. */
+  body: string
+}
+
+/**
+ * Answers a Slack slash command (`/daplaya lock <ENV> [META...]`, `uberlock`, `release`,
+ * `leases`, `help`), as `daplaya slack serve` does, for use from a serverless function.
+ * Verifies the signature and timestamp first; a refused request touches no store. Never waits
+ * on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no signing
+ * secret is configured.
+ */
+export function handleSlackCommand(request: SlackRequest, options?: SlackHandlerOptions): Promise<SlackResponse>

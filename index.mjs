@@ -1,5 +1,5 @@
 // ES module entry: the same functions as index.js.
 import daplaya from './index.js'
 
-export const { init, listLocks, lock, release, startJob, getJob, endJob, activeJobs, skippedJobs } = daplaya
+export const { init, listLocks, lock, release, runLocked, startJob, getJob, endJob, activeJobs, skippedJobs, handleSlackCommand } = daplaya
 export default daplaya

@@ -8,13 +8,11 @@ const signal = new CancelSignal()
 let signals = 0
 function onSignal(name) {
   signals += 1
-  if (signals > 1) {
-    // A second signal while the first is being handled: fall back to the default action.
-    process.removeAllListeners(name)
-    process.kill(process.pid, name)
-    return
-  }
-  signal.cancel()
+  // `locks run` passes every signal on to its command (true); otherwise the first one cancels.
+  if (signal.cancel(name) || signals === 1) return
+  // A second signal while the first is being handled: fall back to the default action.
+  process.removeAllListeners(name)
+  process.kill(process.pid, name)
 }
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)

@@ -2,7 +2,7 @@
 //! documents as `--json` out. Options are the CLI's argument structs, so validation is shared.
 
 use crate::cli::args::{
-    Action, EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, StartArgs, WindowArgs,
+    Action, EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
 };
 use crate::cli::{perform, render};
 use crate::config::{self, StoreOptions};
@@ -19,6 +19,8 @@ pub enum Operation {
     ListLocks,
     Lock,
     Release,
+    /// `locks run`; the options carry the command as `command`.
+    RunLocked,
     StartJob,
     GetJob,
     EndJob,
@@ -66,6 +68,18 @@ fn action(operation: Operation, options: Value) -> Result<(Action, StoreOptions)
             .action()
         }),
         Operation::Release => with(options, ReleaseArgs::action),
+        Operation::RunLocked => with(options, |args: &RunArgs| {
+            let meta = args.lock.meta.clone().or_else(|| Some("API".into()));
+            let lock = LockArgs {
+                meta,
+                ..args.lock.clone()
+            };
+            RunArgs {
+                lock,
+                ..args.clone()
+            }
+            .action()
+        }),
         Operation::StartJob => with(options, StartArgs::action),
         Operation::GetJob => with(options, GetArgs::action),
         Operation::EndJob => with(options, EndArgs::action),
@@ -85,7 +99,8 @@ pub async fn call(
 ) -> Result<Value> {
     let (action, store_options) = action(operation, options)?;
     let choice = config::resolve(&store_options, &config::process_env)?;
-    let store = store::open(&choice).await?;
+    // Shared: a script's calls reuse one DynamoDB client and its kept-alive connection.
+    let store = store::open_shared(&choice).await?;
     let report = perform(action, store.as_ref(), cancel, &mut |_, _| {}).await?;
     Ok(render::json(&report))
 }

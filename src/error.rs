@@ -35,7 +35,7 @@ pub enum Error {
     SchemaMismatch { table: String, detail: String },
     #[error("{0}")]
     Store(String),
-    #[error("the lock on {env} passed to {holder} while we held it")]
+    #[error("lost the lock on {env} to {holder}")]
     LeaseLost { env: String, holder: String },
     #[error("interrupted")]
     Interrupted,

@@ -11,6 +11,8 @@ pub mod error;
 pub mod jobs;
 pub mod locks;
 pub mod model;
+pub mod run;
+pub mod slack;
 pub mod store;
 
 use api::Operation;
@@ -20,10 +22,11 @@ use napi_derive::napi;
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
 
-/// Lets JS stop a running command (the CLI shim calls `cancel()` on SIGINT / SIGTERM).
+/// Lets JS stop a running command: the CLI shim calls `cancel(name)` on SIGINT / SIGTERM
+/// (Node-API has no signal API).
 #[napi]
 pub struct CancelSignal {
-    token: CancellationToken,
+    interrupt: run::Interrupt,
 }
 
 #[napi]
@@ -32,13 +35,22 @@ impl CancelSignal {
     #[allow(clippy::new_without_default)]
     pub fn new() -> Self {
         CancelSignal {
-            token: CancellationToken::new(),
+            interrupt: run::Interrupt::default(),
         }
     }
 
+    /// Cancels waiting for a lock (the command exits 130). `signal` (`'SIGINT'`, `'SIGTERM'`,
+    /// `'SIGHUP'`; default `'SIGTERM'`) is passed on to the command `locks run` is running.
+    /// Returns true when such a command receives it, false when the signal only cancelled.
     #[napi]
-    pub fn cancel(&self) {
-        self.token.cancel();
+    pub fn cancel(&self, signal: Option<String>) -> napi::Result<bool> {
+        let number = match signal.as_deref() {
+            None => run::SIGTERM,
+            Some(name) => run::signal_number(name).ok_or_else(|| {
+                napi::Error::new(Status::InvalidArg, format!("unknown signal '{name}'"))
+            })?,
+        };
+        Ok(self.interrupt.raise(number))
     }
 }
 
@@ -49,10 +61,10 @@ pub fn run_cli<'env>(
     argv: Vec<String>,
     signal: &CancelSignal,
 ) -> napi::Result<PromiseRaw<'env, i32>> {
-    let token = signal.token.clone();
+    let interrupt = signal.interrupt.clone();
     env.spawn_future(async move {
         let mut console = cli::console::Console::stdio(&config::process_env);
-        Ok(cli::run(argv, &mut console, &config::process_env, &token).await)
+        Ok(cli::run(argv, &mut console, &config::process_env, &interrupt).await)
     })
 }
 
@@ -85,6 +97,20 @@ pub async fn release(options: Option<Value>) -> napi::Result<Value> {
     call(Operation::Release, options).await
 }
 
+/// `locks run` as a function: takes the lock, runs `command` (stdio inherited), releases.
+#[napi(
+    ts_args_type = "options: object, command: string[]",
+    ts_return_type = "Promise<unknown>"
+)]
+pub async fn run_locked(options: Option<Value>, command: Vec<String>) -> napi::Result<Value> {
+    let mut options = match options {
+        Some(Value::Object(options)) => options,
+        _ => Default::default(),
+    };
+    options.insert("command".into(), command.into());
+    call(Operation::RunLocked, Some(Value::Object(options))).await
+}
+
 #[napi(ts_args_type = "options: object", ts_return_type = "Promise<unknown>")]
 pub async fn start_job(options: Option<Value>) -> napi::Result<Value> {
     call(Operation::StartJob, options).await
@@ -108,4 +134,17 @@ pub async fn active_jobs(options: Option<Value>) -> napi::Result<Value> {
 #[napi(ts_args_type = "options: object", ts_return_type = "Promise<unknown>")]
 pub async fn skipped_jobs(options: Option<Value>) -> napi::Result<Value> {
     call(Operation::SkippedJobs, options).await
+}
+
+/// Answers a Slack slash command: `request` is `{ headers, body }` (body: the raw string),
+/// `options` the signing secret, app id and store options. Resolves to `{ status, headers, body }`.
+#[napi(
+    ts_args_type = "request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: object",
+    ts_return_type = "Promise<{ status: number, headers: Record<string, string>, body: string }>"
+)]
+pub async fn handle_slack_command(request: Value, options: Option<Value>) -> napi::Result<Value> {
+    let options = options.unwrap_or(Value::Null);
+    slack::handle_js(request, options, &config::process_env)
+        .await
+        .map_err(|e| napi::Error::new(Status::GenericFailure, format!("[{}] {e}", e.code())))
 }

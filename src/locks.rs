@@ -264,6 +264,85 @@ pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -
     }
 }
 
+/// The row as it is now is still the acquisition `held` (same lock id, not released), or the
+/// lease is lost: the error names whoever the env passed to. A row that is still ours but past
+/// its lease is still ours: every acquisition writes a new lock id, so nobody took it meanwhile.
+fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
+    let lost = |holder: &str| Error::LeaseLost {
+        env: held.env.clone(),
+        holder: holder.to_string(),
+    };
+    match current {
+        Some(lock) if lock.id == held.id && lock.active => Ok(lock),
+        Some(lock) if lock.id == held.id => Err(lost("nobody (it was released)")),
+        Some(lock) => Err(lost(&lock.user)),
+        None => Err(lost("nobody (its row is gone)")),
+    }
+}
+
+/// Extends the lease of `held` from `now`, as found in `current`: same lock id and fencing
+/// token, a lease as long as `held`'s. An uberlock stays without expiry.
+pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Lock> {
+    let lock = still_ours(held, current)?;
+    let lease = held.expires_at.map(|at| at - held.updated_at);
+    Ok(Lock {
+        updated_at: now,
+        expires_at: if lock.uberlock {
+            None
+        } else {
+            lease.map(|lease| now + lease)
+        },
+        revision: lock.revision + 1,
+        ..lock.clone()
+    })
+}
+
+/// Ends the acquisition `held`, as found in `current`.
+pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Lock> {
+    let lock = still_ours(held, current)?;
+    Ok(Lock {
+        active: false,
+        updated_at: now,
+        revision: lock.revision + 1,
+        ..lock.clone()
+    })
+}
+
+/// Writes `decide(row)` conditionally on the revision of `held`, the row as this holder last
+/// wrote it, so a healthy renewal is one write and no read. A conflict re-decides from the row
+/// the store returns: the same acquisition renewed by its user elsewhere is still ours; any
+/// other writer means the lease is lost.
+async fn swap_held(
+    store: &dyn Store,
+    held: &Lock,
+    decide: impl Fn(Option<&Lock>, i64) -> Result<Lock>,
+) -> Result<Lock> {
+    let mut current = Some(held.clone());
+    loop {
+        let next = decide(current.as_ref(), now_ms())?;
+        let expected = current.as_ref().map(|l| l.revision);
+        match store.swap_lock(expected, &next).await? {
+            Swap::Done => return Ok(next),
+            Swap::Conflict(latest) => current = latest,
+        }
+    }
+}
+
+/// Renews the lease of a lock this process holds (`Error::LeaseLost` if it passed to anyone).
+pub async fn renew(store: &dyn Store, held: &Lock) -> Result<Lock> {
+    swap_held(store, held, |current, now| decide_renew(held, current, now)).await
+}
+
+/// Releases the acquisition `held` (an uberlock too) and returns the released row;
+/// `Error::LeaseLost` if the env passed to someone else meanwhile. Unlike [`release`], which
+/// ends whatever the user holds, this ends only this acquisition.
+pub async fn release_held(store: &dyn Store, held: &Lock) -> Result<Lock> {
+    swap_held(store, held, |current, now| {
+        decide_release_held(held, current, now)
+    })
+    .await
+}
+
 /// Locks someone holds now, sorted by env.
 pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
     let now = now_ms();
@@ -401,6 +480,89 @@ mod tests {
             decide_release(None, "bob", false, 2_000).unwrap(),
             ReleaseDecision::Nothing(NotReleased::NotLocked, None)
         ));
+    }
+
+    fn lost_to(result: Result<Lock>) -> String {
+        match result {
+            Err(Error::LeaseLost { holder, .. }) => holder,
+            other => panic!("expected a lost lease, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn renewal_extends_the_lease_and_keeps_the_acquisition() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let renewed = decide_renew(&held, Some(&held), 21_000).unwrap();
+        assert_eq!(
+            (
+                renewed.id.as_str(),
+                renewed.fencing_token,
+                renewed.created_at
+            ),
+            (held.id.as_str(), held.fencing_token, 1_000)
+        );
+        assert_eq!(renewed.updated_at, 21_000);
+        assert_eq!(renewed.expires_at, Some(81_000), "a full --ttl from now");
+        assert_eq!(renewed.revision, held.revision + 1);
+        assert!(renewed.active);
+    }
+
+    #[test]
+    fn renewal_past_the_lease_succeeds_while_nobody_took_the_env() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let late = decide_renew(&held, Some(&held), 500_000).unwrap();
+        assert_eq!(late.expires_at, Some(560_000));
+        assert_eq!(late.id, held.id);
+    }
+
+    #[test]
+    fn renewal_fails_once_someone_else_took_the_env() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (taken, _) = granted(decide_lock(Some(&held), &request("bob", false), 61_000));
+        assert_eq!(lost_to(decide_renew(&held, Some(&taken), 62_000)), "bob");
+        assert_eq!(
+            lost_to(decide_release_held(&held, Some(&taken), 62_000)),
+            "bob"
+        );
+        // Taken and released again since: the env still passed to bob in between.
+        let ReleaseDecision::Write(released) =
+            decide_release(Some(&taken), "bob", false, 63_000).unwrap()
+        else {
+            panic!("bob holds it")
+        };
+        assert_eq!(lost_to(decide_renew(&held, Some(&released), 64_000)), "bob");
+        // Even a new acquisition by the same user is another acquisition.
+        let (again, _) = granted(decide_lock(
+            Some(&released),
+            &request("alice", false),
+            65_000,
+        ));
+        assert!(lost_to(decide_renew(&held, Some(&again), 66_000)).contains("alice"));
+    }
+
+    #[test]
+    fn renewal_fails_once_the_lock_was_released_or_preempted() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let released = decide_release_held(&held, Some(&held), 2_000).unwrap();
+        assert!(!released.active);
+        assert_eq!(released.id, held.id);
+        assert!(lost_to(decide_renew(&held, Some(&released), 3_000)).contains("released"));
+        assert!(lost_to(decide_renew(&held, None, 3_000)).contains("nobody"));
+        let (uber, _) = granted(decide_lock(Some(&held), &request("bob", true), 2_000));
+        assert_eq!(lost_to(decide_renew(&held, Some(&uber), 3_000)), "bob");
+    }
+
+    #[test]
+    fn renewal_keeps_an_uberlock_without_expiry_and_follows_an_upgrade() {
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
+        let renewed = decide_renew(&uber, Some(&uber), 9_000).unwrap();
+        assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
+        let renewed = decide_renew(&held, Some(&upgraded), 3_000).unwrap();
+        assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
+        let released = decide_release_held(&held, Some(&upgraded), 4_000).unwrap();
+        assert!(!released.active && released.uberlock);
     }
 
     #[test]

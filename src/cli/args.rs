@@ -7,6 +7,7 @@ use crate::error::{Error, Result};
 use crate::jobs::{self, EndRequest};
 use crate::locks::{self, LockRequest, Wait, WaitPolicy};
 use crate::model;
+use crate::run::RunRequest;
 use clap::{Args, Parser, Subcommand};
 use serde::Deserialize;
 use std::time::Duration;
@@ -42,6 +43,25 @@ pub enum Command {
     /// Record and query running jobs
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Answer Slack slash commands (/daplaya lock ...)
+    #[command(subcommand)]
+    Slack(SlackCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlackCommand {
+    /// Serve Slack slash commands on POST /slack/commands (needs DAPLAYA_SLACK_SIGNING_SECRET)
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed at start)
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -52,6 +72,13 @@ pub enum LocksCommand {
     Lock(LockArgs),
     /// Release your lock on an env
     Release(ReleaseArgs),
+    /// Run a command while holding the lock: wait for it, renew it, release it at the end
+    #[command(
+        after_help = "The command gets DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN in its \
+            environment. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
+            the lock was lost meanwhile (the command is sent SIGTERM)."
+    )]
+    Run(RunArgs),
 }
 
 // Every argument struct is also the options object of the matching JS function, so both
@@ -92,6 +119,18 @@ pub struct LockArgs {
     #[arg(long, value_name = "DUR")]
     #[serde(deserialize_with = "duration_text")]
     pub poll_interval: Option<String>,
+}
+
+/// `locks run`: the flags of `locks lock`, then the command after `--`.
+#[derive(Debug, Clone, Default, Args, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct RunArgs {
+    #[command(flatten)]
+    #[serde(flatten)]
+    pub lock: LockArgs,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
 }
 
 #[derive(Debug, Default, Args, Deserialize)]
@@ -199,6 +238,7 @@ pub enum Action {
         user: String,
         uberlock: bool,
     },
+    Run(RunRequest),
     StartJob {
         jobname: String,
         user: String,
@@ -233,11 +273,16 @@ impl Cli {
             Command::Locks(LocksCommand::List(args)) => args.action(),
             Command::Locks(LocksCommand::Lock(args)) => args.action(),
             Command::Locks(LocksCommand::Release(args)) => args.action(),
+            Command::Locks(LocksCommand::Run(args)) => args.action(),
             Command::Jobs(JobsCommand::Start(args)) => args.action(),
             Command::Jobs(JobsCommand::Get(args)) => args.action(),
             Command::Jobs(JobsCommand::End(args)) => args.action(),
             Command::Jobs(JobsCommand::Active(args)) => args.active(),
             Command::Jobs(JobsCommand::Skipped(args)) => args.skipped(),
+            // A server, not a store action: `cli::run` hands it to `slack::server::run`.
+            Command::Slack(SlackCommand::Serve(_)) => Err(Error::usage(
+                "`slack serve` runs a server; it is not a store action",
+            )),
         }
     }
 }
@@ -253,6 +298,31 @@ impl ListArgs {
 impl LockArgs {
     pub fn action(&self) -> Result<Action> {
         lock_action(self)
+    }
+}
+
+impl RunArgs {
+    pub fn action(&self) -> Result<Action> {
+        self.request().map(Action::Run)
+    }
+
+    pub fn request(&self) -> Result<RunRequest> {
+        let (request, policy) = lock_parts(&self.lock)?;
+        if self
+            .command
+            .first()
+            .is_none_or(|program| program.is_empty())
+        {
+            return Err(Error::usage_with_hint(
+                "locks run needs a command to run",
+                "daplaya locks run --env <ENV> --user <USER> -- <command> [args...]",
+            ));
+        }
+        Ok(RunRequest {
+            lock: request,
+            policy,
+            command: self.command.clone(),
+        })
     }
 }
 
@@ -314,6 +384,11 @@ impl WindowArgs {
 }
 
 fn lock_action(args: &LockArgs) -> Result<Action> {
+    let (request, policy) = lock_parts(args)?;
+    Ok(Action::Lock { request, policy })
+}
+
+fn lock_parts(args: &LockArgs) -> Result<(LockRequest, WaitPolicy)> {
     let optional = |flag: &str, value: &Option<String>, default: Duration| {
         value
             .as_deref()
@@ -327,15 +402,15 @@ fn lock_action(args: &LockArgs) -> Result<Action> {
         (Some(text), false) => Wait::Until(duration::parse("--timeout", text)?),
         (None, false) => Wait::Forever,
     };
-    Ok(Action::Lock {
-        request: LockRequest {
+    Ok((
+        LockRequest {
             env: model::env_name(&args.env)?,
             user: model::user_name(&args.user)?,
             meta: model::meta(args.meta.as_deref().unwrap_or("CLI"))?,
             uberlock: args.uberlock,
             ttl: optional("--ttl", &args.ttl, locks::DEFAULT_TTL)?,
         },
-        policy: WaitPolicy {
+        WaitPolicy {
             wait,
             poll_interval: optional(
                 "--poll-interval",
@@ -343,7 +418,7 @@ fn lock_action(args: &LockArgs) -> Result<Action> {
                 locks::DEFAULT_POLL_INTERVAL,
             )?,
         },
-    })
+    ))
 }
 
 fn window(args: &WindowArgs) -> Result<Duration> {
@@ -450,6 +525,44 @@ mod tests {
         assert!(action(&["jobs", "end"]).is_err());
         assert!(action(&["jobs", "end", "release", "abc"]).is_err());
         assert!(action(&["jobs", "end", "version", "a", "--gitversion", "b"]).is_err());
+    }
+
+    #[test]
+    fn locks_run_takes_the_lock_flags_and_the_command_after_dashes() {
+        let Action::Run(run) = action(&[
+            "locks",
+            "run",
+            "--env",
+            "Prod",
+            "--user",
+            "me",
+            "--ttl",
+            "30s",
+            "--no-wait",
+            "--",
+            "deploy.sh",
+            "--env",
+            "x",
+        ])
+        .unwrap() else {
+            panic!("a run action")
+        };
+        assert_eq!(run.lock.env, "prod");
+        assert_eq!(run.lock.ttl, Duration::from_secs(30));
+        assert_eq!(run.policy.wait, Wait::No);
+        assert_eq!(run.command, ["deploy.sh", "--env", "x"]);
+        for args in [
+            &["locks", "run", "--env", "e", "--user", "u"][..],
+            &["locks", "run", "--env", "e", "--user", "u", "--"][..],
+            &["locks", "run", "--env", "e", "--user", "u", "deploy.sh"][..],
+            &["locks", "run", "--env", "", "--user", "u", "--", "true"][..],
+        ] {
+            assert_eq!(
+                action(args).unwrap_err().code(),
+                "INVALID_ARGUMENT",
+                "{args:?}"
+            );
+        }
     }
 
     #[test]

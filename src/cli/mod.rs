@@ -3,6 +3,7 @@
 
 pub mod args;
 pub mod console;
+mod locks_run;
 pub mod render;
 
 use crate::config::{self, StoreChoice};
@@ -22,13 +23,24 @@ pub async fn run(
     argv: Vec<String>,
     console: &mut Console,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
-    cancel: &CancellationToken,
+    interrupt: &crate::run::Interrupt,
 ) -> i32 {
+    let cancel = interrupt.token();
     let wants_json = argv.iter().any(|a| a == "--json");
     let cli = match Cli::try_parse_from(std::iter::once("daplaya".to_string()).chain(argv)) {
         Ok(cli) => cli,
         Err(error) => return clap_failure(&error, console, wants_json),
     };
+    if let args::Command::Locks(args::LocksCommand::Run(run_args)) = &cli.command {
+        // The command owns stdout and its exit code becomes ours.
+        return locks_run::run(&cli, run_args, console, env, interrupt).await;
+    }
+    if let args::Command::Slack(args::SlackCommand::Serve(serve)) = &cli.command {
+        return match crate::slack::server::run(serve, &cli, console, env, cancel).await {
+            Ok(()) => exit::OK,
+            Err(error) => failure(&error, cli.json, console),
+        };
+    }
     match execute(&cli, console, env, cancel).await {
         Ok(report) => {
             if cli.json {
@@ -39,15 +51,18 @@ pub async fn run(
             }
             exit::OK
         }
-        Err(error) => {
-            if cli.json {
-                console.out(&render::error_json(&error).to_string());
-            }
-            let text = render::human_error(&error, console.err_style);
-            console.err(&text);
-            error.exit_code()
-        }
+        Err(error) => failure(&error, cli.json, console),
     }
+}
+
+/// Shows an error (also as JSON with --json) and gives its exit code.
+fn failure(error: &Error, json: bool, console: &mut Console) -> i32 {
+    if json {
+        console.out(&render::error_json(error).to_string());
+    }
+    let text = render::human_error(error, console.err_style);
+    console.err(&text);
+    error.exit_code()
 }
 
 /// Help and version are answers, not failures; any other clap error becomes our one-line form.
@@ -90,6 +105,17 @@ async fn execute(
     cancel: &CancellationToken,
 ) -> Result<Report> {
     let action = cli.action()?;
+    let store = open_store(cli, console, env).await?;
+    let mut on_busy = |holder: &Lock, _waited| console.err(&render::still_locked(holder));
+    perform(action, store.as_ref(), cancel, &mut on_busy).await
+}
+
+/// Opens the store the flags and environment choose, saying so when nothing chose it.
+pub async fn open_store(
+    cli: &Cli,
+    console: &mut Console,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Box<dyn Store>> {
     let choice = config::resolve(&cli.store_options(), env)?;
     if let StoreChoice::Sqlite {
         path,
@@ -101,9 +127,7 @@ async fn execute(
             path.display()
         ));
     }
-    let store = store::open(&choice).await?;
-    let mut on_busy = |holder: &Lock, _waited| console.err(&render::still_locked(holder));
-    perform(action, store.as_ref(), cancel, &mut on_busy).await
+    store::open(&choice).await
 }
 
 /// Carries out a validated action on a store; shared by the CLI and the JS API.
@@ -131,6 +155,32 @@ pub async fn perform(
             user,
             uberlock,
         } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
+        Action::Run(request) => {
+            // The JS API's `runLocked`: silent, the command's stdout is the caller's.
+            let interrupt = crate::run::Interrupt::with_token(cancel.clone());
+            let mut events = |event: crate::run::Event<'_>| {
+                if let crate::run::Event::Busy(holder, waited) = event {
+                    on_busy(holder, waited)
+                }
+            };
+            let outcome = crate::run::run_locked(
+                store,
+                &request,
+                &interrupt,
+                crate::run::ChildStdout::Inherit,
+                &mut events,
+            )
+            .await?;
+            match outcome.failure {
+                Some(crate::run::Failure::Lost(error) | crate::run::Failure::Release(error)) => {
+                    return Err(error)
+                }
+                None => Report::Ran {
+                    exit_code: outcome.command_exit,
+                    lock: outcome.lock,
+                },
+            }
+        }
         Action::StartJob {
             jobname,
             user,

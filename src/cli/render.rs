@@ -33,6 +33,11 @@ pub enum Report {
         acquired: Acquired,
     },
     Released(Released),
+    /// `locks run` (JS `runLocked`): the command ran under the lock, which is now released.
+    Ran {
+        exit_code: i32,
+        lock: Lock,
+    },
     JobStarted(Job),
     Job(Job),
     JobEnded(Ended),
@@ -63,6 +68,7 @@ pub fn json(report: &Report) -> Value {
         Report::Released(Released::Nothing(reason, lock)) => {
             json!({ "released": false, "reason": reason, "lock": lock })
         }
+        Report::Ran { exit_code, lock } => json!({ "exitCode": exit_code, "lock": lock }),
         Report::JobStarted(job) | Report::Job(job) => to_value(job),
         Report::JobEnded(Ended { job, changed }) => json!({ "changed": changed, "job": job }),
         Report::Jobs { jobs, .. } => to_value(jobs),
@@ -112,7 +118,7 @@ impl Style {
 }
 
 /// How long ago (or from now) an epoch-millisecond time is, for people.
-fn ago(now: i64, at: i64) -> String {
+pub fn ago(now: i64, at: i64) -> String {
     let span = Duration::from_millis(now.abs_diff(at));
     if span < Duration::from_secs(1) {
         "just now".into()
@@ -123,7 +129,7 @@ fn ago(now: i64, at: i64) -> String {
     }
 }
 
-fn expiry(lock: &Lock, now: i64) -> String {
+pub fn expiry(lock: &Lock, now: i64) -> String {
     match lock.expires_at {
         None => "never expires".into(),
         Some(at) => format!("expires {}", ago(now, at)),
@@ -239,6 +245,10 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             };
             format!("{}: {why}", style.yellow("Nothing released"))
         }
+        Report::Ran { exit_code, lock } => format!(
+            "The command exited with {exit_code} under the lock on {} (fencing token {})",
+            lock.env, lock.fencing_token
+        ),
         Report::JobStarted(job) => job.id.clone(),
         Report::Job(job) => job_line(job, now),
         Report::JobEnded(Ended { job, changed: true }) => {
@@ -287,4 +297,59 @@ pub fn human_error(error: &Error, style: Style) -> String {
 /// What a waiter prints each time it finds the env still held (kept as the seeds wrote it).
 pub fn still_locked(holder: &Lock) -> String {
     format!("Still locked at env {} by {}", holder.env, holder.user)
+}
+
+/// The stderr line for a step of `locks run` (its stdout belongs to the command).
+pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> String {
+    use crate::run::Event;
+    match event {
+        Event::Busy(holder, _) => still_locked(holder),
+        Event::Locked(lock, acquired) => human(
+            &Report::Locked {
+                lock: (*lock).clone(),
+                acquired: (*acquired).clone(),
+            },
+            now,
+            style,
+        ),
+        Event::RenewalFailed {
+            lock,
+            error,
+            lease_left,
+        } => format!(
+            "{} could not renew the lock on {} ({error}); retrying while the lease lasts ({} left)",
+            style.yellow("warning:"),
+            lock.env,
+            humanize(*lease_left)
+        ),
+        Event::Lost {
+            error,
+            stopping: true,
+        } => format!("{} {error}; stopping the command", style.red("error:")),
+        Event::Lost {
+            error,
+            stopping: false,
+        } => format!(
+            "{} {error} while the command ran",
+            style.red("error:")
+        ),
+        Event::Released(lock) => human(
+            &Report::Released(Released::Released((*lock).clone())),
+            now,
+            style,
+        ),
+        Event::ReleaseFailed { lock, error } if lock.uberlock => format!(
+            "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release --env {} --user {} --uberlock",
+            style.red("error:"),
+            lock.env,
+            lock.env,
+            lock.user
+        ),
+        Event::ReleaseFailed { lock, error } => format!(
+            "{} could not release the lock on {} ({error}); its lease {}",
+            style.red("error:"),
+            lock.env,
+            expiry(lock, now)
+        ),
+    }
 }

@@ -1,0 +1,267 @@
+//! What a slash command asks for: the form Slack posts, and the words in its `text`. Pure and
+//! validated with the same rules as the CLI (`model::env_name`, `model::meta`, ...).
+
+use crate::error::{Error, Result};
+use crate::model;
+
+/// What a lock taken from Slack is for, unless the command says more.
+pub const DEFAULT_META: &str = "Slack";
+
+/// The fields of Slack's slash-command POST that daplaya reads.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SlashRequest {
+    pub command: Option<String>,
+    pub text: String,
+    pub user_id: Option<String>,
+    pub user_name: Option<String>,
+    pub api_app_id: Option<String>,
+    /// Slack's periodic certificate check: answered with an empty 200.
+    pub ssl_check: bool,
+}
+
+impl SlashRequest {
+    /// Reads an `application/x-www-form-urlencoded` body; the last of repeated fields wins.
+    pub fn from_form(body: &[u8]) -> SlashRequest {
+        let mut request = SlashRequest::default();
+        for (key, value) in form_urlencoded::parse(body) {
+            let value = value.into_owned();
+            let present = (!value.trim().is_empty()).then(|| value.clone());
+            match key.as_ref() {
+                "command" => request.command = present,
+                "text" => request.text = value,
+                "user_id" => request.user_id = present,
+                "user_name" => request.user_name = present,
+                "api_app_id" => request.api_app_id = present,
+                "ssl_check" => request.ssl_check = value == "1",
+                _ => {}
+            }
+        }
+        request
+    }
+
+    /// The slash command as the workspace named it, for help texts (`/daplaya` by default).
+    pub fn command_name(&self) -> &str {
+        self.command
+            .as_deref()
+            .filter(|c| c.starts_with('/'))
+            .unwrap_or("/daplaya")
+    }
+
+    /// The lock user: the Slack user name, else the user id; validated as a CLI user is.
+    pub fn user(&self) -> Result<String> {
+        let name = self.user_name.as_deref().or(self.user_id.as_deref());
+        model::user_name(name.unwrap_or_default())
+    }
+}
+
+/// A parsed, validated command.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    Lock {
+        env: String,
+        meta: String,
+        uberlock: bool,
+    },
+    Release {
+        env: String,
+    },
+    Leases {
+        env: Option<String>,
+    },
+    /// `help`, an empty text, or a word daplaya does not know (kept to say so).
+    Help {
+        unknown: Option<String>,
+    },
+}
+
+/// Slack escapes `&`, `<` and `>` in the text it sends; store what the user typed.
+fn unescape(text: &str) -> String {
+    text.replace("&lt;", "<")
+        .replace("&gt;", ">")
+        .replace("&amp;", "&")
+}
+
+/// The first word of `text` and what follows it, trimmed.
+fn split_word(text: &str) -> (&str, &str) {
+    let text = text.trim();
+    match text.find(char::is_whitespace) {
+        Some(at) => (&text[..at], text[at..].trim()),
+        None => (text, ""),
+    }
+}
+
+fn needs_env(verb: &str, usage: &str) -> Error {
+    Error::usage_with_hint(format!("`{verb}` needs an env"), format!("use: {usage}"))
+}
+
+/// Parses the command text (`lock production hotfix`, `leases`, ...).
+pub fn parse(text: &str) -> Result<Command> {
+    let text = unescape(text);
+    let (verb, rest) = split_word(&text);
+    let verb_lower = verb.to_lowercase();
+    match verb_lower.as_str() {
+        "" | "help" => Ok(Command::Help { unknown: None }),
+        "lock" | "uberlock" => {
+            let uberlock = verb_lower == "uberlock";
+            let (env, meta) = split_word(rest);
+            if env.is_empty() {
+                return Err(needs_env(
+                    &verb_lower,
+                    &format!("{verb_lower} <ENV> [META...]"),
+                ));
+            }
+            Ok(Command::Lock {
+                env: model::env_name(env)?,
+                meta: model::meta(if meta.is_empty() { DEFAULT_META } else { meta })?,
+                uberlock,
+            })
+        }
+        "release" => {
+            let (env, extra) = split_word(rest);
+            if env.is_empty() {
+                return Err(needs_env("release", "release <ENV>"));
+            }
+            if !extra.is_empty() {
+                return Err(Error::usage_with_hint(
+                    format!("unexpected `{extra}` after the env"),
+                    "use: release <ENV>",
+                ));
+            }
+            Ok(Command::Release {
+                env: model::env_name(env)?,
+            })
+        }
+        "leases" | "list" => {
+            let (env, extra) = split_word(rest);
+            if !extra.is_empty() {
+                return Err(Error::usage_with_hint(
+                    format!("unexpected `{extra}` after the env"),
+                    "use: leases [<ENV>]",
+                ));
+            }
+            Ok(Command::Leases {
+                env: (!env.is_empty())
+                    .then(|| model::env_name(env))
+                    .transpose()?,
+            })
+        }
+        _ => Ok(Command::Help {
+            unknown: Some(verb.to_string()),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(env: &str, meta: &str, uberlock: bool) -> Command {
+        Command::Lock {
+            env: env.into(),
+            meta: meta.into(),
+            uberlock,
+        }
+    }
+
+    #[test]
+    fn lock_and_uberlock_take_an_env_and_optional_meta() {
+        assert_eq!(
+            parse("lock production").unwrap(),
+            lock("production", "Slack", false)
+        );
+        assert_eq!(
+            parse("  LOCK  Production   hotfix for   INC-42 ").unwrap(),
+            lock("production", "hotfix for   INC-42", false)
+        );
+        assert_eq!(
+            parse("uberlock staging").unwrap(),
+            lock("staging", "Slack", true)
+        );
+        assert_eq!(
+            parse("Uberlock staging freeze &amp; audit &lt;https://x&gt;").unwrap(),
+            lock("staging", "freeze & audit <https://x>", true)
+        );
+    }
+
+    #[test]
+    fn release_and_leases() {
+        assert_eq!(
+            parse("release Prod").unwrap(),
+            Command::Release { env: "prod".into() }
+        );
+        assert_eq!(parse("leases").unwrap(), Command::Leases { env: None });
+        assert_eq!(
+            parse("leases PROD").unwrap(),
+            Command::Leases {
+                env: Some("prod".into())
+            }
+        );
+    }
+
+    #[test]
+    fn help_for_empty_help_and_unknown_words() {
+        for text in ["", "   ", "help", "HELP me"] {
+            assert_eq!(
+                parse(text).unwrap(),
+                Command::Help { unknown: None },
+                "{text:?}"
+            );
+        }
+        assert_eq!(
+            parse("deploy prod").unwrap(),
+            Command::Help {
+                unknown: Some("deploy".into())
+            }
+        );
+    }
+
+    #[test]
+    fn bad_input_is_a_usage_error() {
+        for text in [
+            "lock",
+            "uberlock   ",
+            "release",
+            "release prod now",
+            "leases a b",
+            &format!("lock {}", "e".repeat(model::MAX_NAME_LEN + 1)),
+            &format!("lock prod {}", "m".repeat(model::MAX_META_LEN + 1)),
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err().code(),
+                "INVALID_ARGUMENT",
+                "{text:?}"
+            );
+        }
+        assert!(parse("lock")
+            .unwrap_err()
+            .to_string()
+            .contains("needs an env"));
+    }
+
+    #[test]
+    fn the_form_gives_the_user_name_else_the_id() {
+        let request = SlashRequest::from_form(
+            b"command=%2Fdaplaya&text=lock+prod+a%26b&user_id=U1&user_name=Road.Runner&api_app_id=A1",
+        );
+        assert_eq!(request.text, "lock prod a&b");
+        assert_eq!(request.command_name(), "/daplaya");
+        assert_eq!(request.user().unwrap(), "road.runner");
+        assert_eq!(request.api_app_id.as_deref(), Some("A1"));
+        assert!(!request.ssl_check);
+
+        let by_id = SlashRequest::from_form(b"user_id=U2CERLKJA&user_name=&text=");
+        assert_eq!(by_id.user().unwrap(), "u2cerlkja");
+        assert_eq!(
+            SlashRequest::from_form(b"text=x")
+                .user()
+                .unwrap_err()
+                .code(),
+            "INVALID_ARGUMENT"
+        );
+        assert!(SlashRequest::from_form(b"ssl_check=1&token=x").ssl_check);
+        assert_eq!(
+            SlashRequest::from_form(b"command=%2Flocks").command_name(),
+            "/locks"
+        );
+    }
+}

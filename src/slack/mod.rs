@@ -1,0 +1,753 @@
+//! The Slack slash command (`/daplaya lock production hotfix`), independent of any HTTP
+//! framework: `handle` takes the signature headers and the raw body and gives a status and a
+//! body. `slack serve` (server.rs) and the JS `handleSlackCommand` both call it.
+//!
+//! A request is refused, before anything is read from or written to a store, when its body is
+//! too large (413), its signature or timestamp does not verify (401), or it comes from another
+//! Slack app than `DAPLAYA_SLACK_APP_ID` (403). A verified command never waits on a lock, and
+//! its store work is bounded by `Settings::deadline` so the answer arrives within Slack's 3 s.
+
+pub mod command;
+pub mod reply;
+pub mod server;
+pub mod signature;
+
+use crate::config::{self, StoreOptions};
+use crate::error::{Error, Result};
+use crate::locks::{self, Attempt, LockRequest, Released, DEFAULT_TTL};
+use crate::model::now_ms;
+use crate::store::{self, Store};
+use command::{Command, SlashRequest};
+use reply::Reply;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub const SIGNING_SECRET_VAR: &str = "DAPLAYA_SLACK_SIGNING_SECRET";
+pub const APP_ID_VAR: &str = "DAPLAYA_SLACK_APP_ID";
+
+/// Slack's slash-command bodies are a few hundred bytes; anything much larger is not Slack.
+pub const MAX_BODY_BYTES: usize = 8 * 1024;
+
+/// How long a command's store work may take: Slack gives up after 3 s.
+pub const STORE_DEADLINE: Duration = Duration::from_millis(2_500);
+
+/// How to verify requests, and how long store work may take.
+#[derive(Clone)]
+pub struct Settings {
+    signing_secret: String,
+    app_id: Option<String>,
+    pub deadline: Duration,
+}
+
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Settings")
+            .field("signing_secret", &"<redacted>")
+            .field("app_id", &self.app_id)
+            .field("deadline", &self.deadline)
+            .finish()
+    }
+}
+
+impl Settings {
+    /// Refuses to exist without a signing secret: an unverified endpoint would let anyone
+    /// take and release locks.
+    pub fn new(signing_secret: Option<String>, app_id: Option<String>) -> Result<Settings> {
+        let signing_secret = signing_secret
+            .map(|s| s.trim().to_string())
+            .filter(|s| !s.is_empty())
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "{SIGNING_SECRET_VAR} is not set: the Slack signing secret is needed to verify requests (Slack app > Basic Information > Signing Secret)"
+                ))
+            })?;
+        Ok(Settings {
+            signing_secret,
+            app_id: app_id
+                .map(|s| s.trim().to_string())
+                .filter(|s| !s.is_empty()),
+            deadline: STORE_DEADLINE,
+        })
+    }
+
+    pub fn from_env(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Settings> {
+        Settings::new(env(SIGNING_SECRET_VAR), env(APP_ID_VAR))
+    }
+}
+
+/// Why a request was refused. The caller sees only the status and a generic word; the reason
+/// is for the operator's log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Rejection {
+    TooLarge,
+    Unauthorized(signature::Invalid),
+    WrongApp,
+}
+
+impl Rejection {
+    pub fn status(self) -> u16 {
+        match self {
+            Rejection::TooLarge => 413,
+            Rejection::Unauthorized(_) => 401,
+            Rejection::WrongApp => 403,
+        }
+    }
+
+    pub fn reason(self) -> &'static str {
+        match self {
+            Rejection::TooLarge => "the body is larger than 8 KiB",
+            Rejection::Unauthorized(invalid) => invalid.reason(),
+            Rejection::WrongApp => "api_app_id is not DAPLAYA_SLACK_APP_ID",
+        }
+    }
+
+    pub fn response(self) -> HttpResponse {
+        let body = match self {
+            Rejection::TooLarge => "payload too large",
+            Rejection::Unauthorized(_) => "unauthorized",
+            Rejection::WrongApp => "forbidden",
+        };
+        HttpResponse {
+            status: self.status(),
+            content_type: "text/plain; charset=utf-8",
+            body: body.into(),
+        }
+    }
+}
+
+/// What `handle` needs of an HTTP request.
+#[derive(Debug, Clone, Copy)]
+pub struct Incoming<'a> {
+    /// `X-Slack-Request-Timestamp`
+    pub timestamp: Option<&'a str>,
+    /// `X-Slack-Signature`
+    pub signature: Option<&'a str>,
+    /// The raw body, exactly as received.
+    pub body: &'a [u8],
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct HttpResponse {
+    pub status: u16,
+    pub content_type: &'static str,
+    pub body: String,
+}
+
+impl HttpResponse {
+    fn reply(reply: &Reply) -> HttpResponse {
+        HttpResponse {
+            status: 200,
+            content_type: "application/json; charset=utf-8",
+            body: reply.to_json(),
+        }
+    }
+}
+
+/// Size, signature, timestamp (`now_secs`: Unix seconds) and app id; pure.
+pub fn authenticate(
+    settings: &Settings,
+    incoming: &Incoming<'_>,
+    now_secs: i64,
+) -> Result<SlashRequest, Rejection> {
+    if incoming.body.len() > MAX_BODY_BYTES {
+        return Err(Rejection::TooLarge);
+    }
+    signature::verify(
+        settings.signing_secret.as_bytes(),
+        incoming.timestamp,
+        incoming.signature,
+        incoming.body,
+        now_secs,
+    )
+    .map_err(Rejection::Unauthorized)?;
+    let request = SlashRequest::from_form(incoming.body);
+    if let Some(expected) = &settings.app_id {
+        if request.api_app_id.as_deref() != Some(expected.as_str()) {
+            return Err(Rejection::WrongApp);
+        }
+    }
+    Ok(request)
+}
+
+/// Answers a verified request: the response, and one line for the operator's log.
+/// `open_store` is called only for a verified command that needs the store.
+pub async fn handle<F, Fut>(
+    settings: &Settings,
+    incoming: Incoming<'_>,
+    now_secs: i64,
+    open_store: F,
+) -> (HttpResponse, String)
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Arc<dyn Store>>>,
+{
+    let request = match authenticate(settings, &incoming, now_secs) {
+        Ok(request) => request,
+        Err(rejection) => {
+            let log = format!(
+                "slack: refused a request ({}): {}",
+                rejection.status(),
+                rejection.reason()
+            );
+            return (rejection.response(), log);
+        }
+    };
+    if request.ssl_check {
+        let ok = HttpResponse {
+            status: 200,
+            content_type: "text/plain; charset=utf-8",
+            body: String::new(),
+        };
+        return (ok, "slack: answered an ssl_check".into());
+    }
+    let reply = respond(&request, settings.deadline, open_store).await;
+    let who = request
+        .user_name
+        .as_deref()
+        .or(request.user_id.as_deref())
+        .unwrap_or("?");
+    let log = format!(
+        "slack: {who:?} {:?} -> {}",
+        request.text,
+        match reply.response_type {
+            reply::Visibility::InChannel => "in_channel",
+            reply::Visibility::Ephemeral => "ephemeral",
+        }
+    );
+    (HttpResponse::reply(&reply), log)
+}
+
+/// Carries out a verified request's command; store work (opening included) is bounded by
+/// `deadline`.
+pub async fn respond<F, Fut>(request: &SlashRequest, deadline: Duration, open_store: F) -> Reply
+where
+    F: FnOnce() -> Fut,
+    Fut: Future<Output = Result<Arc<dyn Store>>>,
+{
+    let name = request.command_name();
+    let command = match command::parse(&request.text) {
+        Ok(Command::Help { unknown }) => return reply::help(name, unknown.as_deref()),
+        Ok(command) => command,
+        Err(error) => return reply::usage_error(name, &error),
+    };
+    let user = match request.user() {
+        Ok(user) => user,
+        Err(error) => return reply::usage_error(name, &error),
+    };
+    let env = match &command {
+        Command::Lock { env, .. } | Command::Release { env } => Some(env.clone()),
+        Command::Leases { env } => env.clone(),
+        Command::Help { .. } => None,
+    };
+    let work = async {
+        let store = open_store().await?;
+        Ok::<_, Error>(execute(command, &user, name, store.as_ref()).await)
+    };
+    match tokio::time::timeout(deadline, work).await {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(error)) => reply::store_failed(name, env.as_deref(), &error),
+        Err(_) => reply::timed_out(name, env.as_deref(), deadline),
+    }
+}
+
+async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) -> Reply {
+    let failed = |env: Option<&str>, error: &Error| match error {
+        Error::Usage { .. } => reply::usage_error(name, error),
+        _ => reply::store_failed(name, env, error),
+    };
+    match command {
+        Command::Lock {
+            env,
+            meta,
+            uberlock,
+        } => {
+            let request = LockRequest {
+                env,
+                user: user.to_string(),
+                meta,
+                uberlock,
+                ttl: DEFAULT_TTL,
+            };
+            match locks::try_lock(store, &request).await {
+                // The lease is told from the write, not from whenever the reply is formatted.
+                Ok(Attempt::Acquired(lock, acquired)) => {
+                    reply::locked(name, &lock, &acquired, lock.updated_at)
+                }
+                Ok(Attempt::Busy(holder)) => reply::busy(&holder, now_ms()),
+                Err(error @ Error::Uberlocked { .. }) => {
+                    // Best effort: the refusal stands even if the details cannot be read.
+                    let holder = store.load_lock(&request.env).await.ok().flatten();
+                    reply::uberlocked(&error, holder.as_ref(), now_ms())
+                }
+                Err(error) => failed(Some(&request.env), &error),
+            }
+        }
+        // Taking an uberlock from Slack is the deliberate step; its holder releases it with the
+        // same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
+        Command::Release { env } => match locks::release(store, &env, user, true).await {
+            Ok(Released::Released(lock)) => reply::released(&lock, now_ms()),
+            Ok(Released::Nothing(reason, lock)) => {
+                reply::not_released(&env, &reason, lock.as_ref(), now_ms())
+            }
+            Err(error) => failed(Some(&env), &error),
+        },
+        Command::Leases { env } => match locks::list(store, env.as_deref()).await {
+            Ok(held) => reply::leases(env.as_deref(), &held, now_ms()),
+            Err(error) => failed(env.as_deref(), &error),
+        },
+        Command::Help { unknown } => reply::help(name, unknown.as_deref()),
+    }
+}
+
+/// The JS `handleSlackCommand` request: `{ headers, body }`.
+#[derive(Deserialize)]
+struct JsRequest {
+    #[serde(default)]
+    headers: Option<serde_json::Map<String, Value>>,
+    /// A request without a body (a probe, a GET) is refused as unsigned, not thrown.
+    #[serde(default)]
+    body: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(default, rename_all = "camelCase")]
+struct JsOptions {
+    signing_secret: Option<String>,
+    app_id: Option<String>,
+    #[serde(flatten)]
+    store: StoreOptions,
+}
+
+/// A header by name, case-insensitively; a list (Node's repeated headers) gives its first value.
+fn header<'a>(headers: &'a serde_json::Map<String, Value>, name: &str) -> Option<&'a str> {
+    let value = headers
+        .iter()
+        .find(|(key, _)| key.eq_ignore_ascii_case(name))
+        .map(|(_, value)| value)?;
+    match value {
+        Value::String(text) => Some(text),
+        Value::Array(values) => values.first().and_then(Value::as_str),
+        _ => None,
+    }
+}
+
+/// The JS entry point: `{ headers, body }` and options in, `{ status, headers, body }` out.
+/// Misconfiguration (no signing secret, a bad store setting) is an error for the caller, not
+/// an answer to Slack.
+pub async fn handle_js(
+    request: Value,
+    options: Value,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+) -> Result<Value> {
+    let request: JsRequest = serde_json::from_value(request)
+        .map_err(|e| Error::usage(format!("invalid request: {e}")))?;
+    let options: JsOptions = if options.is_null() {
+        JsOptions::default()
+    } else {
+        serde_json::from_value(options)
+            .map_err(|e| Error::usage(format!("invalid options: {e}")))?
+    };
+    let settings = Settings::new(
+        options.signing_secret.or_else(|| env(SIGNING_SECRET_VAR)),
+        options.app_id.or_else(|| env(APP_ID_VAR)),
+    )?;
+    let choice = config::resolve(&options.store, env)?;
+    let headers = request.headers.unwrap_or_default();
+    let body = request.body.unwrap_or_default();
+    let incoming = Incoming {
+        timestamp: header(&headers, "x-slack-request-timestamp"),
+        signature: header(&headers, "x-slack-signature"),
+        body: body.as_bytes(),
+    };
+    // A warm serverless instance reuses its DynamoDB client across requests.
+    let (response, _log) = handle(&settings, incoming, now_ms() / 1000, || async move {
+        store::open_shared(&choice).await
+    })
+    .await;
+    Ok(json!({
+        "status": response.status,
+        "headers": { "content-type": response.content_type },
+        "body": response.body,
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Job;
+    use crate::model::Lock;
+    use crate::store::sqlite::SqliteStore;
+    use crate::store::{JobEnd, Swap, TableStatus};
+    use reply::Visibility;
+
+    const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+    const NOW: i64 = 1_700_000_000;
+
+    fn settings(app_id: Option<&str>) -> Settings {
+        Settings::new(Some(SECRET.into()), app_id.map(String::from)).unwrap()
+    }
+
+    fn form(user: &str, text: &str) -> String {
+        form_urlencoded::Serializer::new(String::new())
+            .append_pair("team_id", "T1")
+            .append_pair("user_id", &format!("U-{user}"))
+            .append_pair("user_name", user)
+            .append_pair("command", "/daplaya")
+            .append_pair("text", text)
+            .append_pair("api_app_id", "A1")
+            .finish()
+    }
+
+    struct Signed {
+        timestamp: String,
+        signature: String,
+        body: String,
+    }
+
+    impl Signed {
+        fn new(body: String) -> Signed {
+            let timestamp = NOW.to_string();
+            let signature = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+            Signed {
+                timestamp,
+                signature,
+                body,
+            }
+        }
+
+        fn incoming(&self) -> Incoming<'_> {
+            Incoming {
+                timestamp: Some(&self.timestamp),
+                signature: Some(&self.signature),
+                body: self.body.as_bytes(),
+            }
+        }
+    }
+
+    #[test]
+    fn the_secret_is_required_and_never_printed() {
+        for missing in [None, Some(String::new()), Some("  ".into())] {
+            let error = Settings::new(missing, None).unwrap_err();
+            assert_eq!(error.exit_code(), crate::error::exit::USAGE);
+            assert!(error
+                .to_string()
+                .starts_with("DAPLAYA_SLACK_SIGNING_SECRET is not set"));
+        }
+        assert!(!format!("{:?}", settings(None)).contains(SECRET));
+    }
+
+    #[test]
+    fn authenticate_checks_size_then_signature_then_app() {
+        let signed = Signed::new(form("bob", "lock prod"));
+        assert!(authenticate(&settings(None), &signed.incoming(), NOW).is_ok());
+        assert!(authenticate(&settings(Some("A1")), &signed.incoming(), NOW).is_ok());
+        assert_eq!(
+            authenticate(&settings(Some("A2")), &signed.incoming(), NOW),
+            Err(Rejection::WrongApp)
+        );
+        assert_eq!(
+            authenticate(&settings(None), &signed.incoming(), NOW + 301),
+            Err(Rejection::Unauthorized(signature::Invalid::Stale))
+        );
+        let forged = Incoming {
+            body: b"user_name=mallory&text=release+prod",
+            ..signed.incoming()
+        };
+        assert_eq!(
+            authenticate(&settings(None), &forged, NOW),
+            Err(Rejection::Unauthorized(signature::Invalid::Mismatch))
+        );
+        // Too large is refused even when signed, and before the signature is computed.
+        let big = Signed::new(format!(
+            "{}&pad={}",
+            form("bob", "x"),
+            "a".repeat(MAX_BODY_BYTES)
+        ));
+        assert_eq!(
+            authenticate(&settings(None), &big.incoming(), NOW),
+            Err(Rejection::TooLarge)
+        );
+        let no_app = Signed::new("user_name=bob&text=lock+prod".into());
+        assert_eq!(
+            authenticate(&settings(Some("A1")), &no_app.incoming(), NOW),
+            Err(Rejection::WrongApp)
+        );
+        for rejection in [
+            Rejection::TooLarge,
+            Rejection::WrongApp,
+            Rejection::Unauthorized(signature::Invalid::Stale),
+        ] {
+            let response = rejection.response();
+            assert_eq!(response.status, rejection.status());
+            assert!(!response.body.contains("stale") && !response.body.contains("app"));
+        }
+    }
+
+    async fn no_store() -> Result<Arc<dyn Store>> {
+        panic!("this request must not open the store")
+    }
+
+    async fn sqlite() -> (tempfile::TempDir, Arc<dyn Store>) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("locks.db"))
+            .await
+            .unwrap();
+        (dir, Arc::new(store))
+    }
+
+    async fn say(store: &Arc<dyn Store>, user: &str, text: &str) -> Reply {
+        let request = SlashRequest::from_form(form(user, text).as_bytes());
+        let store = Arc::clone(store);
+        respond(&request, STORE_DEADLINE, || async move { Ok(store) }).await
+    }
+
+    #[tokio::test]
+    async fn lock_busy_release_and_leases_on_a_real_store() {
+        let (_dir, store) = sqlite().await;
+        let locked = say(&store, "Alice", "lock Prod deploy 42").await;
+        assert_eq!(
+            locked.response_type,
+            Visibility::InChannel,
+            "{}",
+            locked.text
+        );
+        assert!(
+            locked
+                .text
+                .contains("*alice* locked *prod* (meta: deploy 42)"),
+            "{}",
+            locked.text
+        );
+        let held = store.load_lock("prod").await.unwrap().unwrap();
+        assert_eq!(
+            (held.user.as_str(), held.meta.as_str()),
+            ("alice", "deploy 42")
+        );
+
+        let busy = say(&store, "bob", "lock prod").await;
+        assert_eq!(busy.response_type, Visibility::Ephemeral);
+        assert!(
+            busy.text.contains("*prod* is locked by *alice* since"),
+            "{}",
+            busy.text
+        );
+        assert!(busy.text.contains("(meta: deploy 42)"), "{}", busy.text);
+        assert_eq!(store.load_lock("prod").await.unwrap().unwrap(), held);
+
+        let leases = say(&store, "bob", "leases").await;
+        assert_eq!(leases.response_type, Visibility::Ephemeral);
+        assert!(
+            leases.text.contains("• *prod*: locked by *alice*"),
+            "{}",
+            leases.text
+        );
+
+        let not_yours = say(&store, "bob", "release prod").await;
+        assert_eq!(not_yours.response_type, Visibility::Ephemeral);
+        assert!(not_yours
+            .text
+            .starts_with("Nothing released: *prod* is held by *alice*"));
+
+        let released = say(&store, "alice", "release prod").await;
+        assert_eq!(released.response_type, Visibility::InChannel);
+        assert!(
+            released.text.contains("*alice* released *prod*"),
+            "{}",
+            released.text
+        );
+        assert!(locks::list(store.as_ref(), None).await.unwrap().is_empty());
+        let defaulted = say(&store, "bob", "lock prod").await;
+        assert_eq!(defaulted.response_type, Visibility::InChannel);
+        assert_eq!(
+            store.load_lock("prod").await.unwrap().unwrap().meta,
+            "Slack"
+        );
+    }
+
+    #[tokio::test]
+    async fn uberlock_rules_from_slack() {
+        let (_dir, store) = sqlite().await;
+        say(&store, "alice", "lock prod").await;
+        let uber = say(&store, "bob", "uberlock prod incident 7").await;
+        assert_eq!(uber.response_type, Visibility::InChannel);
+        assert!(uber.text.contains("preempting *alice*"), "{}", uber.text);
+        let refused = say(&store, "carol", "lock prod").await;
+        assert_eq!(refused.response_type, Visibility::Ephemeral);
+        assert!(
+            refused
+                .text
+                .contains("prod is uberlocked (ノ≥∇≤)ノ by bob since")
+                && refused.text.contains("(meta: incident 7)"),
+            "{}",
+            refused.text
+        );
+        let also = say(&store, "carol", "uberlock prod").await;
+        assert_eq!(also.response_type, Visibility::Ephemeral);
+        let lock = store.load_lock("prod").await.unwrap().unwrap();
+        assert!(lock.uberlock && lock.user == "bob");
+        let released = say(&store, "bob", "release prod").await;
+        assert_eq!(
+            released.response_type,
+            Visibility::InChannel,
+            "{}",
+            released.text
+        );
+        assert!(released.text.contains("released the uberlock on *prod*"));
+    }
+
+    #[tokio::test]
+    async fn help_and_bad_input_are_ephemeral_and_touch_no_store() {
+        for text in ["", "help", "frobnicate prod", "lock", "release a b"] {
+            let request = SlashRequest::from_form(form("bob", text).as_bytes());
+            let reply = respond(&request, STORE_DEADLINE, no_store).await;
+            assert_eq!(reply.response_type, Visibility::Ephemeral, "{text:?}");
+        }
+        let request = SlashRequest::from_form(b"text=lock+prod");
+        let reply = respond(&request, STORE_DEADLINE, no_store).await;
+        assert!(
+            reply.text.contains("user must not be empty"),
+            "{}",
+            reply.text
+        );
+    }
+
+    /// A store that never answers in time.
+    struct Slow;
+
+    #[async_trait::async_trait]
+    impl Store for Slow {
+        fn describe(&self) -> String {
+            "slow".into()
+        }
+        async fn init(&self) -> Result<Vec<TableStatus>> {
+            Ok(vec![])
+        }
+        async fn load_lock(&self, _env: &str) -> Result<Option<Lock>> {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(None)
+        }
+        async fn swap_lock(&self, _expected: Option<u64>, _next: &Lock) -> Result<Swap> {
+            Ok(Swap::Done)
+        }
+        async fn active_locks(&self) -> Result<Vec<Lock>> {
+            Ok(vec![])
+        }
+        async fn insert_job(&self, _job: &Job) -> Result<()> {
+            Ok(())
+        }
+        async fn jobs_for_version(&self, _version: &str) -> Result<Vec<Job>> {
+            Ok(vec![])
+        }
+        async fn end_job(&self, _job: &Job, _ended: i64, _skipped: bool) -> Result<JobEnd> {
+            Ok(JobEnd::Done)
+        }
+        async fn recent_jobs(&self, _jobname: &str, _since: i64) -> Result<Vec<Job>> {
+            Ok(vec![])
+        }
+    }
+
+    #[tokio::test]
+    async fn a_slow_store_gets_a_clear_answer_in_time() {
+        let request = SlashRequest::from_form(form("bob", "lock prod").as_bytes());
+        let started = std::time::Instant::now();
+        let reply = respond(&request, Duration::from_millis(100), || async {
+            Ok(Arc::new(Slow) as Arc<dyn Store>)
+        })
+        .await;
+        assert!(started.elapsed() < Duration::from_secs(5));
+        assert_eq!(reply.response_type, Visibility::Ephemeral);
+        assert!(
+            reply.text.contains("did not answer within 0.1 s"),
+            "{}",
+            reply.text
+        );
+        assert!(
+            reply.text.contains("`/daplaya leases prod`"),
+            "{}",
+            reply.text
+        );
+    }
+
+    #[tokio::test]
+    async fn a_store_that_cannot_open_is_an_ephemeral_error() {
+        let request = SlashRequest::from_form(form("bob", "leases").as_bytes());
+        let reply = respond(&request, STORE_DEADLINE, || async {
+            Err(Error::Store("connection refused".into()))
+        })
+        .await;
+        assert_eq!(reply.response_type, Visibility::Ephemeral);
+        assert!(reply
+            .text
+            .contains("The lock store failed: connection refused"));
+    }
+
+    #[tokio::test]
+    async fn handle_refuses_before_the_store_and_answers_json() {
+        let signed = Signed::new(form("bob", "help"));
+        let (response, log) = handle(&settings(None), signed.incoming(), NOW, no_store).await;
+        assert_eq!(response.status, 200);
+        assert_eq!(response.content_type, "application/json; charset=utf-8");
+        let json: Value = serde_json::from_str(&response.body).unwrap();
+        assert_eq!(json["response_type"], "ephemeral");
+        assert!(log.contains("\"bob\""));
+
+        let (response, log) =
+            handle(&settings(None), signed.incoming(), NOW - 3600, no_store).await;
+        assert_eq!(
+            (response.status, response.body.as_str()),
+            (401, "unauthorized")
+        );
+        assert!(log.contains("5 minutes"));
+
+        let check = Signed::new("ssl_check=1&token=x".into());
+        let (response, _) = handle(&settings(None), check.incoming(), NOW, no_store).await;
+        assert_eq!((response.status, response.body.as_str()), (200, ""));
+    }
+
+    #[tokio::test]
+    async fn handle_js_reads_headers_case_insensitively() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = format!("sqlite:{}", dir.path().join("locks.db").display());
+        let body = form("bob", "lock prod");
+        let timestamp = (now_ms() / 1000).to_string();
+        let signature = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+        let env = |_: &str| None;
+        let request = json!({
+            "headers": { "X-Slack-Request-Timestamp": [timestamp], "x-SLACK-signature": signature },
+            "body": body,
+        });
+        let options = json!({ "signingSecret": SECRET, "store": store });
+        let response = handle_js(request.clone(), options.clone(), &env)
+            .await
+            .unwrap();
+        assert_eq!(response["status"], 200, "{response}");
+        let reply: Value = serde_json::from_str(response["body"].as_str().unwrap()).unwrap();
+        assert_eq!(reply["response_type"], "in_channel");
+
+        let error = handle_js(request.clone(), json!({ "store": store }), &env)
+            .await
+            .unwrap_err();
+        assert_eq!(error.code(), "INVALID_ARGUMENT");
+        let env_secret = |name: &str| (name == SIGNING_SECRET_VAR).then(|| SECRET.to_string());
+        let response = handle_js(request, json!({ "store": store }), &env_secret)
+            .await
+            .unwrap();
+        assert_eq!(response["status"], 200);
+        let unsigned = handle_js(json!({ "headers": {} }), options.clone(), &env)
+            .await
+            .unwrap();
+        assert_eq!(unsigned["status"], 401);
+        let error = handle_js(json!({ "body": { "text": "lock" } }), options, &env)
+            .await
+            .unwrap_err();
+        assert!(
+            error
+                .to_string()
+                .starts_with("invalid request: invalid type: map"),
+            "{error}"
+        );
+    }
+}

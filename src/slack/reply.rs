@@ -1,0 +1,314 @@
+//! What daplaya answers in Slack: a JSON message, `in_channel` for changes everyone should see,
+//! `ephemeral` (only the caller sees it) for help, refusals, errors and lists. Everything a user
+//! or the store supplied is escaped, so a meta of `<!channel>` cannot ping anyone.
+
+use crate::cli::render::{ago, expiry};
+use crate::duration::humanize;
+use crate::error::Error;
+use crate::locks::{Acquired, NotReleased, DEFAULT_TTL};
+use crate::model::Lock;
+use serde::Serialize;
+use std::time::Duration;
+
+/// The most leases one answer lists; Slack truncates long messages.
+pub const MAX_LISTED: usize = 50;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Visibility {
+    InChannel,
+    Ephemeral,
+}
+
+/// A slash-command response body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reply {
+    pub response_type: Visibility,
+    pub text: String,
+}
+
+impl Reply {
+    fn ephemeral(text: String) -> Reply {
+        Reply {
+            response_type: Visibility::Ephemeral,
+            text,
+        }
+    }
+
+    fn in_channel(text: String) -> Reply {
+        Reply {
+            response_type: Visibility::InChannel,
+            text,
+        }
+    }
+
+    pub fn to_json(&self) -> String {
+        serde_json::json!({ "response_type": self.response_type, "text": self.text }).to_string()
+    }
+}
+
+/// Slack's message escaping: only `&`, `<` and `>` are special.
+pub fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+}
+
+fn bold(text: &str) -> String {
+    format!("*{}*", escape(text))
+}
+
+/// `since 5m ago, expires in 15m (meta: ...)`
+fn held_details(lock: &Lock, now: i64) -> String {
+    format!(
+        "since {}, {} (meta: {})",
+        ago(now, lock.created_at),
+        expiry(lock, now),
+        escape(&lock.meta)
+    )
+}
+
+pub fn help(command: &str, unknown: Option<&str>) -> Reply {
+    let cmd = escape(command);
+    let mut text = String::new();
+    if let Some(word) = unknown {
+        text.push_str(&format!("Unknown command `{}`.\n", escape(word)));
+    }
+    text.push_str(&format!(
+        "*daplaya* keeps deploy locks, one holder per environment.\n\
+         • `{cmd} lock &lt;ENV&gt; [META...]`: lock ENV for you; the lease lasts {ttl} and the same \
+         command renews it. It never waits: if someone else holds ENV, you are told who.\n\
+         • `{cmd} uberlock &lt;ENV&gt; [META...]`: lock ENV until you release it; refuses everyone \
+         else and preempts a normal lock.\n\
+         • `{cmd} release &lt;ENV&gt;`: release your lock (or uberlock) on ENV.\n\
+         • `{cmd} leases [&lt;ENV&gt;]`: who holds which env.\n\
+         • `{cmd} help`: this text.",
+        ttl = humanize(DEFAULT_TTL)
+    ));
+    Reply::ephemeral(text)
+}
+
+/// Bad input: the one-line error, its hint, and where to find help.
+pub fn usage_error(command: &str, error: &Error) -> Reply {
+    let mut text = format!(":warning: {}", escape(&error.to_string()));
+    if let Some(hint) = error.hint() {
+        text.push_str(&format!("\n{}", escape(hint)));
+    }
+    text.push_str(&format!("\nSee `{} help`.", escape(command)));
+    Reply::ephemeral(text)
+}
+
+pub fn locked(command: &str, lock: &Lock, acquired: &Acquired, now: i64) -> Reply {
+    let (user, env, meta) = (bold(&lock.user), bold(&lock.env), escape(&lock.meta));
+    let release = format!("`{} release {}`", escape(command), escape(&lock.env));
+    let text = if lock.uberlock {
+        let how = match acquired {
+            Acquired::Renewed => format!("{user} still holds the uberlock on {env}"),
+            Acquired::Upgraded => {
+                format!("{user} uberlocked {env} (ノ≥∇≤)ノ, upgrading their lock")
+            }
+            Acquired::Preempted { preempted_user } => format!(
+                "{user} uberlocked {env} (ノ≥∇≤)ノ, preempting {}",
+                bold(preempted_user)
+            ),
+            Acquired::Acquired => format!("{user} uberlocked {env} (ノ≥∇≤)ノ"),
+        };
+        format!(":rotating_light: {how} (meta: {meta}). It never expires: {release} ends it.")
+    } else {
+        let how = match acquired {
+            Acquired::Renewed => format!("{user} renewed the lock on {env}"),
+            _ => format!("{user} locked {env}"),
+        };
+        format!(
+            ":lock: {how} (meta: {meta}); the lease {}. `{} lock {}` renews it, {release} ends it.",
+            expiry(lock, now),
+            escape(command),
+            escape(&lock.env),
+        )
+    };
+    Reply::in_channel(text)
+}
+
+/// Someone else holds the env with a normal lock: nothing changed.
+pub fn busy(holder: &Lock, now: i64) -> Reply {
+    Reply::ephemeral(format!(
+        ":no_entry: {} is locked by {} {}. Nothing changed: try again when they release it.",
+        bold(&holder.env),
+        bold(&holder.user),
+        held_details(holder, now)
+    ))
+}
+
+/// Someone else holds an uberlock: the contract's message, with the holder's details if read.
+pub fn uberlocked(error: &Error, holder: Option<&Lock>, now: i64) -> Reply {
+    let details = holder
+        .filter(|lock| lock.uberlock)
+        .map(|lock| {
+            format!(
+                " since {} (meta: {})",
+                ago(now, lock.created_at),
+                escape(&lock.meta)
+            )
+        })
+        .unwrap_or_default();
+    Reply::ephemeral(format!(
+        ":no_entry: {}{details}. Nothing changed.",
+        escape(&error.to_string())
+    ))
+}
+
+pub fn released(lock: &Lock, now: i64) -> Reply {
+    let what = if lock.uberlock {
+        "the uberlock on "
+    } else {
+        ""
+    };
+    Reply::in_channel(format!(
+        ":unlock: {} released {what}{} (held since {}).",
+        bold(&lock.user),
+        bold(&lock.env),
+        ago(now, lock.created_at)
+    ))
+}
+
+pub fn not_released(env: &str, reason: &NotReleased, lock: Option<&Lock>, now: i64) -> Reply {
+    let why = match (reason, lock) {
+        (NotReleased::HeldByOther, Some(lock)) => format!(
+            "{} is held by {}, not by you, {}",
+            bold(&lock.env),
+            bold(&lock.user),
+            held_details(lock, now)
+        ),
+        _ => format!("{} is not locked", bold(env)),
+    };
+    Reply::ephemeral(format!("Nothing released: {why}."))
+}
+
+pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
+    if locks.is_empty() {
+        return Reply::ephemeral(match env {
+            Some(env) => format!("{} is not locked.", bold(env)),
+            None => "No active locks.".into(),
+        });
+    }
+    let mut lines = vec!["Active locks:".to_string()];
+    lines.extend(locks.iter().take(MAX_LISTED).map(|lock| {
+        let kind = if lock.uberlock {
+            "uberlocked"
+        } else {
+            "locked"
+        };
+        format!(
+            "• {}: {kind} by {} {}",
+            bold(&lock.env),
+            bold(&lock.user),
+            held_details(lock, now)
+        )
+    }));
+    if locks.len() > MAX_LISTED {
+        lines.push(format!(
+            "… and {} more (see `daplaya locks list`).",
+            locks.len() - MAX_LISTED
+        ));
+    }
+    Reply::ephemeral(lines.join("\n"))
+}
+
+/// The store failed: the error's one line (never a credential) and its hint.
+pub fn store_failed(command: &str, env: Option<&str>, error: &Error) -> Reply {
+    let mut text = format!(
+        ":warning: The lock store failed: {}",
+        escape(&error.to_string())
+    );
+    if let Some(hint) = error.hint() {
+        text.push_str(&format!(" ({})", escape(hint)));
+    }
+    text.push_str(&format!(
+        ". Check with `{} leases{}`.",
+        escape(command),
+        env.map(|e| format!(" {}", escape(e))).unwrap_or_default()
+    ));
+    Reply::ephemeral(text)
+}
+
+/// The store did not answer in time: the change may or may not have happened.
+pub fn timed_out(command: &str, env: Option<&str>, deadline: Duration) -> Reply {
+    Reply::ephemeral(format!(
+        ":hourglass: The lock store did not answer within {:.1} s, so whether this took effect \
+         is unknown. Check with `{} leases{}`.",
+        deadline.as_secs_f64(),
+        escape(command),
+        env.map(|e| format!(" {}", escape(e))).unwrap_or_default()
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(user: &str, meta: &str, uberlock: bool) -> Lock {
+        Lock {
+            id: "id".into(),
+            user: user.into(),
+            env: "prod".into(),
+            created_at: 0,
+            updated_at: 0,
+            active: true,
+            uberlock,
+            meta: meta.into(),
+            expires_at: (!uberlock).then_some(20 * 60_000),
+            fencing_token: 1,
+            revision: 1,
+        }
+    }
+
+    #[test]
+    fn replies_serialise_as_slack_expects() {
+        let reply = help("/daplaya", None);
+        let json: serde_json::Value = serde_json::from_str(&reply.to_json()).unwrap();
+        assert_eq!(json["response_type"], "ephemeral");
+        assert!(json["text"]
+            .as_str()
+            .unwrap()
+            .contains("/daplaya lock &lt;ENV&gt;"));
+        let changed = locked("/daplaya", &lock("bob", "x", false), &Acquired::Acquired, 0);
+        assert!(changed
+            .to_json()
+            .contains(r#""response_type":"in_channel""#));
+    }
+
+    #[test]
+    fn user_text_is_escaped() {
+        let reply = busy(&lock("<!channel>", "a & <b>", false), 5 * 60_000);
+        assert!(!reply.text.contains("<!channel>"), "{}", reply.text);
+        assert!(reply.text.contains("&lt;!channel&gt;"));
+        assert!(reply.text.contains("a &amp; &lt;b&gt;"));
+        assert!(reply.text.contains("since 5m ago"), "{}", reply.text);
+        assert!(reply.text.contains("expires in 15m"), "{}", reply.text);
+    }
+
+    #[test]
+    fn refusals_name_the_holder_and_meta() {
+        let holder = lock("alice", "https://ci/1", true);
+        let error = Error::Uberlocked {
+            env: "prod".into(),
+            holder: "alice".into(),
+        };
+        let reply = uberlocked(&error, Some(&holder), 60_000);
+        assert_eq!(reply.response_type, Visibility::Ephemeral);
+        assert_eq!(
+            reply.text,
+            ":no_entry: prod is uberlocked (ノ≥∇≤)ノ by alice since 1m ago (meta: https://ci/1). Nothing changed."
+        );
+    }
+
+    #[test]
+    fn long_lists_are_capped() {
+        let many: Vec<Lock> = (0..MAX_LISTED + 3).map(|_| lock("a", "m", false)).collect();
+        let reply = leases(None, &many, 0);
+        assert_eq!(reply.text.lines().count(), MAX_LISTED + 2);
+        assert!(reply
+            .text
+            .ends_with("… and 3 more (see `daplaya locks list`)."));
+    }
+}
