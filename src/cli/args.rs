@@ -29,6 +29,10 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "STORE")]
     pub store: Option<String>,
 
+    /// No progress on stderr (waiting, notices); results and errors still show
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
     #[command(subcommand)]
     pub command: Command,
 }
@@ -36,21 +40,50 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Create the tables (safe to run again)
+    #[command(after_help = "Example:\n  daplaya init")]
     Init,
     /// Take, release and list deploy locks
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  daplaya locks lock --env production --user me@example.com --no-wait"
+    )]
     Locks(LocksCommand),
     /// Record and query running jobs
-    #[command(subcommand)]
+    #[command(
+        subcommand,
+        after_help = "Example:\n  daplaya jobs active --jobname deploy-prod"
+    )]
     Jobs(JobsCommand),
     /// Answer Slack slash commands (/daplaya lock ...)
+    #[command(
+        after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --port 3000"
+    )]
     #[command(subcommand)]
     Slack(SlackCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  daplaya completions bash > /etc/bash_completion.d/daplaya"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "daplaya", &mut script);
+    String::from_utf8_lossy(&script).trim_end().to_string()
 }
 
 #[derive(Debug, Subcommand)]
 pub enum SlackCommand {
     /// Serve Slack slash commands on POST /slack/commands (needs DAPLAYA_SLACK_SIGNING_SECRET)
+    #[command(
+        after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --host 0.0.0.0 --port 3000"
+    )]
     Serve(ServeArgs),
 }
 
@@ -67,16 +100,23 @@ pub struct ServeArgs {
 #[derive(Debug, Subcommand)]
 pub enum LocksCommand {
     /// List active locks (all envs when --env is left out)
+    #[command(after_help = "Example:\n  daplaya locks list --env production")]
     List(ListArgs),
     /// Take the lock on an env, waiting while someone else holds it
+    #[command(
+        after_help = "Example:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m"
+    )]
     Lock(LockArgs),
     /// Release your lock on an env
+    #[command(
+        after_help = "Example:\n  daplaya locks release --env production --user \"$GIT_COMMITTER_EMAIL\""
+    )]
     Release(ReleaseArgs),
     /// Run a command while holding the lock: wait for it, renew it, release it at the end
     #[command(
         after_help = "The command gets DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN in its \
             environment. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
-            the lock was lost meanwhile (the command is sent SIGTERM)."
+            the lock was lost meanwhile (the command is sent SIGTERM).\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh"
     )]
     Run(RunArgs),
 }
@@ -148,14 +188,25 @@ pub struct ReleaseArgs {
 #[derive(Debug, Subcommand)]
 pub enum JobsCommand {
     /// Record a running job and print its id
+    #[command(
+        after_help = "Example:\n  daplaya jobs start --jobname deploy-prod --user \"$GIT_COMMITTER_EMAIL\" --gitversion \"$GIT_SHA\""
+    )]
     Start(StartArgs),
     /// Show the most recent job of a jobname at a version
+    #[command(
+        after_help = "Example:\n  daplaya jobs get --jobname deploy-prod --gitversion \"$GIT_SHA\" --json"
+    )]
     Get(GetArgs),
     /// End the most recent running job of a version (also: jobs end version <VERSION>)
+    #[command(
+        after_help = "Example:\n  daplaya jobs end --gitversion \"$GIT_SHA\" --jobname deploy-prod --skipped"
+    )]
     End(EndArgs),
     /// List jobs of a jobname that have not ended, started within --ttl
+    #[command(after_help = "Example:\n  daplaya jobs active --jobname deploy-prod --ttl 1h")]
     Active(WindowArgs),
     /// List skipped jobs of a jobname, started within --ttl
+    #[command(after_help = "Example:\n  daplaya jobs skipped --jobname deploy-prod --ttl 2h")]
     Skipped(WindowArgs),
 }
 
@@ -279,9 +330,12 @@ impl Cli {
             Command::Jobs(JobsCommand::End(args)) => args.action(),
             Command::Jobs(JobsCommand::Active(args)) => args.active(),
             Command::Jobs(JobsCommand::Skipped(args)) => args.skipped(),
-            // A server, not a store action: `cli::run` hands it to `slack::server::run`.
+            // Not store actions: `cli::run` handles them before any store is opened.
             Command::Slack(SlackCommand::Serve(_)) => Err(Error::usage(
                 "`slack serve` runs a server; it is not a store action",
+            )),
+            Command::Completions { .. } => Err(Error::usage(
+                "`completions` prints a script; it is not a store action",
             )),
         }
     }

@@ -7,7 +7,7 @@ use super::console::Console;
 use super::render::{self, Report};
 use super::{failure, open_store};
 use crate::model::now_ms;
-use crate::run::{self, ChildStdout, Interrupt};
+use crate::run::{self, ChildStdout, Event, Interrupt};
 
 pub async fn run(
     cli: &Cli,
@@ -31,7 +31,15 @@ pub async fn run(
     };
     let style = console.err_style;
     let result = run::run_locked(store.as_ref(), &request, interrupt, stdout, &mut |event| {
-        console.err(&render::run_event(&event, now_ms(), style))
+        let now = now_ms();
+        let line = render::run_event(&event, now, style);
+        match event {
+            Event::Busy(holder, waited) => {
+                console.waiting(&render::waiting_status(holder, waited, now, style), &line)
+            }
+            Event::Locked(..) | Event::Released(_) => console.progress(&line),
+            _ => console.err(&line),
+        }
     })
     .await;
     let outcome = match result {

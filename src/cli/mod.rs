@@ -31,6 +31,11 @@ pub async fn run(
         Ok(cli) => cli,
         Err(error) => return clap_failure(&error, console, wants_json),
     };
+    console.quiet = cli.quiet;
+    if let args::Command::Completions { shell } = &cli.command {
+        console.out(&args::completions(*shell));
+        return exit::OK;
+    }
     if let args::Command::Locks(args::LocksCommand::Run(run_args)) = &cli.command {
         // The command owns stdout and its exit code becomes ours.
         return locks_run::run(&cli, run_args, console, env, interrupt).await;
@@ -106,7 +111,11 @@ async fn execute(
 ) -> Result<Report> {
     let action = cli.action()?;
     let store = open_store(cli, console, env).await?;
-    let mut on_busy = |holder: &Lock, _waited| console.err(&render::still_locked(holder));
+    let style = console.err_style;
+    let mut on_busy = |holder: &Lock, waited| {
+        let live = render::waiting_status(holder, waited, now_ms(), style);
+        console.waiting(&live, &render::still_locked(holder))
+    };
     perform(action, store.as_ref(), cancel, &mut on_busy).await
 }
 
@@ -122,7 +131,7 @@ pub async fn open_store(
         implicit: true,
     } = &choice
     {
-        console.err(&format!(
+        console.progress(&format!(
             "daplaya: using the embedded store at {} (set DAPLAYA_STORE or AWS settings to share locks)",
             path.display()
         ));

@@ -136,6 +136,27 @@ pub fn expiry(lock: &Lock, now: i64) -> String {
     }
 }
 
+/// Local wall-clock time of an epoch-millisecond instant: `14:02:11` today, else `Nov 21 14:02`.
+pub fn clock(now: i64, at: i64) -> String {
+    use chrono::{Local, TimeZone};
+    let (Some(at), Some(now)) = (
+        Local.timestamp_millis_opt(at).single(),
+        Local.timestamp_millis_opt(now).single(),
+    ) else {
+        return at.to_string();
+    };
+    if at.date_naive() == now.date_naive() {
+        at.format("%H:%M:%S").to_string()
+    } else {
+        at.format("%b %d %H:%M").to_string()
+    }
+}
+
+/// `12m ago (14:02:11)`: relative first, local time for looking things up.
+fn when(now: i64, at: i64) -> String {
+    format!("{} ({})", ago(now, at), clock(now, at))
+}
+
 fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
     let kind = if lock.uberlock {
         "uberlocked"
@@ -146,7 +167,7 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
         "{}  {kind} by {}  since {}  {}  meta: {}  (id {}, token {})",
         style.bold(&lock.env),
         lock.user,
-        ago(now, lock.created_at),
+        when(now, lock.created_at),
         expiry(lock, now),
         lock.meta,
         lock.id,
@@ -166,7 +187,23 @@ fn job_line(job: &Job, now: i64) -> String {
         job.jobname,
         job.version,
         job.user,
-        ago(now, job.started)
+        when(now, job.started)
+    )
+}
+
+/// The live status line of a waiter at a terminal.
+pub fn waiting_status(holder: &Lock, waited: Duration, now: i64, style: Style) -> String {
+    format!(
+        "Waiting for {}: held {} by {} (since {}, meta: {}), {}; waited {}",
+        style.bold(&holder.env),
+        humanize(Duration::from_millis(
+            now.saturating_sub(holder.created_at).max(0) as u64
+        )),
+        holder.user,
+        clock(now, holder.created_at),
+        holder.meta,
+        expiry(holder, now),
+        humanize(waited)
     )
 }
 
