@@ -1,0 +1,61 @@
+'use strict'
+// What each command costs on DynamoDB, counted by a proxy in front of it: no command scans,
+// a lock attempt is at most two requests (one when the env is held), and a lost race learns
+// the holder from the failed write itself.
+const { describe, it, before, after } = require('node:test')
+const assert = require('node:assert/strict')
+const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
+const { STORES, run, runJson } = require('./helpers.js')
+
+const dynamodb = STORES.find((s) => s.name === 'dynamodb')
+
+describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
+  let proxy
+  let env
+  before(async () => {
+    ;({ env } = await dynamodb.fresh())
+    proxy = await startDynamoDbProxy(env.DAPLAYA_DYNAMODB_ENDPOINT)
+    env = { ...env, DAPLAYA_DYNAMODB_ENDPOINT: proxy.endpoint }
+  })
+  after(() => proxy.stop())
+
+  async function requestsOf(args) {
+    const start = proxy.log.length
+    const result = await run(args, { env })
+    return { result, operations: proxy.log.slice(start).map((entry) => entry.operation) }
+  }
+
+  const cases = [
+    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'PutItem']],
+    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'PutItem']],
+    [['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], 3, ['GetItem']],
+    [['locks', 'list', '--env', 'prod'], 0, ['GetItem']],
+    [['locks', 'list'], 0, ['Query']],
+    [['locks', 'release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'PutItem']],
+    [['jobs', 'start', '--jobname', 'deploy', '--user', 'alice', '--gitversion', 'v1'], 0, ['PutItem']],
+    [['jobs', 'get', '--jobname', 'deploy', '--gitversion', 'v1'], 0, ['Query']],
+    [['jobs', 'active', '--jobname', 'deploy'], 0, ['Query']],
+    [['jobs', 'end', '--gitversion', 'v1'], 0, ['Query', 'UpdateItem']],
+    [['jobs', 'skipped', '--jobname', 'deploy'], 0, ['Query']],
+  ]
+  for (const [args, code, expected] of cases) {
+    it(`${args.join(' ')}: ${expected.join(' + ')}`, async () => {
+      const { result, operations } = await requestsOf(args)
+      assert.equal(result.code, code, result.stderr)
+      assert.deepEqual(operations, expected)
+    })
+  }
+
+  it('a waiter that loses the race reads nothing more: the failed write returns the holder', async () => {
+    // Both processes read the free env, then write; the loser's conditional write fails and
+    // carries the winner's row, so it reports the holder without another GetItem.
+    const start = proxy.log.length
+    const racers = await Promise.all(
+      ['carol', 'dave', 'erin', 'frank'].map((user) => runJson(['locks', 'lock', '--env', 'race', '--user', user, '--no-wait'], { env })),
+    )
+    const operations = proxy.log.slice(start).map((entry) => entry.operation)
+    assert.equal(racers.filter((r) => r.code === 0).length, 1)
+    assert.ok(operations.length <= racers.length * 2, operations.join(' '))
+    assert.ok(operations.every((op) => op === 'GetItem' || op === 'PutItem'), operations.join(' '))
+  })
+})
