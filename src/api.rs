@@ -58,24 +58,11 @@ fn action(operation: Operation, options: Value) -> Result<(Action, StoreOptions)
     match operation {
         Operation::Init => Ok((Action::Init, parse::<Empty>(options)?.1)),
         Operation::ListLocks => with(options, ListArgs::action),
-        Operation::Lock => with(options, |args: &LockArgs| {
-            // Locks taken from scripts say so unless the caller says more.
-            let meta = args.meta.clone().or_else(|| Some("API".into()));
-            LockArgs {
-                meta,
-                ..args.clone()
-            }
-            .action()
-        }),
+        Operation::Lock => with(options, |args: &LockArgs| from_script(args).action()),
         Operation::Release => with(options, ReleaseArgs::action),
         Operation::RunLocked => with(options, |args: &RunArgs| {
-            let meta = args.lock.meta.clone().or_else(|| Some("API".into()));
-            let lock = LockArgs {
-                meta,
-                ..args.lock.clone()
-            };
             RunArgs {
-                lock,
+                lock: from_script(&args.lock),
                 ..args.clone()
             }
             .action()
@@ -90,6 +77,14 @@ fn action(operation: Operation, options: Value) -> Result<(Action, StoreOptions)
 
 #[derive(Deserialize, Default)]
 struct Empty {}
+
+/// Locks taken from scripts say so unless the caller says more.
+fn from_script(lock: &LockArgs) -> LockArgs {
+    LockArgs {
+        meta: lock.meta.clone().or_else(|| Some("API".into())),
+        ..lock.clone()
+    }
+}
 
 /// Runs one API call. The API prints nothing: waiting is silent, bounded by `timeout`.
 pub async fn call(
