@@ -85,8 +85,13 @@ fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) ->
         return exit::USAGE;
     }
     let rendered = error.to_string();
-    let first = rendered.lines().next().unwrap_or("invalid arguments");
-    let message = first.trim_start_matches("error: ").to_string();
+    // clap lists some details (the missing arguments) on indented lines under the first.
+    let message = rendered
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(|line| line.trim().trim_start_matches("error: "))
+        .collect::<Vec<_>>()
+        .join(" ");
     let usage = rendered
         .lines()
         .find_map(|line| line.strip_prefix("Usage: "))
