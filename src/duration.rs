@@ -52,7 +52,8 @@ pub fn humanize(duration: Duration) -> String {
     if ms < 1_000 {
         return format!("{ms}ms");
     }
-    let secs = duration.as_secs();
+    // Rounded, so a fresh 1m lease reads "1m", not "59s".
+    let secs = ((ms + 500) / 1_000) as u64;
     let (d, h, m, s) = (
         secs / 86_400,
         secs % 86_400 / 3_600,
@@ -111,5 +112,6 @@ mod tests {
         assert_eq!(humanize(Duration::from_secs(45)), "45s");
         assert_eq!(humanize(Duration::from_secs(20 * 60)), "20m");
         assert_eq!(humanize(Duration::from_secs(5400 + 7)), "1h30m");
+        assert_eq!(humanize(Duration::from_millis(59_700)), "1m");
     }
 }
