@@ -4,12 +4,15 @@ import {
   activeJobs,
   endJob,
   getJob,
+  handleSlackCommand,
   init,
   listLocks,
   lock,
   release,
+  runLocked,
   skippedJobs,
   startJob,
+  type SlackResponse,
   type DaplayaError,
   type ErrorCode,
   type Job,
@@ -36,7 +39,14 @@ export async function everyFunction(): Promise<string[]> {
   const ended = await endJob({ ...store, gitversion: 'abc123', jobname: 'deploy', skipped: true })
   const active: Job[] = await activeJobs({ ...store, jobname: 'deploy', ttl: 3_000_000 })
   const skipped: Job[] = await skippedJobs({ ...store, jobname: 'deploy', ttl: '50m' })
-  return [tables.store, String(token), String(expires), String(locks.length), String(reason), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
+  const ran = await runLocked({ ...store, env: 'production', user: 'me', ttl: '2m' }, ['./deploy.sh', '--target', 'production'])
+  const exitCode: number = ran.exitCode
+  const slack: SlackResponse = await handleSlackCommand(
+    { headers: { 'x-slack-signature': 'v0=00', 'x-slack-request-timestamp': '0' }, body: 'text=help' },
+    { ...store, signingSecret: 'secret', appId: 'A1' },
+  )
+  const status: number = slack.status
+  return [String(exitCode), String(status), ran.lock.id, tables.store, String(token), String(expires), String(locks.length), String(reason), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
 }
 
 export async function handleErrors(): Promise<ErrorCode | undefined> {
