@@ -12,6 +12,7 @@ pub mod jobs;
 pub mod locks;
 pub mod model;
 pub mod run;
+pub mod server;
 pub mod slack;
 pub mod store;
 

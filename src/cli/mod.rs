@@ -41,7 +41,7 @@ pub async fn run(
         return locks_run::run(&cli, run_args, console, env, interrupt).await;
     }
     if let args::Command::Slack(args::SlackCommand::Serve(serve)) = &cli.command {
-        return match crate::slack::server::run(serve, &cli, console, env, cancel).await {
+        return match crate::server::run(serve, &cli, console, env, cancel).await {
             Ok(()) => exit::OK,
             Err(error) => failure(&error, cli.json, console),
         };

@@ -1,6 +1,6 @@
 //! The Slack slash command (`/daplaya lock production hotfix`), independent of any HTTP
 //! framework: `handle` takes the signature headers and the raw body and gives a status and a
-//! body. `slack serve` (server.rs) and the JS `handleSlackCommand` both call it.
+//! body. `slack serve` (the `server` module) and the JS `handleSlackCommand` both call it.
 //!
 //! A request is refused, before anything is read from or written to a store, when its body is
 //! too large (413), its signature or timestamp does not verify (401), or it comes from another
@@ -9,7 +9,6 @@
 
 pub mod command;
 pub mod reply;
-pub mod server;
 pub mod signature;
 
 use crate::config::{self, StoreOptions};

@@ -1,16 +1,15 @@
-//! `daplaya slack serve`: an HTTP server (axum on the addon's Tokio runtime) for Slack's
-//! slash-command POSTs on `/slack/commands`, and `GET /healthz`. It stops gracefully when the
+//! daplaya's HTTP server (axum on the addon's Tokio runtime), started by `daplaya slack serve`:
+//! Slack's slash-command POSTs on `/slack/commands`, and `GET /healthz`. It stops gracefully when the
 //! CLI's cancellation token fires (the JS shim cancels it on SIGINT / SIGTERM) and exits 0.
 
-use super::{handle, Incoming, Rejection, Settings, MAX_BODY_BYTES};
+mod slack_commands;
+
 use crate::cli::args::{Cli, ServeArgs};
 use crate::cli::console::Console;
 use crate::error::{Error, Result};
-use crate::model::now_ms;
+use crate::slack::Settings;
 use crate::store::Store;
-use axum::body::Body;
-use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -23,14 +22,12 @@ use tokio_util::sync::CancellationToken;
 pub const COMMANDS_PATH: &str = "/slack/commands";
 pub const HEALTH_PATH: &str = "/healthz";
 
-/// A client gets this long to send its (small) body.
-const BODY_READ_TIMEOUT: Duration = Duration::from_secs(5);
 /// After a stop is asked for, connections still open this much later are dropped.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 /// Log lines waiting for the console; more are dropped rather than held in memory.
 const LOG_BACKLOG: usize = 1_024;
 
-struct App {
+pub(crate) struct App {
     settings: Settings,
     store: Arc<dyn Store>,
     log: mpsc::Sender<String>,
@@ -38,58 +35,14 @@ struct App {
 
 fn router(app: Arc<App>) -> Router {
     Router::new()
-        .route(COMMANDS_PATH, post(slash_command))
+        .route(COMMANDS_PATH, post(slack_commands::slash_command))
         .route(HEALTH_PATH, get(|| async { "ok" }))
         .with_state(app)
 }
 
-fn respond(status: u16, content_type: &'static str, body: String) -> Response {
+pub(crate) fn respond(status: u16, content_type: &'static str, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
-}
-
-fn refuse(app: &App, rejection: Rejection) -> Response {
-    let _ = app.log.try_send(format!(
-        "slack: refused a request ({}): {}",
-        rejection.status(),
-        rejection.reason()
-    ));
-    let response = rejection.response();
-    respond(response.status, response.content_type, response.body)
-}
-
-async fn slash_command(State(app): State<Arc<App>>, headers: HeaderMap, body: Body) -> Response {
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
-    if declared.is_some_and(|length| length > MAX_BODY_BYTES as u64) {
-        return refuse(&app, Rejection::TooLarge);
-    }
-    let bytes = match tokio::time::timeout(
-        BODY_READ_TIMEOUT,
-        axum::body::to_bytes(body, MAX_BODY_BYTES),
-    )
-    .await
-    {
-        Ok(Ok(bytes)) => bytes,
-        // Over the limit (or the client went away mid-body: nobody reads this answer).
-        Ok(Err(_)) => return refuse(&app, Rejection::TooLarge),
-        Err(_) => return respond(408, "text/plain; charset=utf-8", "request timeout".into()),
-    };
-    let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
-    let incoming = Incoming {
-        timestamp: text("x-slack-request-timestamp"),
-        signature: text("x-slack-signature"),
-        body: &bytes,
-    };
-    let store = Arc::clone(&app.store);
-    let (response, log) = handle(&app.settings, incoming, now_ms() / 1000, || async move {
-        Ok(store)
-    })
-    .await;
-    let _ = app.log.try_send(log);
-    respond(response.status, response.content_type, response.body)
 }
 
 /// Runs the server until `cancel` fires. Refuses to start without a signing secret.

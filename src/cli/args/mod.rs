@@ -1,0 +1,325 @@
+//! Raw command-line flags (clap), and their conversion into validated actions: the rest of the
+//! program never sees a half-checked value.
+
+mod job_args;
+mod lock_args;
+
+pub use job_args::{EndArgs, GetArgs, JobsCommand, StartArgs, WindowArgs};
+pub use lock_args::{ListArgs, LockArgs, LocksCommand, ReleaseArgs, RunArgs};
+
+use crate::config::StoreOptions;
+use crate::error::{Error, Result};
+use crate::jobs::EndRequest;
+use crate::locks::{LockRequest, WaitPolicy};
+use crate::run::RunRequest;
+use clap::{Args, Parser, Subcommand};
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "daplaya",
+    version,
+    about = "Deploy locks per environment and a registry of running jobs, on DynamoDB or an embedded store",
+    disable_help_subcommand = true,
+    propagate_version = true
+)]
+pub struct Cli {
+    /// Print one JSON document on stdout and nothing else there
+    #[arg(long, global = true)]
+    pub json: bool,
+
+    /// Where locks live: `dynamodb` or `sqlite:<path>` [env: DAPLAYA_STORE]
+    #[arg(long, global = true, value_name = "STORE")]
+    pub store: Option<String>,
+
+    /// No progress on stderr (waiting, notices); results and errors still show
+    #[arg(long, short, global = true)]
+    pub quiet: bool,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create the tables (safe to run again)
+    #[command(after_help = "Example:\n  daplaya init")]
+    Init,
+    /// Take, release and list deploy locks
+    #[command(
+        subcommand,
+        after_help = "Example:\n  daplaya locks lock --env production --user me@example.com --no-wait"
+    )]
+    Locks(LocksCommand),
+    /// Record and query running jobs
+    #[command(
+        subcommand,
+        after_help = "Example:\n  daplaya jobs active --jobname deploy-prod"
+    )]
+    Jobs(JobsCommand),
+    /// Answer Slack slash commands (/daplaya lock ...)
+    #[command(
+        after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --port 3000"
+    )]
+    #[command(subcommand)]
+    Slack(SlackCommand),
+    /// Print shell completions (bash, zsh, fish, elvish, powershell)
+    #[command(
+        after_help = "Example:\n  daplaya completions bash > /etc/bash_completion.d/daplaya"
+    )]
+    Completions {
+        #[arg(value_enum)]
+        shell: clap_complete::Shell,
+    },
+}
+
+/// The completion script for `shell`.
+pub fn completions(shell: clap_complete::Shell) -> String {
+    use clap::CommandFactory;
+    let mut script = Vec::new();
+    clap_complete::generate(shell, &mut Cli::command(), "daplaya", &mut script);
+    String::from_utf8_lossy(&script).trim_end().to_string()
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SlackCommand {
+    /// Serve Slack slash commands on POST /slack/commands (needs DAPLAYA_SLACK_SIGNING_SECRET)
+    #[command(
+        after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --host 0.0.0.0 --port 3000"
+    )]
+    Serve(ServeArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on
+    #[arg(long, default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0: any free port, printed at start)
+    #[arg(long, default_value_t = 3000)]
+    pub port: u16,
+}
+
+/// JS callers may give a duration as milliseconds (a number) or as text (`"30s"`).
+fn duration_text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Given {
+        Millis(u64),
+        Text(String),
+    }
+    Ok(Option::<Given>::deserialize(de)?.map(|given| match given {
+        Given::Millis(ms) => ms.to_string(),
+        Given::Text(text) => text,
+    }))
+}
+
+/// A command whose every value has been checked.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Init,
+    ListLocks {
+        env: Option<String>,
+    },
+    Lock {
+        request: LockRequest,
+        policy: WaitPolicy,
+    },
+    Release {
+        env: String,
+        user: String,
+        uberlock: bool,
+    },
+    Run(RunRequest),
+    StartJob {
+        jobname: String,
+        user: String,
+        version: String,
+    },
+    GetJob {
+        jobname: String,
+        version: String,
+    },
+    EndJob(EndRequest),
+    ActiveJobs {
+        jobname: String,
+        window: Duration,
+    },
+    SkippedJobs {
+        jobname: String,
+        window: Duration,
+    },
+}
+
+impl Cli {
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            store: self.store.clone(),
+            ..StoreOptions::default()
+        }
+    }
+
+    pub fn action(&self) -> Result<Action> {
+        match &self.command {
+            Command::Init => Ok(Action::Init),
+            Command::Locks(LocksCommand::List(args)) => args.action(),
+            Command::Locks(LocksCommand::Lock(args)) => args.action(),
+            Command::Locks(LocksCommand::Release(args)) => args.action(),
+            Command::Locks(LocksCommand::Run(args)) => args.action(),
+            Command::Jobs(JobsCommand::Start(args)) => args.action(),
+            Command::Jobs(JobsCommand::Get(args)) => args.action(),
+            Command::Jobs(JobsCommand::End(args)) => args.action(),
+            Command::Jobs(JobsCommand::Active(args)) => args.active(),
+            Command::Jobs(JobsCommand::Skipped(args)) => args.skipped(),
+            // Not store actions: `cli::run` handles them before any store is opened.
+            Command::Slack(SlackCommand::Serve(_)) => Err(Error::usage(
+                "`slack serve` runs a server; it is not a store action",
+            )),
+            Command::Completions { .. } => Err(Error::usage(
+                "`completions` prints a script; it is not a store action",
+            )),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::locks::{self, Wait};
+
+    fn action(args: &[&str]) -> Result<Action> {
+        let cli = Cli::try_parse_from(std::iter::once("daplaya").chain(args.iter().copied()))
+            .map_err(|e| Error::usage(e.to_string()))?;
+        cli.action()
+    }
+
+    #[test]
+    fn lock_defaults_follow_the_contract() {
+        let Action::Lock { request, policy } =
+            action(&["locks", "lock", "--env", " Prod ", "--user", "Me"]).unwrap()
+        else {
+            panic!("a lock action")
+        };
+        assert_eq!(
+            (request.env.as_str(), request.user.as_str()),
+            ("prod", "me")
+        );
+        assert_eq!(request.meta, "CLI");
+        assert_eq!(request.ttl, locks::DEFAULT_TTL);
+        assert_eq!(policy.wait, Wait::Forever);
+        assert_eq!(policy.poll_interval, locks::DEFAULT_POLL_INTERVAL);
+    }
+
+    #[test]
+    fn timeout_and_no_wait_exclude_each_other() {
+        assert!(action(&[
+            "locks",
+            "lock",
+            "--env",
+            "e",
+            "--user",
+            "u",
+            "--timeout",
+            "1s",
+            "--no-wait"
+        ])
+        .is_err());
+        let Action::Lock { policy, .. } = action(&[
+            "locks",
+            "lock",
+            "--env",
+            "e",
+            "--user",
+            "u",
+            "--timeout",
+            "30s",
+        ])
+        .unwrap() else {
+            panic!("a lock action")
+        };
+        assert_eq!(policy.wait, Wait::Until(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn jobs_end_takes_the_seeds_form_and_the_flag() {
+        for args in [
+            &["jobs", "end", "version", "abc123", "--skipped"][..],
+            &["jobs", "end", "--gitversion", "abc123", "--skipped"][..],
+        ] {
+            let Action::EndJob(request) = action(args).unwrap() else {
+                panic!("an end action")
+            };
+            assert_eq!(request.version, "abc123");
+            assert!(request.skipped);
+        }
+        assert!(action(&["jobs", "end"]).is_err());
+        assert!(action(&["jobs", "end", "release", "abc"]).is_err());
+        assert!(action(&["jobs", "end", "version", "a", "--gitversion", "b"]).is_err());
+    }
+
+    #[test]
+    fn locks_run_takes_the_lock_flags_and_the_command_after_dashes() {
+        let Action::Run(run) = action(&[
+            "locks",
+            "run",
+            "--env",
+            "Prod",
+            "--user",
+            "me",
+            "--ttl",
+            "30s",
+            "--no-wait",
+            "--",
+            "deploy.sh",
+            "--env",
+            "x",
+        ])
+        .unwrap() else {
+            panic!("a run action")
+        };
+        assert_eq!(run.lock.env, "prod");
+        assert_eq!(run.lock.ttl, Duration::from_secs(30));
+        assert_eq!(run.policy.wait, Wait::No);
+        assert_eq!(run.command, ["deploy.sh", "--env", "x"]);
+        for args in [
+            &["locks", "run", "--env", "e", "--user", "u"][..],
+            &["locks", "run", "--env", "e", "--user", "u", "--"][..],
+            &["locks", "run", "--env", "e", "--user", "u", "deploy.sh"][..],
+            &["locks", "run", "--env", "", "--user", "u", "--", "true"][..],
+        ] {
+            assert_eq!(
+                action(args).unwrap_err().code(),
+                "INVALID_ARGUMENT",
+                "{args:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn bad_values_are_usage_errors() {
+        for args in [
+            &["locks", "lock", "--env", "", "--user", "u"][..],
+            &[
+                "locks", "lock", "--env", "e", "--user", "u", "--ttl", "soon",
+            ][..],
+            &[
+                "locks",
+                "lock",
+                "--env",
+                "e",
+                "--user",
+                "u",
+                "--poll-interval",
+                "0",
+            ][..],
+            &["jobs", "active", "--jobname", "j", "--ttl", "-1"][..],
+        ] {
+            assert_eq!(
+                action(args).unwrap_err().code(),
+                "INVALID_ARGUMENT",
+                "{args:?}"
+            );
+        }
+    }
+}

@@ -1,0 +1,174 @@
+//! The lease timer: when to renew a normal lock, how long a renewal may take, and when the
+//! lock must count as lost. Plain rules on an injected clock; the supervisor does the writes.
+
+use crate::error::Error;
+use crate::model::Lock;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// What the lease timer asks for next.
+#[derive(Debug)]
+pub(super) enum Step {
+    /// Renew now; give up on this attempt after `budget`.
+    Renew { budget: Duration },
+    /// No renewal succeeded before the lease ran out: treat the lock as lost.
+    Lost(Error),
+}
+
+/// A normal lock's lease as this process knows it, on the local monotonic clock. The deadline
+/// counts from the start of the last successful write (the store's lease counts from a later
+/// instant), so it never runs past the stored lease while clocks tick at the same rate.
+#[derive(Debug)]
+pub(super) struct Lease {
+    env: String,
+    ttl: Duration,
+    pub(super) deadline: Instant,
+    pub(super) next_renewal: Instant,
+    /// The last failure since the last successful renewal.
+    pub(super) failing: Option<Error>,
+}
+
+impl Lease {
+    /// `None` for an uberlock: it never expires and is never renewed.
+    pub(super) fn new(lock: &Lock, now: Instant, wall_now: i64) -> Option<Lease> {
+        let expires_at = lock.expires_at?;
+        let ttl = millis(expires_at - lock.updated_at);
+        // Taken `wall_now - updated_at` ago, by this machine's clock.
+        let left = ttl.saturating_sub(millis(wall_now - lock.updated_at));
+        Some(Lease {
+            env: lock.env.clone(),
+            ttl,
+            deadline: now + left,
+            next_renewal: now + ttl / 3,
+            failing: None,
+        })
+    }
+
+    fn retry_interval(&self) -> Duration {
+        (self.ttl / 12).max(Duration::from_millis(10))
+    }
+
+    pub(super) fn due(&self, now: Instant) -> Step {
+        match &self.failing {
+            Some(error) if now >= self.deadline => Step::Lost(Error::Store(format!(
+                "could not renew the lock on {} before its lease ran out ({error})",
+                self.env
+            ))),
+            // Before the deadline an attempt may use the time left. Past it with no failure
+            // on record (this process was stopped or starved), one attempt finds out whether
+            // the lock is still ours.
+            _ => Step::Renew {
+                budget: if self.deadline > now {
+                    self.deadline - now
+                } else {
+                    self.ttl / 3
+                },
+            },
+        }
+    }
+
+    /// A renewal that started at `started` succeeded.
+    pub(super) fn renewed(&mut self, started: Instant) {
+        self.deadline = started + self.ttl;
+        self.next_renewal = started + self.ttl / 3;
+        self.failing = None;
+    }
+
+    /// A renewal failed at `now`; `Some` when the lease has run out meanwhile.
+    pub(super) fn failed(&mut self, error: Error, now: Instant) -> Option<Error> {
+        self.failing = Some(error);
+        self.next_renewal = (now + self.retry_interval()).min(self.deadline);
+        match self.due(now) {
+            Step::Lost(lost) => Some(lost),
+            Step::Renew { .. } => None,
+        }
+    }
+}
+
+fn millis(ms: i64) -> Duration {
+    Duration::from_millis(u64::try_from(ms).unwrap_or(0))
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+
+    pub(in crate::run) fn lock_at(updated_at: i64, ttl_ms: Option<i64>) -> Lock {
+        Lock {
+            id: "id".into(),
+            user: "alice".into(),
+            env: "prod".into(),
+            created_at: updated_at,
+            updated_at,
+            active: true,
+            uberlock: ttl_ms.is_none(),
+            meta: "CLI".into(),
+            expires_at: ttl_ms.map(|ttl| updated_at + ttl),
+            fencing_token: 1,
+            revision: 1,
+        }
+    }
+
+    pub(in crate::run) fn store_error() -> Error {
+        Error::Store("unreachable".into())
+    }
+
+    #[test]
+    fn an_uberlock_has_no_lease_to_renew() {
+        assert!(Lease::new(&lock_at(1_000, None), Instant::now(), 1_000).is_none());
+    }
+
+    #[test]
+    fn renewals_come_every_third_of_the_ttl_and_the_deadline_counts_from_the_write() {
+        let t0 = Instant::now();
+        // Written 300 ms ago by this clock: 2.7 s of a 3 s lease are left.
+        let mut lease = Lease::new(&lock_at(10_000, Some(3_000)), t0, 10_300).unwrap();
+        assert_eq!(lease.next_renewal, t0 + Duration::from_secs(1));
+        assert_eq!(lease.deadline, t0 + Duration::from_millis(2_700));
+        assert!(matches!(lease.due(t0 + Duration::from_secs(1)),
+            Step::Renew { budget } if budget == Duration::from_millis(1_700)));
+        let started = t0 + Duration::from_secs(1);
+        lease.renewed(started);
+        assert_eq!(lease.deadline, started + Duration::from_secs(3));
+        assert_eq!(lease.next_renewal, started + Duration::from_secs(1));
+    }
+
+    #[test]
+    pub(super) fn failed_renewals_retry_until_the_lease_runs_out_then_the_lock_is_lost() {
+        let t0 = Instant::now();
+        let mut lease = Lease::new(&lock_at(0, Some(1_200)), t0, 0).unwrap();
+        let at = |ms| t0 + Duration::from_millis(ms);
+        assert!(lease.failed(store_error(), at(400)).is_none());
+        assert_eq!(
+            lease.next_renewal,
+            at(500),
+            "retried every twelfth of the ttl"
+        );
+        assert!(lease.failed(store_error(), at(1_150)).is_none());
+        assert_eq!(
+            lease.next_renewal,
+            at(1_200),
+            "never later than the deadline"
+        );
+        assert!(matches!(lease.due(at(1_200)), Step::Lost(Error::Store(m))
+            if m.contains("before its lease ran out") && m.contains("unreachable")));
+        let lost = lease
+            .failed(store_error(), at(1_250))
+            .expect("past the lease");
+        assert!(lost
+            .to_string()
+            .starts_with("could not renew the lock on prod"));
+        // One success clears the failure and restarts the lease.
+        lease.renewed(at(1_300));
+        assert!(matches!(lease.due(at(1_700)), Step::Renew { .. }));
+    }
+
+    #[test]
+    fn a_process_stopped_past_its_lease_asks_the_store_before_giving_up() {
+        let t0 = Instant::now();
+        let lease = Lease::new(&lock_at(0, Some(900)), t0, 0).unwrap();
+        let resumed = t0 + Duration::from_secs(60);
+        assert!(matches!(lease.due(resumed),
+            Step::Renew { budget } if budget == Duration::from_millis(300)));
+    }
+}

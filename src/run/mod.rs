@@ -1,0 +1,357 @@
+//! `locks run`: hold a lock for exactly the life of a command. Takes the lock (waiting like
+//! `locks lock`), runs the command with the lock in its environment, renews the lease in the
+//! background, forwards signals to it, and releases the lock when it exits.
+//!
+//! The lease rules are plain Rust ([`lease::Lease`]); the store writes are `locks::renew` and
+//! `locks::release_held`, each conditional on the revision this process wrote last. Nothing
+//! here prints: the caller renders [`Event`]s.
+
+mod child;
+mod lease;
+mod signals;
+mod supervisor;
+
+pub use child::exit_code;
+pub use signals::{signal_number, Interrupt, SIGHUP, SIGINT, SIGTERM};
+
+use crate::error::{Error, Result};
+use crate::locks::{self, Acquired, LockRequest, WaitPolicy};
+use crate::model::Lock;
+use crate::store::Store;
+use child::spawn;
+use signals::Running;
+use std::time::Duration;
+use supervisor::supervise;
+
+#[derive(Debug, Clone)]
+pub struct RunRequest {
+    pub lock: LockRequest,
+    pub policy: WaitPolicy,
+    /// Program and arguments; never empty once validated.
+    pub command: Vec<String>,
+}
+
+/// Where the command's stdout goes: ours, or our stderr when stdout must carry only `--json`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ChildStdout {
+    Inherit,
+    ToStderr,
+}
+
+/// What happens along the way, for the caller to show.
+#[derive(Debug)]
+pub enum Event<'a> {
+    /// Someone else holds the env; the next attempt follows after the poll interval.
+    Busy(&'a Lock, Duration),
+    /// The lock is ours; the command starts next.
+    Locked(&'a Lock, &'a Acquired),
+    /// A renewal failed; it is retried until the lease runs out.
+    RenewalFailed {
+        lock: &'a Lock,
+        error: &'a Error,
+        lease_left: Duration,
+    },
+    /// The lock is lost, or could not be confirmed before its lease ran out. `stopping`: the
+    /// command is still running and has been sent SIGTERM.
+    Lost {
+        error: &'a Error,
+        stopping: bool,
+    },
+    Released(&'a Lock),
+    ReleaseFailed {
+        lock: &'a Lock,
+        error: &'a Error,
+    },
+}
+
+#[derive(Debug)]
+pub enum Failure {
+    /// The lock passed to someone else (or went unconfirmed past its lease) during the run.
+    Lost(Error),
+    /// The command ran under the lock, but releasing it failed; a lease lapses by itself.
+    Release(Error),
+}
+
+#[derive(Debug)]
+pub struct RunOutcome {
+    /// The lock row as last known: as released, or as last renewed.
+    pub lock: Lock,
+    pub acquired: Acquired,
+    /// The command's exit code; 128 + the signal's number when a signal ended it.
+    pub command_exit: i32,
+    pub failure: Option<Failure>,
+}
+
+impl RunOutcome {
+    /// The command's code, unless the lock failed it: a lost lock is 1, and a failed release
+    /// turns a success into 1.
+    pub fn exit_code(&self) -> i32 {
+        match &self.failure {
+            None => self.command_exit,
+            Some(Failure::Lost(_)) => crate::error::exit::FAILURE,
+            Some(Failure::Release(_)) if self.command_exit == 0 => crate::error::exit::FAILURE,
+            Some(Failure::Release(_)) => self.command_exit,
+        }
+    }
+
+    pub fn failure_error(&self) -> Option<&Error> {
+        match &self.failure {
+            Some(Failure::Lost(error) | Failure::Release(error)) => Some(error),
+            None => None,
+        }
+    }
+}
+
+/// Takes the lock, runs the command under it, releases it. Errors before the command starts
+/// (busy, uberlocked, interrupted while waiting, a command that cannot start) are `Err`, with
+/// nothing left held; once the command has run, the outcome carries its exit code and whatever
+/// went wrong with the lock meanwhile.
+pub async fn run_locked(
+    store: &dyn Store,
+    request: &RunRequest,
+    interrupt: &Interrupt,
+    stdout: ChildStdout,
+    events: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Result<RunOutcome> {
+    if request.command.is_empty() {
+        return Err(Error::usage("locks run needs a command to run"));
+    }
+    // Subscribed before waiting, so no signal between taking the lock and starting the command
+    // is missed.
+    let mut signals = interrupt.signals.subscribe();
+    let (lock, acquired) = locks::lock(
+        store,
+        &request.lock,
+        request.policy,
+        &interrupt.token,
+        &mut |holder, waited| events(Event::Busy(holder, waited)),
+    )
+    .await?;
+    events(Event::Locked(&lock, &acquired));
+    if interrupt.token.is_cancelled() {
+        // The signal arrived as the lock was taken: give it back and run nothing.
+        release(store, &lock, events).await;
+        return Err(Error::Interrupted);
+    }
+    let mut child = match spawn(&request.command, &lock, stdout) {
+        Ok(child) => child,
+        Err(error) => {
+            release(store, &lock, events).await;
+            return Err(error);
+        }
+    };
+    let supervised = {
+        let _running = Running::new(&interrupt.running);
+        supervise(store, &mut child, lock, &mut signals, events).await
+    };
+    let command_exit = match supervised.status {
+        Ok(status) => exit_code(status),
+        Err(_) => crate::error::exit::FAILURE,
+    };
+    let held = supervised.held;
+    let outcome = |lock, failure| RunOutcome {
+        lock,
+        acquired: acquired.clone(),
+        command_exit,
+        failure,
+    };
+    if let Some(error) = supervised.lost {
+        // Not ours any more (or past its lease): nothing to release.
+        return Ok(outcome(held, Some(Failure::Lost(error))));
+    }
+    match locks::release_held(store, &held).await {
+        Ok(released) => {
+            events(Event::Released(&released));
+            Ok(outcome(released, None))
+        }
+        Err(error @ Error::LeaseLost { .. }) => {
+            events(Event::Lost {
+                error: &error,
+                stopping: false,
+            });
+            Ok(outcome(held, Some(Failure::Lost(error))))
+        }
+        Err(error) => {
+            events(Event::ReleaseFailed {
+                lock: &held,
+                error: &error,
+            });
+            Ok(outcome(held, Some(Failure::Release(error))))
+        }
+    }
+}
+
+/// Gives back a lock whose command never ran; a failure is reported and otherwise ignored
+/// (the error that stopped the run matters more, and a lease lapses by itself).
+async fn release(store: &dyn Store, lock: &Lock, events: &mut (dyn FnMut(Event<'_>) + Send)) {
+    match locks::release_held(store, lock).await {
+        Ok(released) => events(Event::Released(&released)),
+        Err(error) => events(Event::ReleaseFailed {
+            lock,
+            error: &error,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::locks::{Wait, DEFAULT_POLL_INTERVAL};
+    use crate::store::sqlite::SqliteStore;
+    use lease::tests::{lock_at, store_error};
+    use std::sync::atomic::Ordering;
+
+    #[test]
+    fn exit_codes_follow_the_command_unless_the_lock_failed_it() {
+        let outcome = |command_exit, failure| RunOutcome {
+            lock: lock_at(0, Some(1)),
+            acquired: Acquired::Acquired,
+            command_exit,
+            failure,
+        };
+        assert_eq!(outcome(7, None).exit_code(), 7);
+        assert_eq!(
+            outcome(0, Some(Failure::Lost(store_error()))).exit_code(),
+            1
+        );
+        assert_eq!(
+            outcome(0, Some(Failure::Release(store_error()))).exit_code(),
+            1
+        );
+        assert_eq!(
+            outcome(9, Some(Failure::Release(store_error()))).exit_code(),
+            9
+        );
+        assert_eq!(signal_number("SIGTERM"), Some(SIGTERM));
+        assert_eq!(signal_number("INT"), Some(SIGINT));
+        assert_eq!(signal_number("SIGUSR1"), None);
+    }
+
+    // End to end on the embedded store, with real child processes (POSIX sh).
+
+    async fn store() -> (tempfile::TempDir, SqliteStore) {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("locks.db"))
+            .await
+            .unwrap();
+        (dir, store)
+    }
+
+    fn request(user: &str, ttl: Duration, script: &str) -> RunRequest {
+        RunRequest {
+            lock: LockRequest {
+                env: "prod".into(),
+                user: user.into(),
+                meta: "test".into(),
+                uberlock: false,
+                ttl,
+            },
+            policy: WaitPolicy {
+                wait: Wait::No,
+                poll_interval: DEFAULT_POLL_INTERVAL,
+            },
+            command: vec!["sh".into(), "-c".into(), script.into()],
+        }
+    }
+
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn the_command_sees_the_lock_and_its_exit_code_is_kept() {
+        let (_dir, store) = store().await;
+        let script = r#"test "$DAPLAYA_ENV" = prod && test "$DAPLAYA_FENCING_TOKEN" = 1 && test -n "$DAPLAYA_LOCK_ID" && exit 7"#;
+        let request = request("alice", Duration::from_secs(60), script);
+        let mut seen = Vec::new();
+        let outcome = run_locked(
+            &store,
+            &request,
+            &Interrupt::default(),
+            ChildStdout::Inherit,
+            &mut |event| seen.push(format!("{event:?}")),
+        )
+        .await
+        .unwrap();
+        assert_eq!((outcome.command_exit, outcome.exit_code()), (7, 7));
+        assert!(!outcome.lock.active, "released");
+        assert!(locks::list(&store, None).await.unwrap().is_empty());
+        assert!(seen[0].starts_with("Locked") && seen[1].starts_with("Released"));
+    }
+
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_lease_lost_to_someone_else_stops_the_command() {
+        let (_dir, store) = store().await;
+        let request = request("alice", Duration::from_millis(600), "exec sleep 30");
+        let (interrupt, mut quiet) = (Interrupt::default(), |_: Event<'_>| {});
+        let running = run_locked(
+            &store,
+            &request,
+            &interrupt,
+            ChildStdout::Inherit,
+            &mut quiet,
+        );
+        let preempt = async {
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            let uber = LockRequest {
+                uberlock: true,
+                user: "bob".into(),
+                ..request.lock.clone()
+            };
+            locks::try_lock(&store, &uber).await.unwrap()
+        };
+        let (outcome, _) = tokio::join!(running, preempt);
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.command_exit, 128 + SIGTERM);
+        assert_eq!(outcome.exit_code(), 1);
+        assert!(
+            matches!(outcome.failure, Some(Failure::Lost(Error::LeaseLost { ref holder, .. })) if holder == "bob")
+        );
+        assert_eq!(locks::list(&store, None).await.unwrap()[0].user, "bob");
+    }
+
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_signal_reaches_the_command_and_the_lock_is_still_released() {
+        let (_dir, store) = store().await;
+        let interrupt = Interrupt::default();
+        let request = request("alice", Duration::from_secs(60), "exec sleep 30");
+        let raise = async {
+            // Once the command runs: a signal before that would cancel the wait instead.
+            while interrupt.running.load(Ordering::SeqCst) == 0 {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            assert!(interrupt.raise(SIGTERM), "a running command receives it");
+        };
+        let mut quiet = |_: Event<'_>| {};
+        let running = run_locked(
+            &store,
+            &request,
+            &interrupt,
+            ChildStdout::Inherit,
+            &mut quiet,
+        );
+        let (outcome, _) = tokio::join!(running, raise);
+        let outcome = outcome.unwrap();
+        assert_eq!(outcome.exit_code(), 128 + SIGTERM);
+        assert!(locks::list(&store, None).await.unwrap().is_empty());
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_command_that_cannot_start_is_an_error_and_leaves_nothing_held() {
+        let (_dir, store) = store().await;
+        let mut request = request("alice", Duration::from_secs(60), "");
+        request.command = vec!["/nonexistent/daplaya-test".into()];
+        let error = run_locked(
+            &store,
+            &request,
+            &Interrupt::default(),
+            ChildStdout::Inherit,
+            &mut |_| {},
+        )
+        .await
+        .unwrap_err();
+        assert!(error
+            .to_string()
+            .starts_with("cannot run /nonexistent/daplaya-test: "));
+        assert!(locks::list(&store, None).await.unwrap().is_empty());
+    }
+}

@@ -1,0 +1,111 @@
+//! While the command runs: renew the lease on time, pass signals on, and stop the command
+//! when the lock is lost.
+
+use super::child::{forward, send_signal};
+use super::lease::{Lease, Step};
+use super::signals::SIGTERM;
+use super::Event;
+use crate::duration::humanize;
+use crate::error::{Error, Result};
+use crate::locks;
+use crate::model::{now_ms, Lock};
+use crate::store::Store;
+use std::future::Future;
+use std::pin::Pin;
+use std::process::ExitStatus;
+use std::time::Duration;
+use tokio::process::Child;
+use tokio::sync::broadcast;
+use tokio::time::Instant;
+
+pub(super) struct Supervised {
+    pub(super) held: Lock,
+    pub(super) lost: Option<Error>,
+    pub(super) status: std::io::Result<ExitStatus>,
+}
+
+type Renewal<'a> = Pin<Box<dyn Future<Output = (Instant, Result<Lock>)> + Send + 'a>>;
+
+/// Waits for the command while renewing the lease and forwarding signals. When the lock is
+/// lost it says so, sends the command SIGTERM, and goes on waiting for it to exit.
+pub(super) async fn supervise<'a>(
+    store: &'a dyn Store,
+    child: &mut Child,
+    mut held: Lock,
+    signals: &mut broadcast::Receiver<i32>,
+    events: &mut (dyn FnMut(Event<'_>) + Send),
+) -> Supervised {
+    let mut lease = Lease::new(&held, Instant::now(), now_ms());
+    let mut renewal: Option<Renewal<'a>> = None;
+    let mut lost: Option<Error> = None;
+    let mut signals_open = true;
+    loop {
+        let renew_at = match (&lease, &renewal, &lost) {
+            (Some(lease), None, None) => Some(lease.next_renewal),
+            _ => None,
+        };
+        tokio::select! {
+            status = child.wait() => {
+                return Supervised { held, lost, status };
+            }
+            signal = signals.recv(), if signals_open => match signal {
+                Ok(signal) => forward(child, signal),
+                Err(broadcast::error::RecvError::Lagged(_)) => {}
+                Err(broadcast::error::RecvError::Closed) => signals_open = false,
+            },
+            _ = tokio::time::sleep_until(renew_at.unwrap_or_else(Instant::now)), if renew_at.is_some() => {
+                let Some(lease) = &lease else { continue };
+                match lease.due(Instant::now()) {
+                    Step::Lost(error) => lost = Some(stop(error, child, events)),
+                    Step::Renew { budget } => renewal = Some(renew(store, held.clone(), budget)),
+                }
+            }
+            (started, result) = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
+                renewal = None;
+                let Some(lease) = &mut lease else { continue };
+                match result {
+                    Ok(renewed) => {
+                        lease.renewed(started);
+                        held = renewed;
+                    }
+                    Err(error @ Error::LeaseLost { .. }) => lost = Some(stop(error, child, events)),
+                    Err(error) => {
+                        let now = Instant::now();
+                        match lease.failed(error, now) {
+                            Some(gone) => lost = Some(stop(gone, child, events)),
+                            None => events(Event::RenewalFailed {
+                                lock: &held,
+                                error: lease.failing.as_ref().expect("just failed"),
+                                lease_left: lease.deadline.saturating_duration_since(now),
+                            }),
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// The lock is gone: say so, and ask the command to stop.
+fn stop(error: Error, child: &mut Child, events: &mut (dyn FnMut(Event<'_>) + Send)) -> Error {
+    events(Event::Lost {
+        error: &error,
+        stopping: true,
+    });
+    send_signal(child, SIGTERM);
+    error
+}
+
+fn renew(store: &dyn Store, held: Lock, budget: Duration) -> Renewal<'_> {
+    Box::pin(async move {
+        let started = Instant::now();
+        let result = match tokio::time::timeout(budget, locks::renew(store, &held)).await {
+            Ok(result) => result,
+            Err(_) => Err(Error::Store(format!(
+                "the store did not answer within {}",
+                humanize(budget)
+            ))),
+        };
+        (started, result)
+    })
+}

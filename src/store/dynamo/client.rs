@@ -1,0 +1,94 @@
+//! The DynamoDB client: region and credentials from the standard AWS chain (without probing
+//! instance metadata when nothing could come from it), and the timeouts every request gets.
+
+use super::DynamoStore;
+use crate::config::DynamoSettings;
+use crate::error::{Error, Result};
+use aws_config::environment::region::EnvironmentVariableRegionProvider;
+use aws_config::imds::region::ImdsRegionProvider;
+use aws_config::meta::region::RegionProviderChain;
+use aws_config::profile::region::ProfileFileRegionProvider;
+use aws_config::BehaviorVersion;
+use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::{Credentials, Region};
+use aws_sdk_dynamodb::Client;
+use std::time::Duration;
+
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
+const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
+const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
+/// Signing needs some region even when an endpoint override makes it meaningless.
+const ENDPOINT_OVERRIDE_REGION: &str = "us-east-1";
+
+impl DynamoStore {
+    /// Builds the client without sending anything; the first request reveals whether DynamoDB is
+    /// reachable and the credentials are good.
+    pub async fn connect(settings: &DynamoSettings) -> Result<DynamoStore> {
+        if let Some(endpoint) = &settings.endpoint {
+            if !endpoint.starts_with("http://") && !endpoint.starts_with("https://") {
+                return Err(Error::Config(format!(
+                    "DynamoDB endpoint '{endpoint}' is not a URL; use one such as http://localhost:8000"
+                )));
+            }
+        }
+        let static_credentials = credentials_from_environment();
+        let region = resolve_region(settings, static_credentials.is_some()).await?;
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(ATTEMPT_TIMEOUT)
+            .operation_timeout(OPERATION_TIMEOUT)
+            .build();
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .region(region.clone())
+            .timeout_config(timeouts);
+        if let Some(credentials) = static_credentials {
+            loader = loader.credentials_provider(credentials);
+        }
+        if let Some(endpoint) = &settings.endpoint {
+            loader = loader.endpoint_url(endpoint);
+        }
+        Ok(DynamoStore {
+            client: Client::new(&loader.load().await),
+            region: region.to_string(),
+            endpoint: settings.endpoint.clone(),
+            locks_table: settings.locks_table.clone(),
+            jobs_table: settings.jobs_table.clone(),
+        })
+    }
+}
+
+/// Static credentials from the environment skip the rest of the chain, so nothing probes
+/// instance metadata before the first request.
+fn credentials_from_environment() -> Option<Credentials> {
+    let var = |name: &str| std::env::var(name).ok().filter(|v| !v.is_empty());
+    Some(Credentials::new(
+        var("AWS_ACCESS_KEY_ID")?,
+        var("AWS_SECRET_ACCESS_KEY")?,
+        var("AWS_SESSION_TOKEN"),
+        None,
+        "environment",
+    ))
+}
+
+/// The standard region chain, except that instance metadata is only asked when the credentials
+/// may come from it too: with environment credentials or an endpoint override, probing it would
+/// only stall off EC2.
+async fn resolve_region(settings: &DynamoSettings, static_credentials: bool) -> Result<Region> {
+    if let Some(region) = &settings.region {
+        return Ok(Region::new(region.clone()));
+    }
+    let mut chain = RegionProviderChain::first_try(EnvironmentVariableRegionProvider::new())
+        .or_else(ProfileFileRegionProvider::new());
+    if !static_credentials && settings.endpoint.is_none() {
+        chain = chain.or_else(ImdsRegionProvider::builder().build());
+    }
+    if let Some(region) = chain.region().await {
+        return Ok(region);
+    }
+    if settings.endpoint.is_some() {
+        return Ok(Region::from_static(ENDPOINT_OVERRIDE_REGION));
+    }
+    Err(Error::Config(
+        "no AWS region configured for DynamoDB: set DAPLAYA_AWS_REGION or AWS_REGION".into(),
+    ))
+}

@@ -1,0 +1,227 @@
+//! The shared store on DynamoDB. Locks are keyed by env, so a lock decision is one consistent
+//! GetItem and one conditional PutItem. Jobs are keyed by version with a time-ordered UUIDv7
+//! id, and a `ByJobname` index answers the recent-jobs window. Every listing is a Query, never a
+//! Scan: active locks come from a sparse index that holds only active rows.
+
+mod client;
+mod errors;
+mod items;
+mod tables;
+
+use super::{JobEnd, Store, Swap, TableStatus};
+use crate::error::{Error, Result};
+use crate::model::{Job, Lock};
+use async_trait::async_trait;
+use aws_sdk_dynamodb::operation::put_item::PutItemError;
+use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::Client;
+use items::{job_from_item, job_item, lock_from_item, lock_item, Item};
+use tables::{
+    TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE, BY_JOBNAME_INDEX,
+    JOBS_KEY, LOCKS_KEY,
+};
+
+pub struct DynamoStore {
+    client: Client,
+    region: String,
+    endpoint: Option<String>,
+    locks_table: String,
+    jobs_table: String,
+}
+
+impl DynamoStore {
+    async fn query_all(&self, table: &str, query: QueryFluentBuilder) -> Result<Vec<Item>> {
+        query
+            .into_paginator()
+            .items()
+            .send()
+            .try_collect()
+            .await
+            .map_err(|error| self.store_error(table, error))
+    }
+
+    async fn query_jobs(&self, query: QueryFluentBuilder) -> Result<Vec<Job>> {
+        let table = &self.jobs_table;
+        let mut jobs = self
+            .query_all(table, query.table_name(table))
+            .await?
+            .iter()
+            .map(|item| job_from_item(table, item))
+            .collect::<Result<Vec<_>>>()?;
+        // Jobs started in the same millisecond come back in no particular order; the id breaks the tie.
+        jobs.sort_by(|a, b| (b.started, &b.id).cmp(&(a.started, &a.id)));
+        Ok(jobs)
+    }
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    fn describe(&self) -> String {
+        let endpoint = self
+            .endpoint
+            .as_ref()
+            .map(|endpoint| format!(", endpoint {endpoint}"))
+            .unwrap_or_default();
+        format!(
+            "dynamodb (region {}{endpoint}, tables {} / {})",
+            self.region, self.locks_table, self.jobs_table
+        )
+    }
+
+    async fn init(&self) -> Result<Vec<TableStatus>> {
+        let locks = TableSpec {
+            name: &self.locks_table,
+            key: LOCKS_KEY,
+            index: ACTIVE_LOCKS_INDEX,
+        };
+        let jobs = TableSpec {
+            name: &self.jobs_table,
+            key: JOBS_KEY,
+            index: BY_JOBNAME_INDEX,
+        };
+        Ok(vec![
+            self.ensure_table(&locks).await?,
+            self.ensure_table(&jobs).await?,
+        ])
+    }
+
+    async fn load_lock(&self, env: &str) -> Result<Option<Lock>> {
+        let table = &self.locks_table;
+        let output = self
+            .client
+            .get_item()
+            .table_name(table)
+            .key("env", AttributeValue::S(env.to_string()))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| self.store_error(table, error))?;
+        output
+            .item()
+            .map(|item| lock_from_item(table, item))
+            .transpose()
+    }
+
+    async fn swap_lock(&self, expected_revision: Option<u64>, next: &Lock) -> Result<Swap> {
+        let table = &self.locks_table;
+        let request = self
+            .client
+            .put_item()
+            .table_name(table)
+            .set_item(Some(lock_item(next)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let request = match expected_revision {
+            None => request
+                .condition_expression("attribute_not_exists(#env)")
+                .expression_attribute_names("#env", "env"),
+            Some(revision) => request
+                .condition_expression("#revision = :expected")
+                .expression_attribute_names("#revision", "revision")
+                .expression_attribute_values(":expected", AttributeValue::N(revision.to_string())),
+        };
+        let error = match request.send().await {
+            Ok(_) => return Ok(Swap::Done),
+            Err(error) => error,
+        };
+        if let Some(PutItemError::ConditionalCheckFailedException(failed)) =
+            error.as_service_error()
+        {
+            let current = failed.item().map(|item| lock_from_item(table, item));
+            return Ok(Swap::Conflict(current.transpose()?));
+        }
+        Err(self.store_error(table, error))
+    }
+
+    async fn active_locks(&self) -> Result<Vec<Lock>> {
+        let table = &self.locks_table;
+        let query = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(ACTIVE_LOCKS_INDEX.name)
+            .key_condition_expression("#shard = :active")
+            .expression_attribute_names("#shard", ACTIVE_SHARD_ATTRIBUTE)
+            .expression_attribute_values(":active", AttributeValue::S(ACTIVE_SHARD.into()));
+        self.query_all(table, query)
+            .await?
+            .iter()
+            .map(|item| lock_from_item(table, item))
+            .collect()
+    }
+
+    async fn insert_job(&self, job: &Job) -> Result<()> {
+        self.client
+            .put_item()
+            .table_name(&self.jobs_table)
+            .set_item(Some(job_item(job)))
+            .condition_expression("attribute_not_exists(#id)")
+            .expression_attribute_names("#id", "id")
+            .send()
+            .await
+            .map_err(|error| self.store_error(&self.jobs_table, error))?;
+        Ok(())
+    }
+
+    async fn jobs_for_version(&self, version: &str) -> Result<Vec<Job>> {
+        let query = self
+            .client
+            .query()
+            .key_condition_expression("#version = :version")
+            .expression_attribute_names("#version", "version")
+            .expression_attribute_values(":version", AttributeValue::S(version.to_string()))
+            .consistent_read(true)
+            .scan_index_forward(false);
+        self.query_jobs(query).await
+    }
+
+    async fn end_job(&self, job: &Job, ended: i64, skipped: bool) -> Result<JobEnd> {
+        let table = &self.jobs_table;
+        let request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("version", AttributeValue::S(job.version.clone()))
+            .key("id", AttributeValue::S(job.id.clone()))
+            .update_expression("SET #ended = :ended, #skipped = :skipped")
+            // attribute_exists keeps UpdateItem from creating a stub row for a vanished job.
+            .condition_expression("attribute_exists(#id) AND attribute_not_exists(#ended)")
+            .expression_attribute_names("#id", "id")
+            .expression_attribute_names("#ended", "ended")
+            .expression_attribute_names("#skipped", "skipped")
+            .expression_attribute_values(":ended", AttributeValue::N(ended.to_string()))
+            .expression_attribute_values(":skipped", AttributeValue::Bool(skipped))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let error = match request.send().await {
+            Ok(_) => return Ok(JobEnd::Done),
+            Err(error) => error,
+        };
+        if let Some(UpdateItemError::ConditionalCheckFailedException(failed)) =
+            error.as_service_error()
+        {
+            return match failed.item() {
+                Some(item) => Ok(JobEnd::AlreadyEnded(job_from_item(table, item)?)),
+                None => Err(Error::NotFound(format!(
+                    "job {} at version {} no longer exists",
+                    job.id, job.version
+                ))),
+            };
+        }
+        Err(self.store_error(table, error))
+    }
+
+    async fn recent_jobs(&self, jobname: &str, since: i64) -> Result<Vec<Job>> {
+        let query = self
+            .client
+            .query()
+            .index_name(BY_JOBNAME_INDEX.name)
+            .key_condition_expression("#jobname = :jobname AND #started >= :since")
+            .expression_attribute_names("#jobname", "jobname")
+            .expression_attribute_names("#started", "started")
+            .expression_attribute_values(":jobname", AttributeValue::S(jobname.to_string()))
+            .expression_attribute_values(":since", AttributeValue::N(since.to_string()))
+            .scan_index_forward(false);
+        self.query_jobs(query).await
+    }
+}

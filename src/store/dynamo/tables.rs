@@ -1,0 +1,249 @@
+//! Table provisioning for `init`: the key schemas and indexes daplaya needs, creating them
+//! (on-demand billing), waiting until they are ACTIVE, and refusing a table of the same name
+//! with another schema.
+
+use super::DynamoStore;
+use crate::error::{Error, Result};
+use crate::store::TableStatus;
+use aws_sdk_dynamodb::types::{
+    AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
+    Projection, ProjectionType, ScalarAttributeType, TableDescription,
+    TableStatus as DynamoTableStatus,
+};
+use std::time::Duration;
+
+const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);
+const TABLE_POLL_INTERVAL: Duration = Duration::from_secs(2);
+
+/// Written only on active lock rows, so the `ActiveLocks` index holds active rows and nothing else.
+pub(super) const ACTIVE_SHARD_ATTRIBUTE: &str = "activeShard";
+pub(super) const ACTIVE_SHARD: &str = "active";
+
+/// A key schema: the hash attribute and, for composite keys, the range attribute.
+pub(super) struct Key {
+    hash: (&'static str, ScalarAttributeType),
+    range: Option<(&'static str, ScalarAttributeType)>,
+}
+
+impl Key {
+    fn attributes(&self) -> impl Iterator<Item = &(&'static str, ScalarAttributeType)> {
+        std::iter::once(&self.hash).chain(self.range.as_ref())
+    }
+
+    fn elements(&self) -> Vec<KeySchemaElement> {
+        let hash = std::iter::once((self.hash.0, KeyType::Hash));
+        let range = self.range.iter().map(|(name, _)| (*name, KeyType::Range));
+        hash.chain(range)
+            .map(|(name, key_type)| {
+                KeySchemaElement::builder()
+                    .attribute_name(name)
+                    .key_type(key_type)
+                    .build()
+                    .expect("name and key type are set")
+            })
+            .collect()
+    }
+}
+
+pub(super) struct Index {
+    pub(super) name: &'static str,
+    pub(super) key: Key,
+}
+
+pub(super) struct TableSpec<'a> {
+    pub(super) name: &'a str,
+    pub(super) key: Key,
+    pub(super) index: Index,
+}
+
+pub(super) const LOCKS_KEY: Key = Key {
+    hash: ("env", ScalarAttributeType::S),
+    range: None,
+};
+pub(super) const ACTIVE_LOCKS_INDEX: Index = Index {
+    name: "ActiveLocks",
+    key: Key {
+        hash: (ACTIVE_SHARD_ATTRIBUTE, ScalarAttributeType::S),
+        range: None,
+    },
+};
+pub(super) const JOBS_KEY: Key = Key {
+    hash: ("version", ScalarAttributeType::S),
+    range: Some(("id", ScalarAttributeType::S)),
+};
+pub(super) const BY_JOBNAME_INDEX: Index = Index {
+    name: "ByJobname",
+    key: Key {
+        hash: ("jobname", ScalarAttributeType::S),
+        range: Some(("started", ScalarAttributeType::N)),
+    },
+};
+
+impl DynamoStore {
+    /// Creates the table unless it exists, then waits until it and its index are ACTIVE. Checks
+    /// the key schema on every look, so a mismatched table is refused before any waiting.
+    pub(super) async fn ensure_table(&self, spec: &TableSpec<'_>) -> Result<TableStatus> {
+        let deadline = tokio::time::Instant::now() + TABLE_READY_TIMEOUT;
+        let mut created = None;
+        loop {
+            let status = match self.describe_table(spec.name).await? {
+                Some(table) => {
+                    if let Some(detail) = schema_difference(&table, spec) {
+                        return Err(Error::SchemaMismatch {
+                            table: spec.name.to_string(),
+                            detail,
+                        });
+                    }
+                    if is_ready(&table) {
+                        return Ok(TableStatus {
+                            name: spec.name.to_string(),
+                            created: created.unwrap_or(false),
+                        });
+                    }
+                    table
+                        .table_status()
+                        .map_or("unknown", |s| s.as_str())
+                        .to_string()
+                }
+                None if created.is_none() => {
+                    created = Some(self.create_table(spec).await?);
+                    continue;
+                }
+                // Just created: DescribeTable may not see it yet.
+                None => "not visible yet".to_string(),
+            };
+            if tokio::time::Instant::now() >= deadline {
+                return Err(Error::Store(format!(
+                    "table {} did not become ACTIVE within {} seconds (status {status})",
+                    spec.name,
+                    TABLE_READY_TIMEOUT.as_secs()
+                )));
+            }
+            tokio::time::sleep(TABLE_POLL_INTERVAL).await;
+        }
+    }
+
+    async fn describe_table(&self, name: &str) -> Result<Option<TableDescription>> {
+        match self.client.describe_table().table_name(name).send().await {
+            Ok(output) => Ok(output.table),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_not_found_exception()) =>
+            {
+                Ok(None)
+            }
+            Err(error) => Err(self.store_error(name, error)),
+        }
+    }
+
+    /// False when a concurrent `init` created the table first.
+    async fn create_table(&self, spec: &TableSpec<'_>) -> Result<bool> {
+        let definitions = spec
+            .key
+            .attributes()
+            .chain(spec.index.key.attributes())
+            .map(|(name, kind)| {
+                AttributeDefinition::builder()
+                    .attribute_name(*name)
+                    .attribute_type(kind.clone())
+                    .build()
+                    .expect("name and type are set")
+            })
+            .collect();
+        let index = GlobalSecondaryIndex::builder()
+            .index_name(spec.index.name)
+            .set_key_schema(Some(spec.index.key.elements()))
+            .projection(
+                Projection::builder()
+                    .projection_type(ProjectionType::All)
+                    .build(),
+            )
+            .build()
+            .expect("name, key schema and projection are set");
+        let request = self
+            .client
+            .create_table()
+            .table_name(spec.name)
+            .billing_mode(BillingMode::PayPerRequest)
+            .set_attribute_definitions(Some(definitions))
+            .set_key_schema(Some(spec.key.elements()))
+            .global_secondary_indexes(index);
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .is_some_and(|e| e.is_resource_in_use_exception()) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.store_error(spec.name, error)),
+        }
+    }
+}
+
+fn is_ready(table: &TableDescription) -> bool {
+    table.table_status() == Some(&DynamoTableStatus::Active)
+        && table
+            .global_secondary_indexes()
+            .iter()
+            .all(|index| index.index_status() == Some(&IndexStatus::Active))
+}
+
+/// What differs between an existing table and the one daplaya needs, in words.
+fn schema_difference(table: &TableDescription, spec: &TableSpec<'_>) -> Option<String> {
+    let expected_key = describe_key(&spec.key.elements());
+    let actual_key = describe_key(table.key_schema());
+    if actual_key != expected_key {
+        return Some(format!("key is {actual_key}, expected {expected_key}"));
+    }
+    let Some(index) = table
+        .global_secondary_indexes()
+        .iter()
+        .find(|index| index.index_name() == Some(spec.index.name))
+    else {
+        return Some(format!("index {} is missing", spec.index.name));
+    };
+    let expected_key = describe_key(&spec.index.key.elements());
+    let actual_key = describe_key(index.key_schema());
+    if actual_key != expected_key {
+        return Some(format!(
+            "index {} key is {actual_key}, expected {expected_key}",
+            spec.index.name
+        ));
+    }
+    let projection = index.projection().and_then(|p| p.projection_type());
+    if projection != Some(&ProjectionType::All) {
+        return Some(format!(
+            "index {} projects {}, expected ALL",
+            spec.index.name,
+            projection.map_or("nothing", |p| p.as_str())
+        ));
+    }
+    spec.key
+        .attributes()
+        .chain(spec.index.key.attributes())
+        .find_map(|(name, expected)| {
+            let actual = table
+                .attribute_definitions()
+                .iter()
+                .find(|definition| definition.attribute_name() == *name)?
+                .attribute_type();
+            (actual != expected).then(|| {
+                format!(
+                    "attribute {name} is {}, expected {}",
+                    actual.as_str(),
+                    expected.as_str()
+                )
+            })
+        })
+}
+
+fn describe_key(elements: &[KeySchemaElement]) -> String {
+    elements
+        .iter()
+        .map(|e| format!("{} ({})", e.attribute_name(), e.key_type().as_str()))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
