@@ -1,13 +1,13 @@
 //! The programmatic API behind `require('daplaya')`: JS option objects in, the same JSON
 //! documents as `--json` out. Options are the CLI's argument structs, so validation is shared.
 
-use crate::cli::args::{
-    Action, EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
-};
-use crate::cli::{perform, render};
 use crate::config::{self, StoreOptions};
 use crate::error::{Error, Result};
-use crate::store;
+use crate::ops::input::{
+    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
+};
+use crate::ops::open::{ChosenStore, Lifetime};
+use crate::ops::{perform, Action};
 use serde::de::DeserializeOwned;
 use serde::Deserialize;
 use serde_json::Value;
@@ -93,9 +93,9 @@ pub async fn call(
     cancel: &CancellationToken,
 ) -> Result<Value> {
     let (action, store_options) = action(operation, options)?;
-    let choice = config::resolve(&store_options, &config::process_env)?;
+    let chosen = ChosenStore::choose(&store_options, &config::process_env)?;
     // Shared: a script's calls reuse one DynamoDB client and its kept-alive connection.
-    let store = store::open_shared(&choice).await?;
+    let store = chosen.open(Lifetime::Shared).await?;
     let report = perform(action, store.as_ref(), cancel, &mut |_, _| {}).await?;
-    Ok(render::json(&report))
+    Ok(report.to_json())
 }

@@ -2,35 +2,33 @@
 //! stderr, and ours carries one document at the end); our progress goes to stderr; the exit
 //! code is the command's (see `run::RunOutcome::exit_code`).
 
-use super::args::{Cli, RunArgs};
 use super::console::Console;
-use super::render::{self, Report};
+use super::render;
 use super::{failure, open_store};
+use crate::config::StoreOptions;
 use crate::model::now_ms;
-use crate::run::{self, ChildStdout, Event, Interrupt};
+use crate::ops::report::{error_document, Report};
+use crate::run::{self, ChildStdout, Event, Interrupt, RunRequest};
 
 pub async fn run(
-    cli: &Cli,
-    args: &RunArgs,
+    request: &RunRequest,
+    store: &StoreOptions,
+    json: bool,
     console: &mut Console,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     interrupt: &Interrupt,
 ) -> i32 {
-    let request = match args.request() {
-        Ok(request) => request,
-        Err(error) => return failure(&error, cli.json, console),
-    };
-    let store = match open_store(cli, console, env).await {
+    let store = match open_store(store, console, env).await {
         Ok(store) => store,
-        Err(error) => return failure(&error, cli.json, console),
+        Err(error) => return failure(&error, json, console),
     };
-    let stdout = if cli.json {
+    let stdout = if json {
         ChildStdout::ToStderr
     } else {
         ChildStdout::Inherit
     };
     let style = console.err_style;
-    let result = run::run_locked(store.as_ref(), &request, interrupt, stdout, &mut |event| {
+    let result = run::run_locked(store.as_ref(), request, interrupt, stdout, &mut |event| {
         let now = now_ms();
         let line = render::run_event(&event, now, style);
         match event {
@@ -44,16 +42,17 @@ pub async fn run(
     .await;
     let outcome = match result {
         Ok(outcome) => outcome,
-        Err(error) => return failure(&error, cli.json, console),
+        Err(error) => return failure(&error, json, console),
     };
     // A lost lock or a failed release was announced on stderr as it happened.
-    if cli.json {
+    if json {
         let document = match outcome.failure_error() {
-            Some(error) => render::error_json(error),
-            None => render::json(&Report::Ran {
+            Some(error) => error_document(error),
+            None => Report::Ran {
                 exit_code: outcome.command_exit,
                 lock: outcome.lock.clone(),
-            }),
+            }
+            .to_json(),
         };
         console.out(&document.to_string());
     }

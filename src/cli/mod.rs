@@ -6,16 +6,19 @@ pub mod console;
 mod locks_run;
 pub mod render;
 
-use crate::config::{self, StoreChoice};
+use crate::config::StoreOptions;
 use crate::error::{exit, Error, Result};
 use crate::model::{now_ms, Lock};
+use crate::ops::open::{ChosenStore, Lifetime};
+use crate::ops::report::{error_document, Report};
+use crate::ops::{self, Action, Invocation, ServeRequest};
+use crate::server::{self, ServerEvent};
+use crate::slack;
 use crate::store::Store;
-use crate::{jobs, locks, store};
-use args::{Action, Cli};
+use args::Cli;
 use clap::Parser;
 use console::Console;
-use render::{JobList, Report};
-use std::time::Duration;
+use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 /// Runs one command line (without the program name) and returns its exit code.
@@ -32,38 +35,55 @@ pub async fn run(
         Err(error) => return clap_failure(&error, console, wants_json),
     };
     console.quiet = cli.quiet;
-    if let args::Command::Completions { shell } = &cli.command {
-        console.out(&args::completions(*shell));
-        return exit::OK;
-    }
-    if let args::Command::Locks(args::LocksCommand::Run(run_args)) = &cli.command {
-        // The command owns stdout and its exit code becomes ours.
-        return locks_run::run(&cli, run_args, console, env, interrupt).await;
-    }
-    if let args::Command::Slack(args::SlackCommand::Serve(serve)) = &cli.command {
-        return match crate::server::run(serve, &cli, console, env, cancel).await {
-            Ok(()) => exit::OK,
-            Err(error) => failure(&error, cli.json, console),
-        };
-    }
-    match execute(&cli, console, env, cancel).await {
-        Ok(report) => {
-            if cli.json {
-                console.out(&render::json(&report).to_string());
-            } else {
-                let text = render::human(&report, now_ms(), console.out_style);
-                console.out(&text);
-            }
-            exit::OK
+    let invocation = match cli.invocation() {
+        Ok(invocation) => invocation,
+        Err(error) => return failure(&error, cli.json, console),
+    };
+    let result = match invocation {
+        Invocation::Completions(shell) => {
+            console.out(&args::completions(shell));
+            return exit::OK;
         }
+        Invocation::Act {
+            action: Action::Run(request),
+            store,
+        } => {
+            // The command owns stdout and its exit code becomes ours.
+            return locks_run::run(&request, &store, cli.json, console, env, interrupt).await;
+        }
+        Invocation::Serve { request, store } => {
+            serve(&request, &store, cli.json, console, env, cancel).await
+        }
+        Invocation::Act { action, store } => {
+            match execute(action, &store, console, env, cancel).await {
+                Ok(report) => {
+                    show(&report, cli.json, console);
+                    Ok(())
+                }
+                Err(error) => Err(error),
+            }
+        }
+    };
+    match result {
+        Ok(()) => exit::OK,
         Err(error) => failure(&error, cli.json, console),
+    }
+}
+
+/// A report on stdout: its JSON document with `--json`, else as text.
+fn show(report: &Report, json: bool, console: &mut Console) {
+    if json {
+        console.out(&report.to_json().to_string());
+    } else {
+        let text = render::human(report, now_ms(), console.out_style);
+        console.out(&text);
     }
 }
 
 /// Shows an error (also as JSON with --json) and gives its exit code.
 fn failure(error: &Error, json: bool, console: &mut Console) -> i32 {
     if json {
-        console.out(&render::error_json(error).to_string());
+        console.out(&error_document(error).to_string());
     }
     let text = render::human_error(error, console.err_style);
     console.err(&text);
@@ -101,7 +121,7 @@ fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) ->
         hint: usage,
     };
     if wants_json {
-        console.out(&render::error_json(&error).to_string());
+        console.out(&error_document(&error).to_string());
     }
     let text = render::human_error(&error, console.err_style);
     console.err(&text);
@@ -109,112 +129,51 @@ fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) ->
 }
 
 async fn execute(
-    cli: &Cli,
+    action: Action,
+    store: &StoreOptions,
     console: &mut Console,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     cancel: &CancellationToken,
 ) -> Result<Report> {
-    let action = cli.action()?;
-    let store = open_store(cli, console, env).await?;
+    let store = open_store(store, console, env).await?;
     let style = console.err_style;
     let mut on_busy = |holder: &Lock, waited| {
         let live = render::waiting_status(holder, waited, now_ms(), style);
         console.waiting(&live, &render::still_locked(holder))
     };
-    perform(action, store.as_ref(), cancel, &mut on_busy).await
+    ops::perform(action, store.as_ref(), cancel, &mut on_busy).await
+}
+
+/// `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).
+async fn serve(
+    request: &ServeRequest,
+    store: &StoreOptions,
+    json: bool,
+    console: &mut Console,
+    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    cancel: &CancellationToken,
+) -> Result<()> {
+    // Checked before the store is opened: without it no request could be verified.
+    let settings = slack::Settings::from_env(env)?;
+    let store = open_store(store, console, env).await?;
+    server::run(request, settings, store, cancel, &mut |event| match event {
+        ServerEvent::Listening(serving) => show(&Report::Serving(serving.clone()), json, console),
+        ServerEvent::Log(line) => console.err(line),
+    })
+    .await?;
+    console.err("daplaya: Slack server stopped");
+    Ok(())
 }
 
 /// Opens the store the flags and environment choose, saying so when nothing chose it.
-pub async fn open_store(
-    cli: &Cli,
+async fn open_store(
+    options: &StoreOptions,
     console: &mut Console,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<Box<dyn Store>> {
-    let choice = config::resolve(&cli.store_options(), env)?;
-    if let StoreChoice::Sqlite {
-        path,
-        implicit: true,
-    } = &choice
-    {
-        console.progress(&format!(
-            "daplaya: using the embedded store at {} (set DAPLAYA_STORE or AWS settings to share locks)",
-            path.display()
-        ));
+) -> Result<Arc<dyn Store>> {
+    let chosen = ChosenStore::choose(options, env)?;
+    if let Some(notice) = chosen.notice() {
+        console.progress(&render::notice(&notice));
     }
-    store::open(&choice).await
-}
-
-/// Carries out a validated action on a store; shared by the CLI and the JS API.
-pub async fn perform(
-    action: Action,
-    store: &dyn Store,
-    cancel: &CancellationToken,
-    on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
-) -> Result<Report> {
-    Ok(match action {
-        Action::Init => Report::Init {
-            store: store.describe(),
-            tables: store.init().await?,
-        },
-        Action::ListLocks { env } => Report::Locks {
-            locks: locks::list(store, env.as_deref()).await?,
-            env,
-        },
-        Action::Lock { request, policy } => {
-            let (lock, acquired) = locks::lock(store, &request, policy, cancel, on_busy).await?;
-            Report::Locked { lock, acquired }
-        }
-        Action::Release {
-            env,
-            user,
-            uberlock,
-        } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
-        Action::Run(request) => {
-            // The JS API's `runLocked`: silent, the command's stdout is the caller's.
-            let interrupt = crate::run::Interrupt::with_token(cancel.clone());
-            let mut events = |event: crate::run::Event<'_>| {
-                if let crate::run::Event::Busy(holder, waited) = event {
-                    on_busy(holder, waited)
-                }
-            };
-            let outcome = crate::run::run_locked(
-                store,
-                &request,
-                &interrupt,
-                crate::run::ChildStdout::Inherit,
-                &mut events,
-            )
-            .await?;
-            match outcome.failure {
-                Some(crate::run::Failure::Lost(error) | crate::run::Failure::Release(error)) => {
-                    return Err(error)
-                }
-                None => Report::Ran {
-                    exit_code: outcome.command_exit,
-                    lock: outcome.lock,
-                },
-            }
-        }
-        Action::StartJob {
-            jobname,
-            user,
-            version,
-        } => Report::JobStarted(jobs::start(store, &jobname, &user, &version).await?),
-        Action::GetJob { jobname, version } => {
-            Report::Job(jobs::get(store, &jobname, &version).await?)
-        }
-        Action::EndJob(request) => Report::JobEnded(jobs::end(store, &request).await?),
-        Action::ActiveJobs { jobname, window } => Report::Jobs {
-            jobs: jobs::active(store, &jobname, window).await?,
-            jobname,
-            list: JobList::Active,
-            window,
-        },
-        Action::SkippedJobs { jobname, window } => Report::Jobs {
-            jobs: jobs::skipped(store, &jobname, window).await?,
-            jobname,
-            list: JobList::Skipped,
-            window,
-        },
-    })
+    chosen.open(Lifetime::Call).await
 }

@@ -1,93 +1,15 @@
-//! What a command's result looks like: human text for people, one JSON document for machines.
-//! The JSON shapes are also what the JS API returns, so both stay the same by construction.
+//! A report as human text, for people at a terminal or reading a CI log. Its JSON document
+//! belongs to `ops::report`, shared with every other front door.
 
 use crate::duration::humanize;
 use crate::error::Error;
+use crate::human_time::{ago, clock, expiry};
 use crate::jobs::Ended;
 use crate::locks::{Acquired, NotReleased, Released};
 use crate::model::{Job, Lock};
-use crate::store::TableStatus;
-use serde::Serialize;
-use serde_json::{json, Value};
+use crate::ops::open::Notice;
+use crate::ops::report::{JobList, Report};
 use std::time::Duration;
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum JobList {
-    Active,
-    Skipped,
-}
-
-/// The result of a command, before it is shown.
-#[derive(Debug, Clone)]
-pub enum Report {
-    Init {
-        store: String,
-        tables: Vec<TableStatus>,
-    },
-    Locks {
-        env: Option<String>,
-        locks: Vec<Lock>,
-    },
-    Locked {
-        lock: Lock,
-        acquired: Acquired,
-    },
-    Released(Released),
-    /// `locks run` (JS `runLocked`): the command ran under the lock, which is now released.
-    Ran {
-        exit_code: i32,
-        lock: Lock,
-    },
-    JobStarted(Job),
-    Job(Job),
-    JobEnded(Ended),
-    Jobs {
-        jobname: String,
-        list: JobList,
-        window: Duration,
-        jobs: Vec<Job>,
-    },
-}
-
-#[derive(Serialize)]
-struct LockedDocument<'a> {
-    #[serde(flatten)]
-    lock: &'a Lock,
-    #[serde(flatten)]
-    acquired: &'a Acquired,
-}
-
-pub fn json(report: &Report) -> Value {
-    match report {
-        Report::Init { store, tables } => json!({ "store": store, "tables": tables }),
-        Report::Locks { locks, .. } => to_value(locks),
-        Report::Locked { lock, acquired } => to_value(&LockedDocument { lock, acquired }),
-        Report::Released(Released::Released(lock)) => {
-            json!({ "released": true, "reason": null, "lock": lock })
-        }
-        Report::Released(Released::Nothing(reason, lock)) => {
-            json!({ "released": false, "reason": reason, "lock": lock })
-        }
-        Report::Ran { exit_code, lock } => json!({ "exitCode": exit_code, "lock": lock }),
-        Report::JobStarted(job) | Report::Job(job) => to_value(job),
-        Report::JobEnded(Ended { job, changed }) => json!({ "changed": changed, "job": job }),
-        Report::Jobs { jobs, .. } => to_value(jobs),
-    }
-}
-
-fn to_value<T: Serialize>(value: &T) -> Value {
-    // Our records hold only strings, numbers and booleans: serialising them cannot fail.
-    serde_json::to_value(value).unwrap_or(Value::Null)
-}
-
-pub fn error_json(error: &Error) -> Value {
-    json!({ "error": {
-        "code": error.code(),
-        "message": error.to_string(),
-        "hint": error.hint(),
-        "exitCode": error.exit_code(),
-    }})
-}
 
 /// ANSI styling, applied only when the caller decided colour is wanted.
 #[derive(Debug, Clone, Copy)]
@@ -114,41 +36,6 @@ impl Style {
     }
     pub fn red(self, text: &str) -> String {
         self.paint("31", text)
-    }
-}
-
-/// How long ago (or from now) an epoch-millisecond time is, for people.
-pub fn ago(now: i64, at: i64) -> String {
-    let span = Duration::from_millis(now.abs_diff(at));
-    if span < Duration::from_secs(1) {
-        "just now".into()
-    } else if at <= now {
-        format!("{} ago", humanize(span))
-    } else {
-        format!("in {}", humanize(span))
-    }
-}
-
-pub fn expiry(lock: &Lock, now: i64) -> String {
-    match lock.expires_at {
-        None => "never expires".into(),
-        Some(at) => format!("expires {}", ago(now, at)),
-    }
-}
-
-/// Local wall-clock time of an epoch-millisecond instant: `14:02:11` today, else `Nov 21 14:02`.
-pub fn clock(now: i64, at: i64) -> String {
-    use chrono::{Local, TimeZone};
-    let (Some(at), Some(now)) = (
-        Local.timestamp_millis_opt(at).single(),
-        Local.timestamp_millis_opt(now).single(),
-    ) else {
-        return at.to_string();
-    };
-    if at.date_naive() == now.date_naive() {
-        at.format("%H:%M:%S").to_string()
-    } else {
-        at.format("%b %d %H:%M").to_string()
     }
 }
 
@@ -265,6 +152,11 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
                 lock.fencing_token
             )
         }
+        Report::Busy(holder) => format!(
+            "{}: {}",
+            style.yellow("Busy"),
+            lock_line(holder, now, style)
+        ),
         Report::Released(Released::Released(lock)) => format!(
             "{} {} (held by {} since {})",
             style.green("Released"),
@@ -319,6 +211,20 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             .map(|job| job_line(job, now))
             .collect::<Vec<_>>()
             .join("\n"),
+        Report::Serving(serving) => format!(
+            "daplaya: answering Slack commands at {} (store: {}); stop with Ctrl-C",
+            serving.url, serving.store
+        ),
+    }
+}
+
+/// What the user should know about the store that was chosen for them.
+pub fn notice(notice: &Notice) -> String {
+    match notice {
+        Notice::EmbeddedStore { path } => format!(
+            "daplaya: using the embedded store at {} (set DAPLAYA_STORE or AWS settings to share locks)",
+            path.display()
+        ),
     }
 }
 

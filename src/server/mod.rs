@@ -1,12 +1,12 @@
 //! daplaya's HTTP server (axum on the addon's Tokio runtime), started by `daplaya slack serve`:
-//! Slack's slash-command POSTs on `/slack/commands`, and `GET /healthz`. It stops gracefully when the
-//! CLI's cancellation token fires (the JS shim cancels it on SIGINT / SIGTERM) and exits 0.
+//! Slack's slash-command POSTs on `/slack/commands`, and `GET /healthz`. It stops gracefully
+//! when its cancellation token fires. It prints nothing: the caller shows its [`ServerEvent`]s.
 
 mod slack_commands;
 
-use crate::cli::args::{Cli, ServeArgs};
-use crate::cli::console::Console;
 use crate::error::{Error, Result};
+use crate::ops::report::Serving;
+use crate::ops::ServeRequest;
 use crate::slack::Settings;
 use crate::store::Store;
 use axum::http::{header, StatusCode};
@@ -45,44 +45,40 @@ pub(crate) fn respond(status: u16, content_type: &'static str, body: String) -> 
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
 
-/// Runs the server until `cancel` fires. Refuses to start without a signing secret.
+/// What the server has to say, for the front door that started it to show.
+#[derive(Debug)]
+pub enum ServerEvent<'a> {
+    /// Bound and answering.
+    Listening(&'a Serving),
+    /// One line for the operator's log (a request answered or refused).
+    Log(&'a str),
+}
+
+/// Runs the server until `cancel` fires.
 pub async fn run(
-    args: &ServeArgs,
-    cli: &Cli,
-    console: &mut Console,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
+    request: &ServeRequest,
+    settings: Settings,
+    store: Arc<dyn Store>,
     cancel: &CancellationToken,
+    events: &mut (dyn FnMut(ServerEvent<'_>) + Send),
 ) -> Result<()> {
-    let settings = Settings::from_env(env)?;
-    let store: Arc<dyn Store> = Arc::from(crate::cli::open_store(cli, console, env).await?);
-    let listener = tokio::net::TcpListener::bind((args.host.as_str(), args.port))
+    let listener = tokio::net::TcpListener::bind((request.host.as_str(), request.port))
         .await
         .map_err(|e| {
             Error::usage_with_hint(
-                format!("cannot listen on {}:{}: {e}", args.host, args.port),
+                format!("cannot listen on {}:{}: {e}", request.host, request.port),
                 "choose another --host or --port (--port 0 picks a free one)",
             )
         })?;
     let address = listener
         .local_addr()
         .map_err(|e| Error::Store(format!("cannot read the listening address: {e}")))?;
-    let url = format!("http://{address}{COMMANDS_PATH}");
-    if cli.json {
-        console.out(
-            &serde_json::json!({
-                "url": url,
-                "host": address.ip().to_string(),
-                "port": address.port(),
-                "store": store.describe(),
-            })
-            .to_string(),
-        );
-    } else {
-        console.out(&format!(
-            "daplaya: answering Slack commands at {url} (store: {}); stop with Ctrl-C",
-            store.describe()
-        ));
-    }
+    events(ServerEvent::Listening(&Serving {
+        url: format!("http://{address}{COMMANDS_PATH}"),
+        host: address.ip().to_string(),
+        port: address.port(),
+        store: store.describe(),
+    }));
     let (log, mut lines) = mpsc::channel(LOG_BACKLOG);
     let app = Arc::new(App {
         settings,
@@ -101,14 +97,12 @@ pub async fn run(
     let result = loop {
         tokio::select! {
             result = &mut server => break result,
-            Some(line) = lines.recv() => console.err(&line),
+            Some(line) = lines.recv() => events(ServerEvent::Log(&line)),
             () = &mut grace => break Ok(()),
         }
     };
     while let Ok(line) = lines.try_recv() {
-        console.err(&line);
+        events(ServerEvent::Log(&line));
     }
-    result.map_err(|e| Error::Store(format!("the Slack server failed: {e}")))?;
-    console.err("daplaya: Slack server stopped");
-    Ok(())
+    result.map_err(|e| Error::Store(format!("the Slack server failed: {e}")))
 }

@@ -11,11 +11,13 @@ pub mod command;
 pub mod reply;
 pub mod signature;
 
-use crate::config::{self, StoreOptions};
+use crate::config::StoreOptions;
 use crate::error::{Error, Result};
-use crate::locks::{self, Attempt, LockRequest, Released, DEFAULT_TTL};
+use crate::locks::{LockRequest, Released, DEFAULT_TTL};
 use crate::model::now_ms;
-use crate::store::{self, Store};
+use crate::ops::open::{ChosenStore, Lifetime};
+use crate::ops::{self, Action, Report};
+use crate::store::Store;
 use command::{Command, SlashRequest};
 use reply::Reply;
 use serde::Deserialize;
@@ -23,6 +25,7 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_util::sync::CancellationToken;
 
 pub const SIGNING_SECRET_VAR: &str = "DAPLAYA_SLACK_SIGNING_SECRET";
 pub const APP_ID_VAR: &str = "DAPLAYA_SLACK_APP_ID";
@@ -253,51 +256,61 @@ where
 }
 
 async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) -> Reply {
-    let failed = |env: Option<&str>, error: &Error| match error {
-        Error::Usage { .. } => reply::usage_error(name, error),
-        _ => reply::store_failed(name, env, error),
-    };
-    match command {
+    let (action, env) = match command {
         Command::Lock {
             env,
             meta,
             uberlock,
-        } => {
-            let request = LockRequest {
-                env,
+        } => (
+            Action::TryLock(LockRequest {
+                env: env.clone(),
                 user: user.to_string(),
                 meta,
                 uberlock,
                 ttl: DEFAULT_TTL,
-            };
-            match locks::try_lock(store, &request).await {
-                // The lease is told from the write, not from whenever the reply is formatted.
-                Ok(Attempt::Acquired(lock, acquired)) => {
-                    reply::locked(name, &lock, &acquired, lock.updated_at)
-                }
-                Ok(Attempt::Busy(holder)) => reply::busy(&holder, now_ms()),
-                Err(error @ Error::Uberlocked { .. }) => {
-                    // Best effort: the refusal stands even if the details cannot be read.
-                    let holder = store.load_lock(&request.env).await.ok().flatten();
-                    reply::uberlocked(&error, holder.as_ref(), now_ms())
-                }
-                Err(error) => failed(Some(&request.env), &error),
-            }
-        }
+            }),
+            Some(env),
+        ),
         // Taking an uberlock from Slack is the deliberate step; its holder releases it with the
         // same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
-        Command::Release { env } => match locks::release(store, &env, user, true).await {
-            Ok(Released::Released(lock)) => reply::released(&lock, now_ms()),
-            Ok(Released::Nothing(reason, lock)) => {
-                reply::not_released(&env, &reason, lock.as_ref(), now_ms())
-            }
-            Err(error) => failed(Some(&env), &error),
-        },
-        Command::Leases { env } => match locks::list(store, env.as_deref()).await {
-            Ok(held) => reply::leases(env.as_deref(), &held, now_ms()),
-            Err(error) => failed(env.as_deref(), &error),
-        },
-        Command::Help { unknown } => reply::help(name, unknown.as_deref()),
+        Command::Release { env } => (
+            Action::Release {
+                env: env.clone(),
+                user: user.to_string(),
+                uberlock: true,
+            },
+            Some(env),
+        ),
+        Command::Leases { env } => (Action::ListLocks { env: env.clone() }, env),
+        Command::Help { unknown } => return reply::help(name, unknown.as_deref()),
+    };
+    // Nothing here waits, so nothing needs cancelling.
+    let never = CancellationToken::new();
+    match ops::perform(action, store, &never, &mut |_, _| {}).await {
+        // The lease is told from the write, not from whenever the reply is formatted.
+        Ok(Report::Locked { lock, acquired }) => {
+            reply::locked(name, &lock, &acquired, lock.updated_at)
+        }
+        Ok(Report::Busy(holder)) => reply::busy(&holder, now_ms()),
+        Ok(Report::Released(Released::Released(lock))) => reply::released(&lock, now_ms()),
+        Ok(Report::Released(Released::Nothing(reason, lock))) => reply::not_released(
+            env.as_deref().unwrap_or_default(),
+            &reason,
+            lock.as_ref(),
+            now_ms(),
+        ),
+        Ok(Report::Locks { env, locks }) => reply::leases(env.as_deref(), &locks, now_ms()),
+        Ok(other) => reply::document(&other),
+        Err(error @ Error::Uberlocked { .. }) => {
+            // Best effort: the refusal stands even if the details cannot be read.
+            let holder = match &env {
+                Some(env) => store.load_lock(env).await.ok().flatten(),
+                None => None,
+            };
+            reply::uberlocked(&error, holder.as_ref(), now_ms())
+        }
+        Err(error @ Error::Usage { .. }) => reply::usage_error(name, &error),
+        Err(error) => reply::store_failed(name, env.as_deref(), &error),
     }
 }
 
@@ -353,7 +366,7 @@ pub async fn handle_js(
         options.signing_secret.or_else(|| env(SIGNING_SECRET_VAR)),
         options.app_id.or_else(|| env(APP_ID_VAR)),
     )?;
-    let choice = config::resolve(&options.store, env)?;
+    let chosen = ChosenStore::choose(&options.store, env)?;
     let headers = request.headers.unwrap_or_default();
     let body = request.body.unwrap_or_default();
     let incoming = Incoming {
@@ -363,7 +376,7 @@ pub async fn handle_js(
     };
     // A warm serverless instance reuses its DynamoDB client across requests.
     let (response, _log) = handle(&settings, incoming, now_ms() / 1000, || async move {
-        store::open_shared(&choice).await
+        chosen.open(Lifetime::Shared).await
     })
     .await;
     Ok(json!({
@@ -376,6 +389,7 @@ pub async fn handle_js(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locks;
     use crate::model::Job;
     use crate::model::Lock;
     use crate::store::sqlite::SqliteStore;

@@ -2,11 +2,12 @@
 //! `ephemeral` (only the caller sees it) for help, refusals, errors and lists. Everything a user
 //! or the store supplied is escaped, so a meta of `<!channel>` cannot ping anyone.
 
-use crate::cli::render::{ago, expiry};
 use crate::duration::humanize;
 use crate::error::Error;
+use crate::human_time::{ago, expiry};
 use crate::locks::{Acquired, NotReleased, DEFAULT_TTL};
 use crate::model::Lock;
+use crate::ops::Report;
 use serde::Serialize;
 use std::time::Duration;
 
@@ -215,6 +216,11 @@ pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
 }
 
 /// The store failed: the error's one line (never a credential) and its hint.
+/// A report Slack has no words of its own for: its JSON document, for the asker only.
+pub fn document(report: &Report) -> Reply {
+    Reply::ephemeral(format!("```{}```", report.to_json()))
+}
+
 pub fn store_failed(command: &str, env: Option<&str>, error: &Error) -> Reply {
     let mut text = format!(
         ":warning: The lock store failed: {}",

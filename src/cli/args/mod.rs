@@ -1,20 +1,19 @@
-//! Raw command-line flags (clap), and their conversion into validated actions: the rest of the
-//! program never sees a half-checked value.
+//! Raw command-line flags (clap), and their conversion into one validated
+//! [`Invocation`]: the rest of the program never sees a half-checked value.
 
-mod job_args;
-mod lock_args;
+mod job_flags;
+mod lock_flags;
 
-pub use job_args::{EndArgs, GetArgs, JobsCommand, StartArgs, WindowArgs};
-pub use lock_args::{ListArgs, LockArgs, LocksCommand, ReleaseArgs, RunArgs};
+pub use job_flags::{EndFlags, GetFlags, JobsCommand, StartFlags, WindowFlags};
+pub use lock_flags::{ListFlags, LockFlags, LocksCommand, ReleaseFlags, RunFlags};
 
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
-use crate::jobs::EndRequest;
-use crate::locks::{LockRequest, WaitPolicy};
-use crate::run::RunRequest;
+use crate::ops::input::{
+    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
+};
+use crate::ops::{Action, Invocation, ServeRequest, Shell};
 use clap::{Args, Parser, Subcommand};
-use serde::Deserialize;
-use std::time::Duration;
 
 #[derive(Debug, Parser)]
 #[command(
@@ -75,8 +74,15 @@ pub enum Command {
 }
 
 /// The completion script for `shell`.
-pub fn completions(shell: clap_complete::Shell) -> String {
+pub fn completions(shell: Shell) -> String {
     use clap::CommandFactory;
+    let shell = match shell {
+        Shell::Bash => clap_complete::Shell::Bash,
+        Shell::Zsh => clap_complete::Shell::Zsh,
+        Shell::Fish => clap_complete::Shell::Fish,
+        Shell::Elvish => clap_complete::Shell::Elvish,
+        Shell::PowerShell => clap_complete::Shell::PowerShell,
+    };
     let mut script = Vec::new();
     clap_complete::generate(shell, &mut Cli::command(), "daplaya", &mut script);
     String::from_utf8_lossy(&script).trim_end().to_string()
@@ -101,84 +107,48 @@ pub struct ServeArgs {
     pub port: u16,
 }
 
-/// JS callers may give a duration as milliseconds (a number) or as text (`"30s"`).
-fn duration_text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        Millis(u64),
-        Text(String),
-    }
-    Ok(Option::<Given>::deserialize(de)?.map(|given| match given {
-        Given::Millis(ms) => ms.to_string(),
-        Given::Text(text) => text,
-    }))
-}
-
-/// A command whose every value has been checked.
-#[derive(Debug, Clone)]
-pub enum Action {
-    Init,
-    ListLocks {
-        env: Option<String>,
-    },
-    Lock {
-        request: LockRequest,
-        policy: WaitPolicy,
-    },
-    Release {
-        env: String,
-        user: String,
-        uberlock: bool,
-    },
-    Run(RunRequest),
-    StartJob {
-        jobname: String,
-        user: String,
-        version: String,
-    },
-    GetJob {
-        jobname: String,
-        version: String,
-    },
-    EndJob(EndRequest),
-    ActiveJobs {
-        jobname: String,
-        window: Duration,
-    },
-    SkippedJobs {
-        jobname: String,
-        window: Duration,
-    },
-}
-
 impl Cli {
-    pub fn store_options(&self) -> StoreOptions {
+    fn store_options(&self) -> StoreOptions {
         StoreOptions {
             store: self.store.clone(),
             ..StoreOptions::default()
         }
     }
 
-    pub fn action(&self) -> Result<Action> {
+    /// The command line as one validated invocation.
+    pub fn invocation(&self) -> Result<Invocation> {
+        let act = |action: Result<Action>| {
+            Ok(Invocation::Act {
+                action: action?,
+                store: self.store_options(),
+            })
+        };
         match &self.command {
-            Command::Init => Ok(Action::Init),
-            Command::Locks(LocksCommand::List(args)) => args.action(),
-            Command::Locks(LocksCommand::Lock(args)) => args.action(),
-            Command::Locks(LocksCommand::Release(args)) => args.action(),
-            Command::Locks(LocksCommand::Run(args)) => args.action(),
-            Command::Jobs(JobsCommand::Start(args)) => args.action(),
-            Command::Jobs(JobsCommand::Get(args)) => args.action(),
-            Command::Jobs(JobsCommand::End(args)) => args.action(),
-            Command::Jobs(JobsCommand::Active(args)) => args.active(),
-            Command::Jobs(JobsCommand::Skipped(args)) => args.skipped(),
-            // Not store actions: `cli::run` handles them before any store is opened.
-            Command::Slack(SlackCommand::Serve(_)) => Err(Error::usage(
-                "`slack serve` runs a server; it is not a store action",
-            )),
-            Command::Completions { .. } => Err(Error::usage(
-                "`completions` prints a script; it is not a store action",
-            )),
+            Command::Init => act(Ok(Action::Init)),
+            Command::Locks(LocksCommand::List(flags)) => act(ListArgs::from(flags).action()),
+            Command::Locks(LocksCommand::Lock(flags)) => act(LockArgs::from(flags).action()),
+            Command::Locks(LocksCommand::Release(flags)) => act(ReleaseArgs::from(flags).action()),
+            Command::Locks(LocksCommand::Run(flags)) => act(RunArgs::from(flags).action()),
+            Command::Jobs(JobsCommand::Start(flags)) => act(StartArgs::from(flags).action()),
+            Command::Jobs(JobsCommand::Get(flags)) => act(GetArgs::from(flags).action()),
+            Command::Jobs(JobsCommand::End(flags)) => act(EndArgs::from(flags).action()),
+            Command::Jobs(JobsCommand::Active(flags)) => act(WindowArgs::from(flags).active()),
+            Command::Jobs(JobsCommand::Skipped(flags)) => act(WindowArgs::from(flags).skipped()),
+            Command::Slack(SlackCommand::Serve(flags)) => Ok(Invocation::Serve {
+                request: ServeRequest {
+                    host: flags.host.clone(),
+                    port: flags.port,
+                },
+                store: self.store_options(),
+            }),
+            Command::Completions { shell } => Ok(Invocation::Completions(match shell {
+                clap_complete::Shell::Bash => Shell::Bash,
+                clap_complete::Shell::Zsh => Shell::Zsh,
+                clap_complete::Shell::Fish => Shell::Fish,
+                clap_complete::Shell::Elvish => Shell::Elvish,
+                clap_complete::Shell::PowerShell => Shell::PowerShell,
+                other => return Err(Error::usage(format!("no completions for {other}"))),
+            })),
         }
     }
 }
@@ -187,11 +157,15 @@ impl Cli {
 mod tests {
     use super::*;
     use crate::locks::{self, Wait};
+    use std::time::Duration;
 
     fn action(args: &[&str]) -> Result<Action> {
         let cli = Cli::try_parse_from(std::iter::once("daplaya").chain(args.iter().copied()))
             .map_err(|e| Error::usage(e.to_string()))?;
-        cli.action()
+        match cli.invocation()? {
+            Invocation::Act { action, .. } => Ok(action),
+            other => panic!("not a store action: {other:?}"),
+        }
     }
 
     #[test]

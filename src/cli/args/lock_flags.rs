@@ -1,0 +1,123 @@
+//! The flags of `locks ...`; `ops::input` validates them.
+
+use crate::ops::input::{ListArgs, LockArgs, ReleaseArgs, RunArgs};
+use clap::{Args, Subcommand};
+
+#[derive(Debug, Subcommand)]
+pub enum LocksCommand {
+    /// List active locks (all envs when --env is left out)
+    #[command(after_help = "Example:\n  daplaya locks list --env production")]
+    List(ListFlags),
+    /// Take the lock on an env, waiting while someone else holds it
+    #[command(
+        after_help = "Example:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m"
+    )]
+    Lock(LockFlags),
+    /// Release your lock on an env
+    #[command(
+        after_help = "Example:\n  daplaya locks release --env production --user \"$GIT_COMMITTER_EMAIL\""
+    )]
+    Release(ReleaseFlags),
+    /// Run a command while holding the lock: wait for it, renew it, release it at the end
+    #[command(
+        after_help = "The command gets DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN in its \
+            environment. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
+            the lock was lost meanwhile (the command is sent SIGTERM).\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh"
+    )]
+    Run(RunFlags),
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ListFlags {
+    #[arg(long)]
+    pub env: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Args)]
+pub struct LockFlags {
+    #[arg(long)]
+    pub env: String,
+    #[arg(long)]
+    pub user: String,
+    /// What the lock is for, e.g. the CI job URL [default: CLI]
+    #[arg(long)]
+    pub meta: Option<String>,
+    /// A lock that never expires, refuses everyone else at once and preempts a normal holder
+    #[arg(long)]
+    pub uberlock: bool,
+    /// Lease length, renewed by locking again [default: 20m]
+    #[arg(long, value_name = "DUR")]
+    pub ttl: Option<String>,
+    /// Give up waiting after this long [default: wait forever]
+    #[arg(long, value_name = "DUR", conflicts_with = "no_wait")]
+    pub timeout: Option<String>,
+    /// Try once; exit 3 if someone else holds the env
+    #[arg(long)]
+    pub no_wait: bool,
+    /// How often to try again while waiting [default: 5s]
+    #[arg(long, value_name = "DUR")]
+    pub poll_interval: Option<String>,
+}
+
+/// `locks run`: the flags of `locks lock`, then the command after `--`.
+#[derive(Debug, Clone, Default, Args)]
+pub struct RunFlags {
+    #[command(flatten)]
+    pub lock: LockFlags,
+    /// The command and its arguments, after `--`
+    #[arg(last = true, required = true, value_name = "COMMAND")]
+    pub command: Vec<String>,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct ReleaseFlags {
+    #[arg(long)]
+    pub env: String,
+    #[arg(long)]
+    pub user: String,
+    /// Release an uberlock (required for one)
+    #[arg(long)]
+    pub uberlock: bool,
+}
+
+impl From<&ListFlags> for ListArgs {
+    fn from(flags: &ListFlags) -> Self {
+        ListArgs {
+            env: flags.env.clone(),
+        }
+    }
+}
+
+impl From<&LockFlags> for LockArgs {
+    fn from(flags: &LockFlags) -> Self {
+        LockArgs {
+            env: flags.env.clone(),
+            user: flags.user.clone(),
+            meta: flags.meta.clone(),
+            uberlock: flags.uberlock,
+            ttl: flags.ttl.clone(),
+            timeout: flags.timeout.clone(),
+            no_wait: flags.no_wait,
+            poll_interval: flags.poll_interval.clone(),
+        }
+    }
+}
+
+impl From<&RunFlags> for RunArgs {
+    fn from(flags: &RunFlags) -> Self {
+        RunArgs {
+            lock: (&flags.lock).into(),
+            command: flags.command.clone(),
+        }
+    }
+}
+
+impl From<&ReleaseFlags> for ReleaseArgs {
+    fn from(flags: &ReleaseFlags) -> Self {
+        ReleaseArgs {
+            env: flags.env.clone(),
+            user: flags.user.clone(),
+            uberlock: flags.uberlock,
+        }
+    }
+}

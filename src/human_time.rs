@@ -1,0 +1,41 @@
+//! Times for people, shared by every front door that shows them (the CLI, Slack): how long ago
+//! or from now, when a lease expires, and the local wall-clock time.
+
+use crate::duration::humanize;
+use crate::model::Lock;
+use std::time::Duration;
+
+/// How long ago (or from now) an epoch-millisecond time is, for people.
+pub fn ago(now: i64, at: i64) -> String {
+    let span = Duration::from_millis(now.abs_diff(at));
+    if span < Duration::from_secs(1) {
+        "just now".into()
+    } else if at <= now {
+        format!("{} ago", humanize(span))
+    } else {
+        format!("in {}", humanize(span))
+    }
+}
+
+pub fn expiry(lock: &Lock, now: i64) -> String {
+    match lock.expires_at {
+        None => "never expires".into(),
+        Some(at) => format!("expires {}", ago(now, at)),
+    }
+}
+
+/// Local wall-clock time of an epoch-millisecond instant: `14:02:11` today, else `Nov 21 14:02`.
+pub fn clock(now: i64, at: i64) -> String {
+    use chrono::{Local, TimeZone};
+    let (Some(at), Some(now)) = (
+        Local.timestamp_millis_opt(at).single(),
+        Local.timestamp_millis_opt(now).single(),
+    ) else {
+        return at.to_string();
+    };
+    if at.date_naive() == now.date_naive() {
+        at.format("%H:%M:%S").to_string()
+    } else {
+        at.format("%b %d %H:%M").to_string()
+    }
+}

@@ -1,0 +1,168 @@
+//! The operations every front door shares. The CLI, the Node API, Slack and the HTTP server
+//! are adapters: each turns its input into a validated [`Invocation`] (see [`input`]), opens
+//! the store ([`open`]), calls [`perform`], and shows the [`Report`] its own way. Nothing here
+//! prints or knows which door it was called from.
+
+pub mod input;
+pub mod open;
+pub mod report;
+
+use crate::config::StoreOptions;
+use crate::error::Result;
+use crate::jobs::{self, EndRequest};
+use crate::locks::{self, Attempt, LockRequest, WaitPolicy};
+use crate::model::Lock;
+use crate::run::{self, ChildStdout, Event, Failure, Interrupt, RunRequest};
+use crate::store::Store;
+pub use report::{JobList, Report};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+/// One validated call, whatever door it came through: nothing runs before this exists.
+#[derive(Debug, Clone)]
+pub enum Invocation {
+    /// Work on the store the options choose.
+    Act { action: Action, store: StoreOptions },
+    /// Answer HTTP requests (Slack commands) with the store the options choose.
+    Serve {
+        request: ServeRequest,
+        store: StoreOptions,
+    },
+    /// Print the completion script of a shell; touches no store.
+    Completions(Shell),
+}
+
+/// Work on a store, every value checked.
+#[derive(Debug, Clone)]
+pub enum Action {
+    Init,
+    ListLocks {
+        env: Option<String>,
+    },
+    Lock {
+        request: LockRequest,
+        policy: WaitPolicy,
+    },
+    /// One attempt, no waiting: someone else's lock is a report (`Busy`), not an error.
+    TryLock(LockRequest),
+    Release {
+        env: String,
+        user: String,
+        uberlock: bool,
+    },
+    Run(RunRequest),
+    StartJob {
+        jobname: String,
+        user: String,
+        version: String,
+    },
+    GetJob {
+        jobname: String,
+        version: String,
+    },
+    EndJob(EndRequest),
+    ActiveJobs {
+        jobname: String,
+        window: Duration,
+    },
+    SkippedJobs {
+        jobname: String,
+        window: Duration,
+    },
+}
+
+/// Where a server listens.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServeRequest {
+    pub host: String,
+    /// 0: any free port.
+    pub port: u16,
+}
+
+/// The shells completion scripts exist for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Shell {
+    Bash,
+    Zsh,
+    Fish,
+    Elvish,
+    PowerShell,
+}
+
+/// Carries out a validated action on a store. `on_busy` sees the holder each time a wait for a
+/// lock goes on. `Run` is silent here (the command's stdout is the caller's); a front door
+/// that shows the steps of `locks run` calls `run::run_locked` with its own events.
+pub async fn perform(
+    action: Action,
+    store: &dyn Store,
+    cancel: &CancellationToken,
+    on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
+) -> Result<Report> {
+    Ok(match action {
+        Action::Init => Report::Init {
+            store: store.describe(),
+            tables: store.init().await?,
+        },
+        Action::ListLocks { env } => Report::Locks {
+            locks: locks::list(store, env.as_deref()).await?,
+            env,
+        },
+        Action::Lock { request, policy } => {
+            let (lock, acquired) = locks::lock(store, &request, policy, cancel, on_busy).await?;
+            Report::Locked { lock, acquired }
+        }
+        Action::TryLock(request) => match locks::try_lock(store, &request).await? {
+            Attempt::Acquired(lock, acquired) => Report::Locked { lock, acquired },
+            Attempt::Busy(holder) => Report::Busy(holder),
+        },
+        Action::Release {
+            env,
+            user,
+            uberlock,
+        } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
+        Action::Run(request) => {
+            let interrupt = Interrupt::with_token(cancel.clone());
+            let mut events = |event: Event<'_>| {
+                if let Event::Busy(holder, waited) = event {
+                    on_busy(holder, waited)
+                }
+            };
+            let outcome = run::run_locked(
+                store,
+                &request,
+                &interrupt,
+                ChildStdout::Inherit,
+                &mut events,
+            )
+            .await?;
+            match outcome.failure {
+                Some(Failure::Lost(error) | Failure::Release(error)) => return Err(error),
+                None => Report::Ran {
+                    exit_code: outcome.command_exit,
+                    lock: outcome.lock,
+                },
+            }
+        }
+        Action::StartJob {
+            jobname,
+            user,
+            version,
+        } => Report::JobStarted(jobs::start(store, &jobname, &user, &version).await?),
+        Action::GetJob { jobname, version } => {
+            Report::Job(jobs::get(store, &jobname, &version).await?)
+        }
+        Action::EndJob(request) => Report::JobEnded(jobs::end(store, &request).await?),
+        Action::ActiveJobs { jobname, window } => Report::Jobs {
+            jobs: jobs::active(store, &jobname, window).await?,
+            jobname,
+            list: JobList::Active,
+            window,
+        },
+        Action::SkippedJobs { jobname, window } => Report::Jobs {
+            jobs: jobs::skipped(store, &jobname, window).await?,
+            jobname,
+            list: JobList::Skipped,
+            window,
+        },
+    })
+}
