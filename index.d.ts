@@ -28,6 +28,10 @@ export type ErrorCode =
   | 'STORE_UNAVAILABLE'
   /** A held lock passed to someone else; `locks run` stopped its command (exit 1). */
   | 'LEASE_LOST'
+  /** `runLocked`: the command cannot be executed, e.g. not an executable file (exit 126). */
+  | 'CANNOT_EXECUTE'
+  /** `runLocked`: no such command (exit 127). */
+  | 'COMMAND_NOT_FOUND'
   /** Cancelled while waiting (exit 130). */
   | 'INTERRUPTED'
 
@@ -203,7 +207,7 @@ export interface RunLockedResult {
  * `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
  * `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
  * command SIGTERM, and with the errors of {@link lock} before the command starts
- * (`INVALID_ARGUMENT` when it cannot start). Signals to this Node process are not forwarded.
+ * (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked). Signals to this Node process are not forwarded.
  */
 export function runLocked(options: LockOptions, command: string[]): Promise<RunLockedResult>
 /** Records a running job. */

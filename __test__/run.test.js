@@ -169,7 +169,7 @@ for (const store of STORES) {
         await assert.rejects(runLocked({ ...options, env: 'prod', user: 'alice' }, command), { code: 'INVALID_ARGUMENT' })
       }
       await assert.rejects(runLocked({ ...options, env: 'prod', user: 'alice' }, ['daplaya-no-such-command']), {
-        code: 'INVALID_ARGUMENT',
+        code: 'COMMAND_NOT_FOUND',
         message: /^cannot run daplaya-no-such-command: /,
       })
       await require('..').lock({ ...options, env: 'prod', user: 'carol' })
@@ -179,7 +179,7 @@ for (const store of STORES) {
     it('a command that cannot start, or a busy env, runs nothing and holds nothing', async () => {
       const { env } = await store.fresh()
       const missing = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--', 'daplaya-no-such-command'], { env })
-      assert.equal(missing.code, 2, missing.stderr)
+      assert.equal(missing.code, 127, missing.stderr)
       assert.match(missing.stderr, /^error: cannot run daplaya-no-such-command: .*\n/m)
       assert.deepEqual((await LOCK_LIST(env)).json, [])
       const noCommand = await run(['locks', 'run', '--env', 'prod', '--user', 'alice'], { env })
@@ -190,6 +190,34 @@ for (const store of STORES) {
       assert.equal(busy.code, 3, busy.stderr)
       assert.equal(busy.stdout, '')
       assert.equal(busy.stderr, 'error: prod is locked by carol\n')
+    })
+
+    it('a command that does not exist exits 127, a file that is not executable 126: one line, nothing held', async () => {
+      const { env, options } = await store.fresh()
+      const notExecutable = script('not-executable.sh', '#!/bin/sh\necho RAN\n')
+      fs.chmodSync(notExecutable, 0o644)
+      const cases = [
+        { program: 'daplaya-no-such-command', exit: 127, code: 'COMMAND_NOT_FOUND' },
+        { program: notExecutable, exit: 126, code: 'CANNOT_EXECUTE' },
+      ]
+      for (const { program, exit, code } of cases) {
+        const quiet = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--quiet', '--', program], { env })
+        assert.equal(quiet.code, exit, quiet.stderr)
+        assert.equal(quiet.stdout, '')
+        assert.match(quiet.stderr, new RegExp(`^error: cannot run ${program.replace(/[./]/g, '\\$&')}: [^\n]+\n$`))
+        const json = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--json', '--', program], { env })
+        assert.equal(json.code, exit, json.stderr)
+        const { error } = JSON.parse(json.stdout)
+        assert.deepEqual([error.code, error.exitCode], [code, exit])
+        assert.deepEqual((await LOCK_LIST(env)).json, [])
+
+        const { runLocked } = require('..')
+        await assert.rejects(runLocked({ ...options, env: 'prod', user: 'alice' }, [program]), {
+          code,
+          message: /^cannot run /,
+        })
+        assert.deepEqual(await require('..').listLocks(options), [])
+      }
     })
 
     it('renewals keep the lock past --ttl while the command runs; an uberlock is released too', async () => {

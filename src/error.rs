@@ -9,6 +9,10 @@ pub mod exit {
     pub const LOCK_BUSY: i32 = 3;
     pub const UBERLOCKED: i32 = 4;
     pub const NOT_FOUND: i32 = 5;
+    /// `locks run`: the command exists but could not be executed (as `env` and shells use it).
+    pub const CANNOT_EXECUTE: i32 = 126;
+    /// `locks run`: no such command (as `env` and shells use it).
+    pub const COMMAND_NOT_FOUND: i32 = 127;
     pub const INTERRUPTED: i32 = 130;
 }
 
@@ -37,11 +41,53 @@ pub enum Error {
     Store(String),
     #[error("lost the lock on {env} to {holder}")]
     LeaseLost { env: String, holder: String },
+    /// No renewal succeeded before the lease ran out; `source` is the last failure.
+    #[error("could not renew the lock on {env} before its lease ran out ({source})")]
+    LeaseExpired {
+        env: String,
+        #[source]
+        source: std::sync::Arc<Error>,
+    },
+    #[error("cannot run {program}: command not found")]
+    CommandNotFound {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot run {program}: {}", not_executable(source))]
+    CannotExecute {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("cannot listen on {address}: {source}")]
+    Listen {
+        address: String,
+        #[source]
+        source: std::io::Error,
+    },
+    /// The HTTP server failed after it started listening.
+    #[error("{context}: {source}")]
+    Server {
+        context: &'static str,
+        #[source]
+        source: std::io::Error,
+    },
     #[error("interrupted")]
     Interrupted,
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// Why a command that exists could not be executed, in words.
+fn not_executable(error: &std::io::Error) -> String {
+    match error.kind() {
+        std::io::ErrorKind::PermissionDenied => {
+            "permission denied (is it an executable file?)".into()
+        }
+        _ => error.to_string(),
+    }
+}
 
 impl Error {
     pub fn usage(message: impl Into<String>) -> Self {
@@ -60,14 +106,20 @@ impl Error {
 
     pub fn exit_code(&self) -> i32 {
         match self {
-            Error::Usage { .. } | Error::Config(_) | Error::Ambiguous(_) => exit::USAGE,
+            Error::Usage { .. } | Error::Config(_) | Error::Ambiguous(_) | Error::Listen { .. } => {
+                exit::USAGE
+            }
             Error::LockBusy { .. } => exit::LOCK_BUSY,
             Error::Uberlocked { .. } => exit::UBERLOCKED,
             Error::NotFound(_) => exit::NOT_FOUND,
             Error::TableMissing { .. }
             | Error::SchemaMismatch { .. }
             | Error::Store(_)
-            | Error::LeaseLost { .. } => exit::FAILURE,
+            | Error::LeaseLost { .. }
+            | Error::LeaseExpired { .. }
+            | Error::Server { .. } => exit::FAILURE,
+            Error::CommandNotFound { .. } => exit::COMMAND_NOT_FOUND,
+            Error::CannotExecute { .. } => exit::CANNOT_EXECUTE,
             Error::Interrupted => exit::INTERRUPTED,
         }
     }
@@ -75,7 +127,8 @@ impl Error {
     /// Stable code carried by JS errors (`error.code`) and `--json` error documents.
     pub fn code(&self) -> &'static str {
         match self {
-            Error::Usage { .. } => "INVALID_ARGUMENT",
+            // A busy port or a bad address: choose another, as with any bad input.
+            Error::Usage { .. } | Error::Listen { .. } => "INVALID_ARGUMENT",
             Error::Config(_) => "STORE_NOT_CONFIGURED",
             Error::LockBusy { .. } => "LOCK_BUSY",
             Error::Uberlocked { .. } => "UBERLOCKED",
@@ -83,8 +136,12 @@ impl Error {
             Error::Ambiguous(_) => "AMBIGUOUS",
             Error::TableMissing { .. } => "TABLE_MISSING",
             Error::SchemaMismatch { .. } => "SCHEMA_MISMATCH",
-            Error::Store(_) => "STORE_UNAVAILABLE",
+            // The store did not answer in time to keep the lease.
+            Error::Store(_) | Error::LeaseExpired { .. } => "STORE_UNAVAILABLE",
             Error::LeaseLost { .. } => "LEASE_LOST",
+            Error::CommandNotFound { .. } => "COMMAND_NOT_FOUND",
+            Error::CannotExecute { .. } => "CANNOT_EXECUTE",
+            Error::Server { .. } => "SERVER_FAILED",
             Error::Interrupted => "INTERRUPTED",
         }
     }
@@ -93,6 +150,9 @@ impl Error {
         match self {
             Error::Usage { hint, .. } => hint.as_deref(),
             Error::TableMissing { .. } => Some("run `daplaya init` to create the tables"),
+            Error::Listen { .. } => {
+                Some("choose another --host or --port (--port 0 picks a free one)")
+            }
             _ => None,
         }
     }

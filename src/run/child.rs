@@ -38,9 +38,15 @@ pub(super) fn spawn(command: &[String], lock: &Lock, stdout: ChildStdout) -> Res
         .stdin(inherited(Stream::Stdin))
         .stdout(inherited(child_stdout))
         .stderr(inherited(Stream::Stderr));
-    child
-        .spawn()
-        .map_err(|error| Error::usage(format!("cannot run {program}: {error}")))
+    child.spawn().map_err(|source| {
+        let program = program.clone();
+        // As `env` and shells tell them apart: 127 for no such command, 126 for the rest.
+        if source.kind() == std::io::ErrorKind::NotFound {
+            Error::CommandNotFound { program, source }
+        } else {
+            Error::CannotExecute { program, source }
+        }
+    })
 }
 
 #[derive(Clone, Copy)]

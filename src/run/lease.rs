@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::model::Lock;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -25,7 +26,7 @@ pub(super) struct Lease {
     pub(super) deadline: Instant,
     pub(super) next_renewal: Instant,
     /// The last failure since the last successful renewal.
-    pub(super) failing: Option<Error>,
+    pub(super) failing: Option<Arc<Error>>,
 }
 
 impl Lease {
@@ -50,10 +51,10 @@ impl Lease {
 
     pub(super) fn due(&self, now: Instant) -> Step {
         match &self.failing {
-            Some(error) if now >= self.deadline => Step::Lost(Error::Store(format!(
-                "could not renew the lock on {} before its lease ran out ({error})",
-                self.env
-            ))),
+            Some(error) if now >= self.deadline => Step::Lost(Error::LeaseExpired {
+                env: self.env.clone(),
+                source: Arc::clone(error),
+            }),
             // Before the deadline an attempt may use the time left. Past it with no failure
             // on record (this process was stopped or starved), one attempt finds out whether
             // the lock is still ours.
@@ -76,7 +77,7 @@ impl Lease {
 
     /// A renewal failed at `now`; `Some` when the lease has run out meanwhile.
     pub(super) fn failed(&mut self, error: Error, now: Instant) -> Option<Error> {
-        self.failing = Some(error);
+        self.failing = Some(Arc::new(error));
         self.next_renewal = (now + self.retry_interval()).min(self.deadline);
         match self.due(now) {
             Step::Lost(lost) => Some(lost),
@@ -150,8 +151,10 @@ pub(super) mod tests {
             at(1_200),
             "never later than the deadline"
         );
-        assert!(matches!(lease.due(at(1_200)), Step::Lost(Error::Store(m))
-            if m.contains("before its lease ran out") && m.contains("unreachable")));
+        assert!(
+            matches!(lease.due(at(1_200)), Step::Lost(lost @ Error::LeaseExpired { .. })
+            if lost.to_string().contains("before its lease ran out") && lost.to_string().contains("unreachable"))
+        );
         let lost = lease
             .failed(store_error(), at(1_250))
             .expect("past the lease");

@@ -335,23 +335,58 @@ mod tests {
         assert!(locks::list(&store, None).await.unwrap().is_empty());
     }
 
-    #[tokio::test(flavor = "multi_thread")]
-    async fn a_command_that_cannot_start_is_an_error_and_leaves_nothing_held() {
-        let (_dir, store) = store().await;
+    /// `locks run` of a command that cannot start: the error it ends with.
+    async fn start_failure(store: &SqliteStore, program: &str) -> Error {
         let mut request = request("alice", Duration::from_secs(60), "");
-        request.command = vec!["/nonexistent/daplaya-test".into()];
-        let error = run_locked(
-            &store,
+        request.command = vec![program.to_string()];
+        run_locked(
+            store,
             &request,
             &Interrupt::default(),
             ChildStdout::Inherit,
             &mut |_| {},
         )
         .await
-        .unwrap_err();
+        .unwrap_err()
+    }
+
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_command_that_cannot_start_is_an_error_and_leaves_nothing_held() {
+        let (_dir, store) = store().await;
+        let error = start_failure(&store, "/nonexistent/daplaya-test").await;
         assert!(error
             .to_string()
             .starts_with("cannot run /nonexistent/daplaya-test: "));
         assert!(locks::list(&store, None).await.unwrap().is_empty());
+    }
+
+    #[cfg(unix)]
+    #[tokio::test(flavor = "multi_thread")]
+    async fn a_missing_command_exits_127_and_a_file_that_is_not_executable_126() {
+        use std::os::unix::fs::PermissionsExt;
+        let (dir, store) = store().await;
+        let script = dir.path().join("deploy.sh");
+        std::fs::write(&script, "#!/bin/sh\nexit 0\n").unwrap();
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o644)).unwrap();
+        let cases = [
+            (
+                "daplaya-no-such-command".to_string(),
+                127,
+                "COMMAND_NOT_FOUND",
+            ),
+            (script.display().to_string(), 126, "CANNOT_EXECUTE"),
+        ];
+        for (program, exit, code) in cases {
+            let error = start_failure(&store, &program).await;
+            assert_eq!((error.exit_code(), error.code()), (exit, code), "{error}");
+            assert!(error
+                .to_string()
+                .starts_with(&format!("cannot run {program}: ")));
+            assert!(
+                std::error::Error::source(&error).is_some(),
+                "the cause is kept"
+            );
+            assert!(locks::list(&store, None).await.unwrap().is_empty());
+        }
     }
 }

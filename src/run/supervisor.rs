@@ -75,7 +75,7 @@ pub(super) async fn supervise<'a>(
                             Some(gone) => lost = Some(stop(gone, child, events)),
                             None => events(Event::RenewalFailed {
                                 lock: &held,
-                                error: lease.failing.as_ref().expect("just failed"),
+                                error: lease.failing.as_deref().expect("just failed"),
                                 lease_left: lease.deadline.saturating_duration_since(now),
                             }),
                         }

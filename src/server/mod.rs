@@ -64,15 +64,14 @@ pub async fn run(
 ) -> Result<()> {
     let listener = tokio::net::TcpListener::bind((request.host.as_str(), request.port))
         .await
-        .map_err(|e| {
-            Error::usage_with_hint(
-                format!("cannot listen on {}:{}: {e}", request.host, request.port),
-                "choose another --host or --port (--port 0 picks a free one)",
-            )
+        .map_err(|source| Error::Listen {
+            address: format!("{}:{}", request.host, request.port),
+            source,
         })?;
-    let address = listener
-        .local_addr()
-        .map_err(|e| Error::Store(format!("cannot read the listening address: {e}")))?;
+    let address = listener.local_addr().map_err(|source| Error::Server {
+        context: "cannot read the listening address",
+        source,
+    })?;
     events(ServerEvent::Listening(&Serving {
         url: format!("http://{address}{COMMANDS_PATH}"),
         host: address.ip().to_string(),
@@ -104,5 +103,8 @@ pub async fn run(
     while let Ok(line) = lines.try_recv() {
         events(ServerEvent::Log(&line));
     }
-    result.map_err(|e| Error::Store(format!("the Slack server failed: {e}")))
+    result.map_err(|source| Error::Server {
+        context: "the Slack server failed",
+        source,
+    })
 }
