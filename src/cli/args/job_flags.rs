@@ -30,18 +30,23 @@ pub enum JobsCommand {
 
 #[derive(Debug, Default, Args)]
 pub struct StartFlags {
+    /// The job's name, e.g. deploy-prod
     #[arg(long)]
     pub jobname: String,
+    /// Who runs the job, e.g. "$GIT_COMMITTER_EMAIL"
     #[arg(long)]
     pub user: String,
+    /// The git version (commit) the job runs at
     #[arg(long)]
     pub gitversion: String,
 }
 
 #[derive(Debug, Default, Args)]
 pub struct GetFlags {
+    /// The job's name, e.g. deploy-prod
     #[arg(long)]
     pub jobname: String,
+    /// The git version (commit) to look up
     #[arg(long)]
     pub gitversion: String,
 }
@@ -51,10 +56,13 @@ pub struct EndFlags {
     /// The seeds' form: `version <VERSION>`
     #[arg(value_name = "version VERSION", num_args = 0..=2, hide = true)]
     pub words: Vec<String>,
+    /// The git version (commit) whose most recent running job ends
     #[arg(long)]
     pub gitversion: Option<String>,
+    /// Only a job of this name (needed when the version runs under several)
     #[arg(long)]
     pub jobname: Option<String>,
+    /// Only a job started by this user
     #[arg(long)]
     pub user: Option<String>,
     /// Mark the job as skipped
@@ -64,6 +72,7 @@ pub struct EndFlags {
 
 #[derive(Debug, Default, Args)]
 pub struct WindowFlags {
+    /// The job's name, e.g. deploy-prod
     #[arg(long)]
     pub jobname: String,
     /// How far back to look [default: 50m]

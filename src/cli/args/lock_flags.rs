@@ -22,21 +22,25 @@ pub enum LocksCommand {
     #[command(
         after_help = "The command gets DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN in its \
             environment. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
-            the lock was lost meanwhile (the command is sent SIGTERM).\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh"
+            the lock was lost meanwhile (the command is sent SIGTERM). A command that does not exist \
+            exits 127, one that cannot be executed 126, and nothing stays locked.\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh"
     )]
     Run(RunFlags),
 }
 
 #[derive(Debug, Default, Args)]
 pub struct ListFlags {
+    /// Only this env's lock, e.g. production
     #[arg(long)]
     pub env: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct LockFlags {
+    /// The environment to lock, e.g. production (one lock per env)
     #[arg(long)]
     pub env: String,
+    /// Who holds the lock, e.g. your email or "$GIT_COMMITTER_EMAIL"
     #[arg(long)]
     pub user: String,
     /// What the lock is for, e.g. the CI job URL [default: CLI]
@@ -71,8 +75,10 @@ pub struct RunFlags {
 
 #[derive(Debug, Default, Args)]
 pub struct ReleaseFlags {
+    /// The environment whose lock to release
     #[arg(long)]
     pub env: String,
+    /// Who holds the lock (only its holder can release it)
     #[arg(long)]
     pub user: String,
     /// Release an uberlock (required for one)

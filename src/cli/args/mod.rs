@@ -21,7 +21,8 @@ use clap::{Args, Parser, Subcommand};
     version,
     about = "Deploy locks per environment and a registry of running jobs, on DynamoDB or an embedded store",
     disable_help_subcommand = true,
-    propagate_version = true
+    propagate_version = true,
+    after_help = "Exit codes:\n  0      ok\n  1      store or runtime failure (unreachable store, lost lease)\n  2      bad usage or input\n  3      lock busy\n  4      uberlocked by someone else\n  5      not found\n  126    locks run: the command cannot be executed\n  127    locks run: no such command\n  128+N  locks run: the command died of signal N\n  130    interrupted while waiting"
 )]
 pub struct Cli {
     /// Print one JSON document on stdout and nothing else there
@@ -68,6 +69,7 @@ pub enum Command {
         after_help = "Example:\n  daplaya completions bash > /etc/bash_completion.d/daplaya"
     )]
     Completions {
+        /// The shell to print completions for
         #[arg(value_enum)]
         shell: clap_complete::Shell,
     },
@@ -166,6 +168,25 @@ mod tests {
             Invocation::Act { action, .. } => Ok(action),
             other => panic!("not a store action: {other:?}"),
         }
+    }
+
+    #[test]
+    fn every_flag_and_argument_says_what_it_is_in_help() {
+        use clap::CommandFactory;
+        fn undocumented(command: &clap::Command, path: &str, missing: &mut Vec<String>) {
+            for arg in command.get_arguments() {
+                let builtin = matches!(arg.get_id().as_str(), "help" | "version");
+                if !builtin && !arg.is_hide_set() && arg.get_help().is_none() {
+                    missing.push(format!("{path} {}", arg.get_id()));
+                }
+            }
+            for sub in command.get_subcommands() {
+                undocumented(sub, &format!("{path} {}", sub.get_name()), missing);
+            }
+        }
+        let mut missing = Vec::new();
+        undocumented(&Cli::command(), "daplaya", &mut missing);
+        assert!(missing.is_empty(), "no help for: {missing:?}");
     }
 
     #[test]
