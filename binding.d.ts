@@ -9,46 +9,325 @@
  */
 export declare const __napiBindingTarget: 'native' | 'wasm32-wasi' | 'wasm32-wasip1'
 
-/**
- * Lets JS stop a running command: the CLI shim calls `cancel(name)` on SIGINT / SIGTERM
- * (Node-API has no signal API).
- */
-export declare class CancelSignal {
-  constructor()
-  /**
-   * Cancels waiting for a lock (the command exits 130). `signal` (`'SIGINT'`, `'SIGTERM'`,
-   * `'SIGHUP'`; default `'SIGTERM'`) is passed on to the command `locks run` is running.
-   * Returns true when such a command receives it, false when the signal only cancelled.
-   */
-  cancel(signal?: string | undefined | null): boolean
+/** How `lock` got the env: `lock` resolves to a {@link Lock} with these fields too. */
+export type Acquisition =
+  | { outcome: 'acquired' }
+  | { outcome: 'renewed' }
+  | { outcome: 'upgraded' }
+  | { outcome: 'preempted'; preemptedUser: string }
+
+/** Jobs of a jobname not ended, started within `ttl`, newest first. */
+export declare function activeJobs(options: JobWindowOptions): Promise<Array<Job>>
+
+/** Ends the most recent running job of a version. */
+export declare function endJob(options: EndJobOptions): Promise<EndJobResult>
+
+/** Options of `endJob`. */
+export interface EndJobOptions {
+  gitversion: string
+  /** Needed when the version runs under several jobnames. */
+  jobname?: string
+  /** Only a job started by this user. */
+  user?: string
+  /** Mark the job skipped. */
+  skipped?: boolean
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
 }
 
-export declare function activeJobs(options: object): Promise<unknown>
+export interface EndJobResult {
+  /** False when the job had ended already: nothing was changed. */
+  changed: boolean
+  job: Job
+}
 
-export declare function endJob(options: object): Promise<unknown>
+/** The most recent job of a jobname at a version; rejects with `NOT_FOUND`. */
+export declare function getJob(options: GetJobOptions): Promise<Job>
 
-export declare function getJob(options: object): Promise<unknown>
+/** Options of `getJob`. */
+export interface GetJobOptions {
+  jobname: string
+  gitversion: string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
 
 /**
- * Answers a Slack slash command: `request` is `{ headers, body }` (body: the raw string),
- * `options` the signing secret, app id and store options. Resolves to `{ status, headers, body }`.
+ * Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
+ * `daplaya slack serve` does. Verifies the signature and timestamp first; a refused request
+ * touches no store. Never waits on a lock; store work is bounded by 2.5 s. Rejects with
+ * `INVALID_ARGUMENT` when no signing secret is configured.
  */
-export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: object): Promise<{ status: number, headers: Record<string, string>, body: string }>
+export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions): Promise<SlackResponse>
 
-export declare function init(options?: object): Promise<unknown>
+/** Creates the tables (safe to run again). */
+export declare function init(options?: InitOptions | undefined | null): Promise<InitResult>
 
-export declare function listLocks(options?: object): Promise<unknown>
+/** Options of `init`. */
+export interface InitOptions {
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
 
-export declare function lock(options: object): Promise<unknown>
+export interface InitResult {
+  /** The store, described without credentials. */
+  store: string
+  tables: Array<TableStatus>
+}
 
-export declare function release(options: object): Promise<unknown>
+/** A running-job record. */
+export interface Job {
+  /** Time-ordered id (UUIDv7). */
+  id: string
+  user: string
+  jobname: string
+  /** Git version the job runs. */
+  version: string
+  /** Start time (epoch ms). */
+  started: number
+  /** End time (epoch ms); `null` while running. */
+  ended: number | null
+  /** Ended as skipped. */
+  skipped: boolean
+}
 
-/** Runs a command line (arguments after the program name) and resolves to its exit code. */
-export declare function runCli(argv: Array<string>, signal: CancelSignal): Promise<number>
+/** Options of `activeJobs` and `skippedJobs`. */
+export interface JobWindowOptions {
+  jobname: string
+  /** How far back to look (default 50 minutes). */
+  ttl?: number | string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
 
-/** `locks run` as a function: takes the lock, runs `command` (stdio inherited), releases. */
-export declare function runLocked(options: object, command: string[]): Promise<unknown>
+/** Active locks, sorted by env. */
+export declare function listLocks(options?: ListLocksOptions | undefined | null): Promise<Array<Lock>>
 
-export declare function skippedJobs(options: object): Promise<unknown>
+/** Options of `listLocks`. */
+export interface ListLocksOptions {
+  /** Only this env (default: every env with an active lock). */
+  env?: string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
 
-export declare function startJob(options: object): Promise<unknown>
+/** Takes the lock on an env, waiting (silently) while someone else holds it. */
+export declare function lock(options: LockOptions): Promise<Lock & Acquisition>
+
+/** A lock row, as stored. */
+export interface Lock {
+  /** Lock id; kept when the holder renews. */
+  id: string
+  /** Holder, trimmed and lowercased. */
+  user: string
+  /** Environment, trimmed and lowercased. */
+  env: string
+  /** When this acquisition began (epoch ms). */
+  createdAt: number
+  /** Last renewal or release (epoch ms). */
+  updatedAt: number
+  /** False once released. */
+  active: boolean
+  /** Never expires; only `release({ uberlock: true })` ends it. */
+  uberlock: boolean
+  /** What the lock is for (a CI URL, `Slack`, `CLI`, `API`). */
+  meta: string
+  /** When the lease runs out (epoch ms); `null` for an uberlock. */
+  expiresAt: number | null
+  /**
+   * Strictly greater for every new acquisition of the env: lets a deploy target refuse a
+   * stale holder.
+   */
+  fencingToken: number
+}
+
+/** Options of `lock` and `runLocked`. */
+export interface LockOptions {
+  /** Environment to lock. */
+  env: string
+  /** Who holds it, e.g. the committer's email. */
+  user: string
+  /** What the lock is for (default `'API'`). */
+  meta?: string
+  /** Take an uberlock: never expires, refuses others at once, preempts a normal holder. */
+  uberlock?: boolean
+  /**
+   * Lease length (default 20 minutes): milliseconds, or text such as `'500ms'`, `'30s'`,
+   * `'20m'`, `'2h'`, `'1d'`.
+   */
+  ttl?: number | string
+  /** Stop waiting after this long and reject with `LOCK_BUSY` (default: wait forever). */
+  timeout?: number | string
+  /** Try once; reject with `LOCK_BUSY` if someone else holds the env. */
+  noWait?: boolean
+  /** How often to retry while waiting (default 5 s). */
+  pollInterval?: number | string
+  /**
+   * Aborting it ends the wait at once: nothing is taken, and the call rejects with an
+   * `AbortError`. For `runLocked`, a command already running is sent SIGTERM, and the
+   * lock is released when it has exited.
+   */
+  signal?: AbortSignal
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
+
+/** Releases your lock on an env. */
+export declare function release(options: ReleaseOptions): Promise<ReleaseResult>
+
+/** Options of `release`. */
+export interface ReleaseOptions {
+  env: string
+  user: string
+  /** Required to release an uberlock. */
+  uberlock?: boolean
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
+
+/** Why `release` changed nothing. */
+export type ReleaseReason = 'notLocked' | 'heldByOther'
+
+export interface ReleaseResult {
+  /** False when you did not hold the env: nothing was changed. */
+  released: boolean
+  /** Why nothing was released. */
+  reason: ReleaseReason | null
+  /** The lock row after the call, if the env has one. */
+  lock: Lock | null
+}
+
+/**
+ * `daplaya locks run` as a function: takes the lock (waiting silently, as `lock` does), runs
+ * `command` (`[program, ...args]`, no shell; stdio inherited) with `DAPLAYA_LOCK_ID`,
+ * `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third
+ * of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
+ * `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
+ * command SIGTERM, and with the errors of `lock` before the command starts
+ * (`INVALID_ARGUMENT` when it cannot start). Signals to this Node process are not forwarded.
+ */
+export declare function runLocked(options: LockOptions, command: Array<string>): Promise<RunLockedResult>
+
+/** What `runLocked` resolves to once the command has exited under the lock. */
+export interface RunLockedResult {
+  /** The command's exit code; 128 + N when signal N ended it. */
+  exitCode: number
+  /** The lock as released (`active: false`), with the `fencingToken` the command was given. */
+  lock: Lock
+}
+
+/** Skipped jobs of a jobname started within `ttl`, newest first. */
+export declare function skippedJobs(options: JobWindowOptions): Promise<Array<Job>>
+
+/** Options of `handleSlackCommand`; unset fields come from the environment. */
+export interface SlackHandlerOptions {
+  /** The Slack app's signing secret (else `DAPLAYA_SLACK_SIGNING_SECRET`); required. */
+  signingSecret?: string
+  /**
+   * Accept only requests whose `api_app_id` is this (else `DAPLAYA_SLACK_APP_ID`;
+   * unset: any app).
+   */
+  appId?: string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
+
+/** What to answer Slack with. */
+export interface SlackResponse {
+  /** 200, or 401 (bad signature or timestamp), 403 (another Slack app), 413 (body too large). */
+  status: number
+  /** `content-type` of the body. */
+  headers: Record<string, string>
+  /** A Slack message as JSON (`response_type` and `text`) for 200; a short word otherwise. */
+  body: string
+}
+
+/** Records a running job. */
+export declare function startJob(options: StartJobOptions): Promise<Job>
+
+/** Options of `startJob`. */
+export interface StartJobOptions {
+  jobname: string
+  user: string
+  gitversion: string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+}
+
+export interface TableStatus {
+  name: string
+  /** False when it existed already. */
+  created: boolean
+}

@@ -835,7 +835,6 @@ function __napiStampBindingTarget(exportsObject, target) {
 // linked import resolves to `undefined`.
 module.exports.__napiBindingTarget = __napiStampBindingTarget(nativeBinding, __napiLoadedBindingTarget)
 module.exports = nativeBinding
-module.exports.CancelSignal = nativeBinding.CancelSignal
 module.exports.activeJobs = nativeBinding.activeJobs
 module.exports.endJob = nativeBinding.endJob
 module.exports.getJob = nativeBinding.getJob
@@ -844,7 +843,7 @@ module.exports.init = nativeBinding.init
 module.exports.listLocks = nativeBinding.listLocks
 module.exports.lock = nativeBinding.lock
 module.exports.release = nativeBinding.release
-module.exports.runCli = nativeBinding.runCli
+module.exports.ReleaseReason = nativeBinding.ReleaseReason
 module.exports.runLocked = nativeBinding.runLocked
 module.exports.skippedJobs = nativeBinding.skippedJobs
 module.exports.startJob = nativeBinding.startJob

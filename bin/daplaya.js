@@ -2,14 +2,14 @@
 'use strict'
 // The CLI is Rust: this shim hands it the arguments, turns signals into cancellation (Node-API
 // has no signal API) and sets the exit code (never process.exit(), which can cut output short).
-const { runCli, CancelSignal } = require('../binding.js')
+const { runCli, newInterrupt, interrupt } = require('../binding.js')
 
-const signal = new CancelSignal()
+const handle = newInterrupt()
 let signals = 0
 function onSignal(name) {
   signals += 1
   // `locks run` passes every signal on to its command (true); otherwise the first one cancels.
-  if (signal.cancel(name) || signals === 1) return
+  if (interrupt(handle, name) || signals === 1) return
   // A second signal while the first is being handled: fall back to the default action.
   process.removeAllListeners(name)
   process.kill(process.pid, name)
@@ -17,7 +17,7 @@ function onSignal(name) {
 process.on('SIGINT', onSignal)
 process.on('SIGTERM', onSignal)
 
-runCli(process.argv.slice(2), signal).then(
+runCli(process.argv.slice(2), handle).then(
   (code) => {
     process.exitCode = code
   },

@@ -1,0 +1,315 @@
+//! The options objects of the API functions. Each is a `#[napi(object)]`, so `binding.d.ts`
+//! declares it with these doc comments, read from JS by a conversion that refuses any key it
+//! does not declare: a misspelt `timout` is an error naming it, not a lock that waits forever.
+
+use super::abort::Abort;
+use crate::config::StoreOptions;
+use crate::error::Error;
+use napi::bindgen_prelude::{Either, FromNapiValue, Object, ValueType};
+use napi::sys;
+use napi_derive::napi;
+
+/// The text the duration parser reads from a duration option (milliseconds, or text such as
+/// `'30s'`); a number that is not whole milliseconds is refused there, as the user wrote it.
+pub fn duration_text(duration: &Option<Either<f64, String>>) -> Option<String> {
+    duration.as_ref().map(|duration| match duration {
+        Either::A(millis) => millis.to_string(),
+        Either::B(text) => text.clone(),
+    })
+}
+
+/// Declares an options object: its own fields, then the store options every function takes.
+/// Doc comments are written `#[doc = "..."]`: napi reads them as plain string literals, and
+/// `///` passed through a macro arrives as a raw one.
+macro_rules! options {
+    // Attributes are passed on as raw tokens: napi reads doc comments from them.
+    ($(#[$($meta:tt)*])* $name:ident { $($(#[$($field_meta:tt)*])* $field:ident: $ty:ty,)* }) => {
+        $(#[$($meta)*])*
+        #[napi(object, object_from_js = false, object_to_js = false)]
+        #[derive(Default)]
+        pub struct $name {
+            $($(#[$($field_meta)*])* pub $field: $ty,)*
+            /// `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment).
+            pub store: Option<String>,
+            /// AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region).
+            pub region: Option<String>,
+            /// DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`).
+            pub endpoint: Option<String>,
+            /// Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`).
+            pub locks_table: Option<String>,
+            /// Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`).
+            pub jobs_table: Option<String>,
+        }
+
+        impl FromNapiValue for $name {
+            unsafe fn from_napi_value(
+                env: sys::napi_env,
+                value: sys::napi_value,
+            ) -> napi::Result<Self> {
+                let own: &[&str] = &[$(stringify!($field)),*];
+                let options = unsafe { Given::new(env, value, &[own, &STORE_FIELDS].concat()) }?;
+                Ok($name {
+                    $($field: options.read(stringify!($field))?,)*
+                    store: options.read("store")?,
+                    region: options.read("region")?,
+                    endpoint: options.read("endpoint")?,
+                    locks_table: options.read("locks_table")?,
+                    jobs_table: options.read("jobs_table")?,
+                })
+            }
+        }
+
+        impl $name {
+            pub fn store_options(&self) -> StoreOptions {
+                StoreOptions {
+                    store: self.store.clone(),
+                    region: self.region.clone(),
+                    endpoint: self.endpoint.clone(),
+                    locks_table: self.locks_table.clone(),
+                    jobs_table: self.jobs_table.clone(),
+                }
+            }
+        }
+    };
+}
+
+const STORE_FIELDS: [&str; 5] = ["store", "region", "endpoint", "locks_table", "jobs_table"];
+
+options! {
+    #[doc = " Options of `init`."]
+    InitOptions {}
+}
+
+options! {
+    #[doc = " Options of `listLocks`."]
+    ListLocksOptions {
+        #[doc = " Only this env (default: every env with an active lock)."]
+        env: Option<String>,
+    }
+}
+
+options! {
+    #[doc = " Options of `lock` and `runLocked`."]
+    LockOptions {
+        #[doc = " Environment to lock."]
+        env: String,
+        #[doc = " Who holds it, e.g. the committer's email."]
+        user: String,
+        #[doc = " What the lock is for (default `'API'`)."]
+        meta: Option<String>,
+        #[doc = " Take an uberlock: never expires, refuses others at once, preempts a normal holder."]
+        uberlock: Option<bool>,
+        #[doc = " Lease length (default 20 minutes): milliseconds, or text such as `'500ms'`, `'30s'`,"]
+        #[doc = " `'20m'`, `'2h'`, `'1d'`."]
+        ttl: Option<Either<f64, String>>,
+        #[doc = " Stop waiting after this long and reject with `LOCK_BUSY` (default: wait forever)."]
+        timeout: Option<Either<f64, String>>,
+        #[doc = " Try once; reject with `LOCK_BUSY` if someone else holds the env."]
+        no_wait: Option<bool>,
+        #[doc = " How often to retry while waiting (default 5 s)."]
+        poll_interval: Option<Either<f64, String>>,
+        #[doc = " Aborting it ends the wait at once: nothing is taken, and the call rejects with an"]
+        #[doc = " `AbortError`. For `runLocked`, a command already running is sent SIGTERM, and the"]
+        #[doc = " lock is released when it has exited."]
+        #[napi(ts_type = "AbortSignal")]
+        signal: Option<Abort>,
+    }
+}
+
+options! {
+    #[doc = " Options of `release`."]
+    ReleaseOptions {
+        env: String,
+        user: String,
+        #[doc = " Required to release an uberlock."]
+        uberlock: Option<bool>,
+    }
+}
+
+options! {
+    #[doc = " Options of `startJob`."]
+    StartJobOptions {
+        jobname: String,
+        user: String,
+        gitversion: String,
+    }
+}
+
+options! {
+    #[doc = " Options of `getJob`."]
+    GetJobOptions {
+        jobname: String,
+        gitversion: String,
+    }
+}
+
+options! {
+    #[doc = " Options of `endJob`."]
+    EndJobOptions {
+        gitversion: String,
+        #[doc = " Needed when the version runs under several jobnames."]
+        jobname: Option<String>,
+        #[doc = " Only a job started by this user."]
+        user: Option<String>,
+        #[doc = " Mark the job skipped."]
+        skipped: Option<bool>,
+    }
+}
+
+options! {
+    #[doc = " Options of `activeJobs` and `skippedJobs`."]
+    JobWindowOptions {
+        jobname: String,
+        #[doc = " How far back to look (default 50 minutes)."]
+        ttl: Option<Either<f64, String>>,
+    }
+}
+
+options! {
+    #[doc = " Options of `handleSlackCommand`; unset fields come from the environment."]
+    SlackHandlerOptions {
+        #[doc = " The Slack app's signing secret (else `DAPLAYA_SLACK_SIGNING_SECRET`); required."]
+        signing_secret: Option<String>,
+        #[doc = " Accept only requests whose `api_app_id` is this (else `DAPLAYA_SLACK_APP_ID`;"]
+        #[doc = " unset: any app)."]
+        app_id: Option<String>,
+    }
+}
+
+/// An options object as given: checked for unknown keys, then read field by field.
+struct Given<'env> {
+    object: Option<Object<'env>>,
+}
+
+impl Given<'_> {
+    /// `undefined` and `null` are an object without keys; anything else must be an object
+    /// whose keys are all `fields` (in camelCase).
+    unsafe fn new(
+        env: sys::napi_env,
+        value: sys::napi_value,
+        fields: &[&str],
+    ) -> napi::Result<Self> {
+        let value_type = napi::bindgen_prelude::type_of!(env, value)?;
+        if matches!(value_type, ValueType::Undefined | ValueType::Null) {
+            return Ok(Given { object: None });
+        }
+        if value_type != ValueType::Object {
+            return Err(invalid(Error::usage("options must be an object")));
+        }
+        let object = Object::from_raw(env, value);
+        let known: Vec<String> = fields.iter().map(|field| camel_case(field)).collect();
+        if let Some(unknown) = Object::keys(&object)?
+            .into_iter()
+            .find(|key| !known.contains(key))
+        {
+            return Err(invalid(Error::usage(unknown_option(&unknown, &known))));
+        }
+        Ok(Given {
+            object: Some(object),
+        })
+    }
+
+    fn read<T: Field>(&self, field: &str) -> napi::Result<T> {
+        let key = camel_case(field);
+        let given = match &self.object {
+            Some(object) => object.get::<T::Given>(&key).map_err(|error| {
+                invalid(Error::usage(format!("option '{key}': {}", error.reason)))
+            })?,
+            None => None,
+        };
+        Ok(T::from_given(given))
+    }
+}
+
+/// How a field reads when its key is left out: required text reads as empty, which the
+/// validation every front door shares then refuses by name.
+trait Field: Sized {
+    type Given: FromNapiValue;
+    fn from_given(given: Option<Self::Given>) -> Self;
+}
+
+impl Field for String {
+    type Given = String;
+    fn from_given(given: Option<String>) -> Self {
+        given.unwrap_or_default()
+    }
+}
+
+impl<T: FromNapiValue> Field for Option<T> {
+    type Given = T;
+    fn from_given(given: Option<T>) -> Self {
+        given
+    }
+}
+
+/// Names the unknown key, and the known one it was probably meant to be.
+fn unknown_option(unknown: &str, known: &[String]) -> String {
+    let closest = known
+        .iter()
+        .map(|key| (strsim::jaro_winkler(unknown, key), key))
+        .filter(|(similarity, _)| *similarity > 0.8)
+        .max_by(|a, b| a.0.total_cmp(&b.0));
+    match closest {
+        Some((_, key)) => format!("unknown option '{unknown}' (did you mean '{key}'?)"),
+        None => format!("unknown option '{unknown}' (options: {})", known.join(", ")),
+    }
+}
+
+/// `locks_table` is `locksTable` in JS, as napi names the fields of `#[napi(object)]`.
+fn camel_case(field: &str) -> String {
+    let mut words = field.split('_');
+    let first = words.next().unwrap_or_default().to_string();
+    words.fold(first, |mut name, word| {
+        let mut letters = word.chars();
+        if let Some(initial) = letters.next() {
+            name.extend(initial.to_uppercase());
+            name.push_str(letters.as_str());
+        }
+        name
+    })
+}
+
+/// A conversion error in the form index.js turns into `error.code`.
+fn invalid(error: Error) -> napi::Error {
+    super::js_error(&error)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fields_are_named_in_camel_case_as_napi_names_them() {
+        assert_eq!(camel_case("env"), "env");
+        assert_eq!(camel_case("no_wait"), "noWait");
+        assert_eq!(camel_case("locks_table"), "locksTable");
+    }
+
+    #[test]
+    fn an_unknown_option_is_named_with_the_likely_intended_one() {
+        let known: Vec<String> = ["env", "user", "timeout", "ttl"].map(String::from).into();
+        assert_eq!(
+            unknown_option("timout", &known),
+            "unknown option 'timout' (did you mean 'timeout'?)"
+        );
+        assert_eq!(
+            unknown_option("colour", &known),
+            "unknown option 'colour' (options: env, user, timeout, ttl)"
+        );
+    }
+
+    #[test]
+    fn a_duration_reads_as_the_text_the_parser_checks() {
+        assert_eq!(
+            duration_text(&Some(Either::A(1500.0))).as_deref(),
+            Some("1500")
+        );
+        assert_eq!(duration_text(&Some(Either::A(-1.0))).as_deref(), Some("-1"));
+        assert_eq!(duration_text(&Some(Either::A(1.5))).as_deref(), Some("1.5"));
+        assert_eq!(
+            duration_text(&Some(Either::B("30s".into()))).as_deref(),
+            Some("30s")
+        );
+        assert_eq!(duration_text(&None), None);
+    }
+}

@@ -1,0 +1,336 @@
+//! What the API functions resolve to: the documents `--json` prints, as `#[napi(object)]`
+//! types so `binding.d.ts` names them. `__test__/api.test.js` checks each against the CLI's
+//! `--json` output for the same call.
+
+use crate::ops::Report;
+use crate::{jobs, locks, model, store};
+use napi::bindgen_prelude::{Object, ToNapiValue};
+use napi::sys;
+use napi_derive::napi;
+
+/// A lock row, as stored.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct Lock {
+    /// Lock id; kept when the holder renews.
+    pub id: String,
+    /// Holder, trimmed and lowercased.
+    pub user: String,
+    /// Environment, trimmed and lowercased.
+    pub env: String,
+    /// When this acquisition began (epoch ms).
+    pub created_at: i64,
+    /// Last renewal or release (epoch ms).
+    pub updated_at: i64,
+    /// False once released.
+    pub active: bool,
+    /// Never expires; only `release({ uberlock: true })` ends it.
+    pub uberlock: bool,
+    /// What the lock is for (a CI URL, `Slack`, `CLI`, `API`).
+    pub meta: String,
+    /// When the lease runs out (epoch ms); `null` for an uberlock.
+    pub expires_at: Option<i64>,
+    /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
+    /// stale holder.
+    pub fencing_token: i64,
+}
+
+impl From<model::Lock> for Lock {
+    fn from(lock: model::Lock) -> Self {
+        Lock {
+            id: lock.id,
+            user: lock.user,
+            env: lock.env,
+            created_at: lock.created_at,
+            updated_at: lock.updated_at,
+            active: lock.active,
+            uberlock: lock.uberlock,
+            meta: lock.meta,
+            expires_at: lock.expires_at,
+            // Tokens count acquisitions of one env: far below 2^53.
+            fencing_token: i64::try_from(lock.fencing_token).unwrap_or(i64::MAX),
+        }
+    }
+}
+
+/// How `lock` got the env: `lock` resolves to a {@link Lock} with these fields too.
+#[napi(
+    discriminant = "outcome",
+    discriminant_case = "lowercase",
+    object_from_js = false
+)]
+pub enum Acquisition {
+    /// The env was free, released or expired.
+    Acquired,
+    /// You held it already; lease renewed, same id.
+    Renewed,
+    /// Your normal lock became an uberlock, same id.
+    Upgraded,
+    /// Your uberlock took the env from another user's normal lock.
+    Preempted { preempted_user: String },
+}
+
+impl From<locks::Acquired> for Acquisition {
+    fn from(acquired: locks::Acquired) -> Self {
+        match acquired {
+            locks::Acquired::Acquired => Acquisition::Acquired,
+            locks::Acquired::Renewed => Acquisition::Renewed,
+            locks::Acquired::Upgraded => Acquisition::Upgraded,
+            locks::Acquired::Preempted { preempted_user } => {
+                Acquisition::Preempted { preempted_user }
+            }
+        }
+    }
+}
+
+/// One object with the fields of both: `lock` resolves to the lock row and how it was got.
+pub struct Merged<A, B>(pub A, pub B);
+
+impl<A: ToNapiValue, B: ToNapiValue> ToNapiValue for Merged<A, B> {
+    unsafe fn to_napi_value(env: sys::napi_env, merged: Self) -> napi::Result<sys::napi_value> {
+        let Merged(first, second) = merged;
+        let first = unsafe { A::to_napi_value(env, first) }?;
+        let second = Object::from_raw(env, unsafe { B::to_napi_value(env, second) }?);
+        let mut target = Object::from_raw(env, first);
+        for key in Object::keys(&second)? {
+            let value: Option<napi::bindgen_prelude::Unknown> = second.get(&key)?;
+            target.set(&key, value)?;
+        }
+        Ok(first)
+    }
+}
+
+pub type LockResult = Merged<Lock, Acquisition>;
+
+/// Why `release` changed nothing.
+#[napi(string_enum = "camelCase")]
+pub enum ReleaseReason {
+    /// Nobody holds the env.
+    NotLocked,
+    /// Someone else holds it.
+    HeldByOther,
+}
+
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct ReleaseResult {
+    /// False when you did not hold the env: nothing was changed.
+    pub released: bool,
+    /// Why nothing was released.
+    pub reason: Option<ReleaseReason>,
+    /// The lock row after the call, if the env has one.
+    pub lock: Option<Lock>,
+}
+
+impl From<locks::Released> for ReleaseResult {
+    fn from(released: locks::Released) -> Self {
+        match released {
+            locks::Released::Released(lock) => ReleaseResult {
+                released: true,
+                reason: None,
+                lock: Some(lock.into()),
+            },
+            locks::Released::Nothing(reason, lock) => ReleaseResult {
+                released: false,
+                reason: Some(match reason {
+                    locks::NotReleased::NotLocked => ReleaseReason::NotLocked,
+                    locks::NotReleased::HeldByOther => ReleaseReason::HeldByOther,
+                }),
+                lock: lock.map(Lock::from),
+            },
+        }
+    }
+}
+
+/// What `runLocked` resolves to once the command has exited under the lock.
+#[napi(object, object_from_js = false)]
+pub struct RunLockedResult {
+    /// The command's exit code; 128 + N when signal N ended it.
+    pub exit_code: i32,
+    /// The lock as released (`active: false`), with the `fencingToken` the command was given.
+    pub lock: Lock,
+}
+
+/// A running-job record.
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct Job {
+    /// Time-ordered id (UUIDv7).
+    pub id: String,
+    pub user: String,
+    pub jobname: String,
+    /// Git version the job runs.
+    pub version: String,
+    /// Start time (epoch ms).
+    pub started: i64,
+    /// End time (epoch ms); `null` while running.
+    pub ended: Option<i64>,
+    /// Ended as skipped.
+    pub skipped: bool,
+}
+
+impl From<model::Job> for Job {
+    fn from(job: model::Job) -> Self {
+        Job {
+            id: job.id,
+            user: job.user,
+            jobname: job.jobname,
+            version: job.version,
+            started: job.started,
+            ended: job.ended,
+            skipped: job.skipped,
+        }
+    }
+}
+
+#[napi(object, object_from_js = false)]
+pub struct EndJobResult {
+    /// False when the job had ended already: nothing was changed.
+    pub changed: bool,
+    pub job: Job,
+}
+
+impl From<jobs::Ended> for EndJobResult {
+    fn from(ended: jobs::Ended) -> Self {
+        EndJobResult {
+            changed: ended.changed,
+            job: ended.job.into(),
+        }
+    }
+}
+
+#[napi(object, object_from_js = false)]
+pub struct TableStatus {
+    pub name: String,
+    /// False when it existed already.
+    pub created: bool,
+}
+
+impl From<store::TableStatus> for TableStatus {
+    fn from(table: store::TableStatus) -> Self {
+        TableStatus {
+            name: table.name,
+            created: table.created,
+        }
+    }
+}
+
+#[napi(object, object_from_js = false)]
+pub struct InitResult {
+    /// The store, described without credentials.
+    pub store: String,
+    pub tables: Vec<TableStatus>,
+}
+
+/// What to answer Slack with.
+#[napi(object, object_from_js = false)]
+pub struct SlackResponse {
+    /// 200, or 401 (bad signature or timestamp), 403 (another Slack app), 413 (body too large).
+    pub status: u32,
+    /// `content-type` of the body.
+    pub headers: std::collections::HashMap<String, String>,
+    /// A Slack message as JSON (`response_type` and `text`) for 200; a short word otherwise.
+    pub body: String,
+}
+
+impl SlackResponse {
+    /// Slack's JS entry answers with the document `{ status, headers, body }`.
+    pub fn from_json(response: serde_json::Value) -> Self {
+        let text = |value: &serde_json::Value| value.as_str().unwrap_or_default().to_string();
+        SlackResponse {
+            status: response["status"]
+                .as_u64()
+                .map_or(500, |status| status as u32),
+            headers: response["headers"]
+                .as_object()
+                .map(|headers| {
+                    headers
+                        .iter()
+                        .map(|(name, value)| (name.clone(), text(value)))
+                        .collect()
+                })
+                .unwrap_or_default(),
+            body: text(&response["body"]),
+        }
+    }
+}
+
+/// The result of a function, from the report of its operation (`None`: another operation's).
+pub trait FromReport: Sized {
+    fn from_report(report: Report) -> Option<Self>;
+}
+
+impl FromReport for InitResult {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::Init { store, tables } => Some(InitResult {
+                store,
+                tables: tables.into_iter().map(TableStatus::from).collect(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for Vec<Lock> {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::Locks { locks, .. } => Some(locks.into_iter().map(Lock::from).collect()),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for LockResult {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::Locked { lock, acquired } => Some(Merged(lock.into(), acquired.into())),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for ReleaseResult {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::Released(released) => Some(released.into()),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for RunLockedResult {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::Ran { exit_code, lock } => Some(RunLockedResult {
+                exit_code,
+                lock: lock.into(),
+            }),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for Job {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::JobStarted(job) | Report::Job(job) => Some(job.into()),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for EndJobResult {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::JobEnded(ended) => Some(ended.into()),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for Vec<Job> {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::Jobs { jobs, .. } => Some(jobs.into_iter().map(Job::from).collect()),
+            _ => None,
+        }
+    }
+}
