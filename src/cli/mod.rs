@@ -55,7 +55,7 @@ pub async fn run(
             serve(&request, &store, cli.json, console, env, cancel).await
         }
         Invocation::Act { action, store } => {
-            match execute(action, &store, console, env, cancel).await {
+            match execute(action, &store, console, env, interrupt).await {
                 Ok(report) => {
                     show(&report, cli.json, console);
                     Ok(())
@@ -133,7 +133,7 @@ async fn execute(
     store: &StoreOptions,
     console: &mut Console,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
-    cancel: &CancellationToken,
+    interrupt: &crate::run::Interrupt,
 ) -> Result<Report> {
     let store = open_store(store, console, env).await?;
     let style = console.err_style;
@@ -141,7 +141,7 @@ async fn execute(
         let live = render::waiting_status(holder, waited, now_ms(), style);
         console.waiting(&live, &render::still_locked(holder))
     };
-    ops::perform(action, store.as_ref(), cancel, &mut on_busy).await
+    ops::perform(action, store.as_ref(), interrupt, &mut on_busy).await
 }
 
 /// `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).

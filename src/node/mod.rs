@@ -16,12 +16,12 @@ use crate::ops::input::{
 };
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{perform, Action};
+use crate::run::Interrupt;
 use abort::Abort;
 use napi::Status;
 use napi_derive::napi;
 use options::*;
 use results::*;
-use tokio_util::sync::CancellationToken;
 
 /// Errors cross to JS as `[CODE] message`; index.js turns the prefix into `error.code`, which
 /// async napi functions cannot set themselves.
@@ -203,14 +203,14 @@ async fn call<T: FromReport>(
     action: Result<Action>,
     abort: Option<&Abort>,
 ) -> napi::Result<T> {
-    let never = CancellationToken::new();
-    let cancel = abort.map_or(&never, |abort| abort.0.token());
+    let never = Interrupt::default();
+    let interrupt = abort.map_or(&never, |abort| &abort.0);
     let report = async {
         let action = action?;
         let chosen = ChosenStore::choose(store_options, &config::process_env)?;
         // Shared: a script's calls reuse one DynamoDB client and its kept-alive connection.
         let store = chosen.open(Lifetime::Shared).await?;
-        perform(action, store.as_ref(), cancel, &mut |_, _| {}).await
+        perform(action, store.as_ref(), interrupt, &mut |_, _| {}).await
     }
     .await
     .map_err(|e| js_error(&e))?;

@@ -16,7 +16,6 @@ use crate::run::{self, ChildStdout, Event, Failure, Interrupt, RunRequest};
 use crate::store::Store;
 pub use report::{JobList, Report};
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 /// One validated call, whatever door it came through: nothing runs before this exists.
 #[derive(Debug, Clone)]
@@ -89,13 +88,14 @@ pub enum Shell {
     PowerShell,
 }
 
-/// Carries out a validated action on a store. `on_busy` sees the holder each time a wait for a
-/// lock goes on. `Run` is silent here (the command's stdout is the caller's); a front door
+/// Carries out a validated action on a store. `interrupt` ends a wait for a lock, and reaches
+/// the command of a `Run` (so an aborted `runLocked` stops it). `on_busy` sees the holder each
+/// time a wait for a lock goes on. `Run` is silent here (the command's stdout is the caller's); a front door
 /// that shows the steps of `locks run` calls `run::run_locked` with its own events.
 pub async fn perform(
     action: Action,
     store: &dyn Store,
-    cancel: &CancellationToken,
+    interrupt: &Interrupt,
     on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
 ) -> Result<Report> {
     Ok(match action {
@@ -108,7 +108,8 @@ pub async fn perform(
             env,
         },
         Action::Lock { request, policy } => {
-            let (lock, acquired) = locks::lock(store, &request, policy, cancel, on_busy).await?;
+            let (lock, acquired) =
+                locks::lock(store, &request, policy, interrupt.token(), on_busy).await?;
             Report::Locked { lock, acquired }
         }
         Action::TryLock(request) => match locks::try_lock(store, &request).await? {
@@ -121,7 +122,6 @@ pub async fn perform(
             uberlock,
         } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
         Action::Run(request) => {
-            let interrupt = Interrupt::with_token(cancel.clone());
             let mut events = |event: Event<'_>| {
                 if let Event::Busy(holder, waited) = event {
                     on_busy(holder, waited)
@@ -130,7 +130,7 @@ pub async fn perform(
             let outcome = run::run_locked(
                 store,
                 &request,
-                &interrupt,
+                interrupt,
                 ChildStdout::Inherit,
                 &mut events,
             )

@@ -25,7 +25,6 @@ use serde_json::{json, Value};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio_util::sync::CancellationToken;
 
 pub const SIGNING_SECRET_VAR: &str = "DAPLAYA_SLACK_SIGNING_SECRET";
 pub const APP_ID_VAR: &str = "DAPLAYA_SLACK_APP_ID";
@@ -285,7 +284,7 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         Command::Help { unknown } => return reply::help(name, unknown.as_deref()),
     };
     // Nothing here waits, so nothing needs cancelling.
-    let never = CancellationToken::new();
+    let never = crate::run::Interrupt::default();
     match ops::perform(action, store, &never, &mut |_, _| {}).await {
         // The lease is told from the write, not from whenever the reply is formatted.
         Ok(Report::Locked { lock, acquired }) => {
