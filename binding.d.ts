@@ -281,7 +281,7 @@ export interface SlackHandlerOptions {
   signingSecret?: string
   /**
    * Accept only requests whose `api_app_id` is this (else `DAPLAYA_SLACK_APP_ID`;
-   * unset: any app).
+   * when unset, any app).
    */
   appId?: string
   /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */

@@ -3,8 +3,26 @@
 // semantics as the CLI, errors with a stable `code`.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const daplaya = require('..')
-const { STORES, sleep } = require('./helpers.js')
+const { STORES, runJson, sleep, tempDir } = require('./helpers.js')
+
+/** Rejects as Node's own APIs do when their `signal` aborts. */
+async function rejectsAborted(promise, reason) {
+  await assert.rejects(promise, (error) => {
+    assert.ok(error instanceof Error)
+    assert.equal(error.name, 'AbortError')
+    assert.equal(error.code, 'ABORT_ERR')
+    assert.equal(error.cause, reason)
+    return true
+  })
+}
+
+/** Resolves once `file` exists. */
+async function appears(file) {
+  while (!fs.existsSync(file)) await sleep(20)
+}
 
 async function rejectsWith(promise, code) {
   await assert.rejects(promise, (error) => {
@@ -89,6 +107,125 @@ for (const store of STORES) {
       await rejectsWith(daplaya.lock({ ...options, env: 'e', user: 'u', noWait: true, timeout: 5 }), 'INVALID_ARGUMENT')
       await rejectsWith(daplaya.startJob({ ...options, jobname: 'j', user: 'u' }), 'INVALID_ARGUMENT')
       assert.deepEqual(await daplaya.listLocks(options), [])
+    })
+    it('unknown option keys are refused, named, and nothing waits or is stored', async () => {
+      const { options } = await store.fresh()
+      await daplaya.lock({ ...options, env: 'prod', user: 'alice' })
+      // Misspelt timeout on a held env: refused at once instead of waiting forever.
+      await assert.rejects(daplaya.lock({ ...options, env: 'prod', user: 'bob', timout: '3s' }), {
+        code: 'INVALID_ARGUMENT',
+        message: "unknown option 'timout' (did you mean 'timeout'?)",
+      })
+      const calls = [
+        () => daplaya.init({ ...options, force: true }),
+        () => daplaya.listLocks({ ...options, environment: 'prod' }),
+        () => daplaya.release({ ...options, env: 'prod', user: 'alice', uberLock: true }),
+        () => daplaya.runLocked({ ...options, env: 'prod', user: 'alice', noWiat: true }, [process.execPath, '-e', '']),
+        () => daplaya.startJob({ ...options, jobname: 'j', user: 'u', gitversion: 'v', gitVersion: 'v' }),
+        () => daplaya.getJob({ ...options, jobname: 'j', gitversion: 'v', skipped: true }),
+        () => daplaya.endJob({ ...options, gitversion: 'v', ttl: '1h' }),
+        () => daplaya.activeJobs({ ...options, jobname: 'j', window: '1h' }),
+        () => daplaya.handleSlackCommand({ headers: {}, body: '' }, { ...options, signingSecret: 's', secret: 's' }),
+      ]
+      for (const [i, call] of calls.entries()) {
+        await assert.rejects(call(), (error) => {
+          assert.equal(error.code, 'INVALID_ARGUMENT', `call ${i}: ${error.message}`)
+          assert.match(error.message, /^unknown option '(force|environment|uberLock|noWiat|gitVersion|skipped|ttl|window|secret)'/)
+          return true
+        })
+      }
+      // `signal` belongs to the calls that wait.
+      await rejectsWith(daplaya.release({ ...options, env: 'prod', user: 'alice', signal: new AbortController().signal }), 'INVALID_ARGUMENT')
+      await rejectsWith(daplaya.lock({ ...options, env: 'prod', user: 'bob', signal: 'stop' }), 'INVALID_ARGUMENT')
+      const [held] = await daplaya.listLocks(options)
+      assert.equal(held.user, 'alice')
+      await rejectsWith(daplaya.getJob({ ...options, jobname: 'j', gitversion: 'v' }), 'NOT_FOUND')
+    })
+
+    it('abort while waiting: rejects with AbortError at once, takes nothing', { timeout: 60_000 }, async () => {
+      const { options } = await store.fresh()
+      const held = await daplaya.lock({ ...options, env: 'prod', user: 'alice' })
+      const controller = new AbortController()
+      // The next attempt would come in an hour: only the abort can end this wait.
+      const waiting = daplaya.lock({ ...options, env: 'prod', user: 'bob', pollInterval: '1h', signal: controller.signal })
+      await sleep(200)
+      const reason = new Error('deploy cancelled')
+      controller.abort(reason)
+      await rejectsAborted(waiting, reason)
+      assert.deepEqual((await daplaya.listLocks(options)).map((l) => [l.user, l.id]), [['alice', held.id]])
+      await daplaya.release({ ...options, env: 'prod', user: 'alice' })
+      assert.deepEqual(await daplaya.listLocks(options), [])
+      // The aborted signal ends nothing else: bob's next lock gets the free env.
+      assert.equal((await daplaya.lock({ ...options, env: 'prod', user: 'bob', noWait: true })).outcome, 'acquired')
+    })
+
+    it('an already-aborted signal rejects at once and touches nothing', async () => {
+      const { options } = await store.fresh()
+      const reason = new Error('too late')
+      await rejectsAborted(daplaya.lock({ ...options, env: 'prod', user: 'bob', signal: AbortSignal.abort(reason) }), reason)
+      const ran = path.join(tempDir(), 'ran')
+      const command = [process.execPath, '-e', `require('node:fs').writeFileSync(${JSON.stringify(ran)}, '')`]
+      await rejectsAborted(daplaya.runLocked({ ...options, env: 'prod', user: 'bob', signal: AbortSignal.abort(reason) }, command), reason)
+      assert.equal(fs.existsSync(ran), false, 'the command never ran')
+      assert.deepEqual(await daplaya.listLocks(options), [], 'the free env was not taken')
+    })
+
+    it('runLocked with signal: abort while waiting runs nothing; abort while running stops the command and releases', { timeout: 60_000 }, async () => {
+      const { options } = await store.fresh()
+      const dir = tempDir()
+      const started = path.join(dir, 'started')
+      const stopped = path.join(dir, 'stopped')
+      // Says when it runs, and when SIGTERM reached it.
+      const script = `const fs = require('node:fs')
+        process.on('SIGTERM', () => { fs.writeFileSync(${JSON.stringify(stopped)}, ''); process.exit(143) })
+        fs.writeFileSync(${JSON.stringify(started)}, '')
+        setInterval(() => {}, 1000)`
+      const command = [process.execPath, '-e', script]
+
+      await daplaya.lock({ ...options, env: 'prod', user: 'alice' })
+      const waitingController = new AbortController()
+      const waiting = daplaya.runLocked({ ...options, env: 'prod', user: 'bob', pollInterval: '1h', signal: waitingController.signal }, command)
+      await sleep(200)
+      waitingController.abort()
+      await rejectsAborted(waiting, waitingController.signal.reason)
+      assert.equal(fs.existsSync(started), false, 'the command never ran')
+      assert.deepEqual((await daplaya.listLocks(options)).map((l) => l.user), ['alice'])
+      await daplaya.release({ ...options, env: 'prod', user: 'alice' })
+
+      const runningController = new AbortController()
+      const running = daplaya.runLocked({ ...options, env: 'prod', user: 'bob', signal: runningController.signal }, command)
+      await appears(started)
+      assert.deepEqual((await daplaya.listLocks(options)).map((l) => l.user), ['bob'])
+      runningController.abort()
+      await rejectsAborted(running, runningController.signal.reason)
+      assert.equal(fs.existsSync(stopped), true, 'the command got SIGTERM')
+      assert.deepEqual(await daplaya.listLocks(options), [], 'released once the command exited')
+    })
+
+    it('resolves to the documents --json prints', async () => {
+      const { env, options } = await store.fresh()
+      const cli = async (...args) => {
+        const result = await runJson(args, { env })
+        assert.equal(result.code, 0, result.stderr)
+        return result.json
+      }
+      assert.deepEqual(await daplaya.init(options), await cli('init'))
+      const held = await daplaya.lock({ ...options, env: 'prod', user: 'alice', meta: 'm' })
+      const renewed = await cli('locks', 'lock', '--env', 'prod', '--user', 'alice', '--meta', 'm')
+      assert.deepEqual(Object.keys(held), Object.keys(renewed))
+      assert.deepEqual({ ...held, outcome: 'renewed', updatedAt: 0, expiresAt: 0 }, { ...renewed, updatedAt: 0, expiresAt: 0 })
+      const uber = await daplaya.lock({ ...options, env: 'prod', user: 'bob', uberlock: true })
+      assert.deepEqual([uber.outcome, uber.preemptedUser, uber.expiresAt], ['preempted', 'alice', null])
+      assert.deepEqual(await daplaya.listLocks(options), await cli('locks', 'list'))
+      assert.deepEqual(await daplaya.release({ ...options, env: 'prod', user: 'alice' }), await cli('locks', 'release', '--env', 'prod', '--user', 'alice'))
+      assert.deepEqual(await daplaya.release({ ...options, env: 'none', user: 'alice' }), await cli('locks', 'release', '--env', 'none', '--user', 'alice'))
+      const job = await daplaya.startJob({ ...options, jobname: 'deploy', user: 'alice', gitversion: 'v1' })
+      assert.deepEqual(await daplaya.getJob({ ...options, jobname: 'deploy', gitversion: 'v1' }), await cli('jobs', 'get', '--jobname', 'deploy', '--gitversion', 'v1'))
+      assert.deepEqual(await daplaya.activeJobs({ ...options, jobname: 'deploy' }), await cli('jobs', 'active', '--jobname', 'deploy'))
+      const ended = await daplaya.endJob({ ...options, gitversion: 'v1' })
+      assert.deepEqual({ ...ended, job: { ...ended.job, ended: 0 } }, { changed: true, job: { ...job, ended: 0, skipped: false } })
+      assert.deepEqual(await daplaya.endJob({ ...options, gitversion: 'v1' }), await cli('jobs', 'end', '--gitversion', 'v1'))
+      assert.deepEqual(await daplaya.skippedJobs({ ...options, jobname: 'deploy' }), await cli('jobs', 'skipped', '--jobname', 'deploy'))
     })
   })
 }

@@ -70,4 +70,26 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
       (error) => /Property 'user' is missing/.test(error.stdout),
     )
   })
+
+  it('the types are generated from Rust: real names, unknown options and a wrong signal refused', () => {
+    const binding = fs.readFileSync(path.join(project, 'node_modules', 'daplaya', 'binding.d.ts'), 'utf8')
+    assert.doesNotMatch(binding, /: (unknown|object|any)\b|<(unknown|any)>/)
+    assert.match(binding, /export declare function lock\(options: LockOptions\): Promise<Lock & Acquisition>/)
+    assert.match(binding, /export interface LockOptions \{[^}]*\n  signal\?: AbortSignal\n/)
+    const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
+    const args = ['--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022']
+    const wrong = {
+      'typo.ts': ["lock({ env: 'x', user: 'me', timout: '3s' })", /'timout' does not exist in type 'LockOptions'/],
+      'signal.ts': ["lock({ env: 'x', user: 'me', signal: 'stop' })", /Type 'string' is not assignable to type 'AbortSignal'/],
+      'nowait.ts': ["release({ env: 'x', user: 'me', signal: AbortSignal.abort() })", /'signal' does not exist in type 'ReleaseOptions'/],
+    }
+    for (const [file, [call, expected]] of Object.entries(wrong)) {
+      fs.writeFileSync(path.join(project, file), `import { lock, release } from 'daplaya'\n${call}\n`)
+      assert.throws(
+        () => sh(process.execPath, [tsc, ...args, file], project),
+        (error) => expected.test(error.stdout),
+        file,
+      )
+    }
+  })
 })

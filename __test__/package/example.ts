@@ -18,6 +18,12 @@ import {
   type Job,
   type Lock,
   type LockResult,
+  type Acquisition,
+  type LockOptions,
+  type ReleaseReason,
+  type RunLockedResult,
+  type InitResult,
+  type StoreOptions,
 } from 'daplaya'
 
 const store = { store: 'sqlite:./example.db' }
@@ -56,4 +62,22 @@ export async function handleErrors(): Promise<ErrorCode | undefined> {
   } catch (error) {
     return (error as DaplayaError).code
   }
+}
+
+// The generated types, and `signal` on the calls that wait.
+export async function abortable(signal: AbortSignal): Promise<string> {
+  const where: StoreOptions = store
+  const options: LockOptions = { ...where, env: 'production', user: 'me', pollInterval: 1_000, signal }
+  const held: LockResult = await lock(options)
+  const how: Acquisition['outcome'] = held.outcome
+  const ran: RunLockedResult = await runLocked({ ...options, ttl: '2m' }, ['./deploy.sh'])
+  const released = await release({ ...where, env: 'production', user: 'me' })
+  const why: ReleaseReason | null = released.reason
+  const tables: InitResult = await init()
+  try {
+    await lock({ ...options, signal: AbortSignal.timeout(1_000) })
+  } catch (error) {
+    if ((error as Error).name === 'AbortError' && (error as DaplayaError).code === 'ABORT_ERR') return 'aborted'
+  }
+  return [how, ran.exitCode, why, tables.store].join()
 }

@@ -171,7 +171,7 @@ options! {
         #[doc = " The Slack app's signing secret (else `DAPLAYA_SLACK_SIGNING_SECRET`); required."]
         signing_secret: Option<String>,
         #[doc = " Accept only requests whose `api_app_id` is this (else `DAPLAYA_SLACK_APP_ID`;"]
-        #[doc = " unset: any app)."]
+        #[doc = " when unset, any app)."]
         app_id: Option<String>,
     }
 }
