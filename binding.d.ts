@@ -260,7 +260,8 @@ export interface ReleaseResult {
  * of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
  * `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
  * command SIGTERM, and with the errors of `lock` before the command starts
- * (`INVALID_ARGUMENT` when it cannot start). Signals to this Node process are not forwarded.
+ * (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked).
+ * Signals to this Node process are not forwarded.
  */
 export declare function runLocked(options: LockOptions, command: Array<string>): Promise<RunLockedResult>
 
