@@ -48,6 +48,7 @@ conformance!(
     swap_lock_is_a_compare_and_swap,
     load_lock_round_trips_every_field,
     active_locks_lists_only_active_rows,
+    released_locks_cover_the_window_newest_first,
     jobs_of_a_version_come_newest_first,
     a_job_ends_once,
     recent_jobs_cover_the_window_of_one_jobname,
@@ -137,6 +138,62 @@ async fn active_locks_lists_only_active_rows(fixture: Fixture) {
         .collect();
     envs.sort();
     assert_eq!(envs, ["a", "c"]);
+}
+
+async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let now = now_ms();
+    const HOUR: i64 = 3_600_000;
+    // Released 2 days, 23 hours, 1 hour and 1 minute ago; "held" is released, then locked again.
+    let ages = [
+        ("old", 48 * HOUR),
+        ("yesterday", 23 * HOUR),
+        ("hour", HOUR),
+        ("minute", 60_000),
+        ("held", 30 * 60_000),
+    ];
+    for (env, age) in ages {
+        store.swap_lock(None, &lock(env, "alice", 1)).await.unwrap();
+        let released = Lock {
+            active: false,
+            updated_at: now - age,
+            revision: 2,
+            ..store.load_lock(env).await.unwrap().unwrap()
+        };
+        assert_eq!(
+            store.swap_lock(Some(1), &released).await.unwrap(),
+            Swap::Done
+        );
+    }
+    let relocked = Lock {
+        active: true,
+        updated_at: now,
+        revision: 3,
+        ..store.load_lock("held").await.unwrap().unwrap()
+    };
+    assert_eq!(
+        store.swap_lock(Some(2), &relocked).await.unwrap(),
+        Swap::Done
+    );
+    store
+        .swap_lock(None, &lock("never-released", "bob", 1))
+        .await
+        .unwrap();
+
+    let envs = |locks: Vec<Lock>| locks.into_iter().map(|l| l.env).collect::<Vec<_>>();
+    let day = store.released_locks(now - 24 * HOUR).await.unwrap();
+    assert!(day.iter().all(|l| !l.active));
+    assert_eq!(envs(day), ["minute", "hour", "yesterday"]);
+    assert_eq!(
+        envs(store.released_locks(now - 2 * HOUR).await.unwrap()),
+        ["minute", "hour"]
+    );
+    assert_eq!(
+        envs(store.released_locks(now - 72 * HOUR).await.unwrap()),
+        ["minute", "hour", "yesterday", "old"]
+    );
+    assert!(store.released_locks(now + 1).await.unwrap().is_empty());
 }
 
 async fn jobs_of_a_version_come_newest_first(fixture: Fixture) {

@@ -2,6 +2,7 @@
 //! Slack's slash-command POSTs on `/slack/commands`, and `GET /healthz`. It stops gracefully
 //! when its cancellation token fires. It prints nothing: the caller shows its [`ServerEvent`]s.
 
+pub mod access;
 mod slack_commands;
 
 use crate::error::{Error, Result};

@@ -647,6 +647,9 @@ mod tests {
         async fn active_locks(&self) -> Result<Vec<Lock>> {
             Ok(vec![])
         }
+        async fn released_locks(&self, _since: i64) -> Result<Vec<Lock>> {
+            Ok(vec![])
+        }
         async fn insert_job(&self, _job: &Job) -> Result<()> {
             Ok(())
         }

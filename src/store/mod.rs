@@ -46,6 +46,10 @@ pub trait Store: Send + Sync {
     /// Every row marked active, expired ones included (the caller knows the time).
     async fn active_locks(&self) -> Result<Vec<Lock>>;
 
+    /// Rows released at or after `since` (by `updatedAt`), newest first: the envs someone held
+    /// recently. Read from an index bounded by time, never by scanning the table.
+    async fn released_locks(&self, since: i64) -> Result<Vec<Lock>>;
+
     async fn insert_job(&self, job: &Job) -> Result<()>;
 
     /// Jobs of a version, newest first, read so that it reflects every completed write.

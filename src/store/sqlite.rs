@@ -217,6 +217,19 @@ impl Store for SqliteStore {
         .await
     }
 
+    async fn released_locks(&self, since: i64) -> Result<Vec<Lock>> {
+        // One row per env: the table stays small enough that this needs no index of its own.
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {LOCK_COLUMNS} FROM locks WHERE active = 0 AND updatedAt >= ?1 \
+                 ORDER BY updatedAt DESC, env"
+            ))?;
+            let locks = statement.query_map([since], lock_from_row)?.collect();
+            locks
+        })
+        .await
+    }
+
     async fn insert_job(&self, job: &Job) -> Result<()> {
         let job = job.clone();
         self.with_conn(move |conn| {

@@ -1,7 +1,7 @@
 //! Lock and job rows as DynamoDB items, keeping the seeds' attribute names; a malformed item
 //! names the attribute at fault.
 
-use super::tables::{ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE};
+use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE};
 use crate::error::{Error, Result};
 use crate::model::{Job, Lock};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -41,12 +41,12 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
             AttributeValue::N(expires_at.to_string()),
         );
     }
-    if lock.active {
-        item.insert(
-            ACTIVE_SHARD_ATTRIBUTE.into(),
-            AttributeValue::S(ACTIVE_SHARD.into()),
-        );
-    }
+    let shard = if lock.active {
+        ACTIVE_SHARD.to_string()
+    } else {
+        released_shard(lock.updated_at)
+    };
+    item.insert(ACTIVE_SHARD_ATTRIBUTE.into(), AttributeValue::S(shard));
     item
 }
 

@@ -19,8 +19,8 @@ use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailur
 use aws_sdk_dynamodb::Client;
 use items::{job_from_item, job_item, lock_from_item, lock_item, Item};
 use tables::{
-    TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE, BY_JOBNAME_INDEX,
-    JOBS_KEY, LOCKS_KEY,
+    released_shards, TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE,
+    BY_JOBNAME_INDEX, JOBS_KEY, LOCKS_KEY,
 };
 
 pub struct DynamoStore {
@@ -40,6 +40,24 @@ impl DynamoStore {
             .try_collect()
             .await
             .map_err(|error| self.store_error(table, error))
+    }
+
+    /// The rows of one `ActiveLocks` partition.
+    async fn locks_in_shard(&self, shard: &str) -> Result<Vec<Lock>> {
+        let table = &self.locks_table;
+        let query = self
+            .client
+            .query()
+            .table_name(table)
+            .index_name(ACTIVE_LOCKS_INDEX.name)
+            .key_condition_expression("#shard = :shard")
+            .expression_attribute_names("#shard", ACTIVE_SHARD_ATTRIBUTE)
+            .expression_attribute_values(":shard", AttributeValue::S(shard.into()));
+        self.query_all(table, query)
+            .await?
+            .iter()
+            .map(|item| lock_from_item(table, item))
+            .collect()
     }
 
     async fn query_jobs(&self, query: QueryFluentBuilder) -> Result<Vec<Job>> {
@@ -135,20 +153,21 @@ impl Store for DynamoStore {
     }
 
     async fn active_locks(&self) -> Result<Vec<Lock>> {
-        let table = &self.locks_table;
-        let query = self
-            .client
-            .query()
-            .table_name(table)
-            .index_name(ACTIVE_LOCKS_INDEX.name)
-            .key_condition_expression("#shard = :active")
-            .expression_attribute_names("#shard", ACTIVE_SHARD_ATTRIBUTE)
-            .expression_attribute_values(":active", AttributeValue::S(ACTIVE_SHARD.into()));
-        self.query_all(table, query)
-            .await?
-            .iter()
-            .map(|item| lock_from_item(table, item))
-            .collect()
+        self.locks_in_shard(ACTIVE_SHARD).await
+    }
+
+    async fn released_locks(&self, since: i64) -> Result<Vec<Lock>> {
+        let mut locks = Vec::new();
+        for shard in released_shards(since, crate::model::now_ms()) {
+            locks.extend(
+                self.locks_in_shard(&shard)
+                    .await?
+                    .into_iter()
+                    .filter(|lock| !lock.active && lock.updated_at >= since),
+            );
+        }
+        locks.sort_by(|a, b| (b.updated_at, &a.env).cmp(&(a.updated_at, &b.env)));
+        Ok(locks)
     }
 
     async fn insert_job(&self, job: &Job) -> Result<()> {

@@ -15,9 +15,30 @@ use std::time::Duration;
 const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 const TABLE_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// Written only on active lock rows, so the `ActiveLocks` index holds active rows and nothing else.
+/// The `ActiveLocks` index key: `active` on active rows; `released#<UTC day>` on released rows,
+/// so the envs released in a window are a Query per day of it, and `locks list` (which reads
+/// only the `active` partition) never sees them.
 pub(super) const ACTIVE_SHARD_ATTRIBUTE: &str = "activeShard";
 pub(super) const ACTIVE_SHARD: &str = "active";
+/// How far a writer's clock may run ahead of or behind ours when picking the days to read.
+const RELEASED_DAY_MARGIN_MS: i64 = 10 * 60_000;
+const DAY_MS: i64 = 86_400_000;
+
+pub(super) fn released_shard(updated_at: i64) -> String {
+    let day = chrono::DateTime::from_timestamp_millis(updated_at)
+        .map(|at| at.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    format!("released#{day}")
+}
+
+/// The day partitions a release at or after `since` can be in, given our clock `now`.
+pub(super) fn released_shards(since: i64, now: i64) -> Vec<String> {
+    let first = (since - RELEASED_DAY_MARGIN_MS).div_euclid(DAY_MS);
+    let last = (now.max(since) + RELEASED_DAY_MARGIN_MS).div_euclid(DAY_MS);
+    (first..=last)
+        .map(|day| released_shard(day * DAY_MS))
+        .collect()
+}
 
 /// A key schema: the hash attribute and, for composite keys, the range attribute.
 pub(super) struct Key {
@@ -246,4 +267,34 @@ fn describe_key(elements: &[KeySchemaElement]) -> String {
         .map(|e| format!("{} ({})", e.attribute_name(), e.key_type().as_str()))
         .collect::<Vec<_>>()
         .join(", ")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const NOV_23_NOON: i64 = 1_795_435_200_000;
+
+    #[test]
+    fn a_release_is_filed_under_its_utc_day() {
+        assert_eq!(released_shard(NOV_23_NOON), "released#2026-11-23");
+    }
+
+    #[test]
+    fn a_window_reads_every_day_it_touches_plus_a_margin_for_skewed_clocks() {
+        assert_eq!(
+            released_shards(NOV_23_NOON - 3_600_000, NOV_23_NOON),
+            ["released#2026-11-23"]
+        );
+        assert_eq!(
+            released_shards(NOV_23_NOON - DAY_MS, NOV_23_NOON),
+            ["released#2026-11-22", "released#2026-11-23"]
+        );
+        // Five minutes before midnight: a writer whose clock is ahead filed it under tomorrow.
+        let before_midnight = NOV_23_NOON + 12 * 3_600_000 - 5 * 60_000;
+        assert_eq!(
+            released_shards(before_midnight - 60_000, before_midnight),
+            ["released#2026-11-23", "released#2026-11-24"]
+        );
+    }
 }
