@@ -108,18 +108,33 @@ fn describe_missing(request: &EndRequest) -> String {
     what
 }
 
+/// The running and the skipped jobs of a jobname started within `window`, from one read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Overview {
+    pub active: Vec<Job>,
+    pub skipped: Vec<Job>,
+}
+
+pub async fn overview(store: &dyn Store, jobname: &str, window: Duration) -> Result<Overview> {
+    let jobs = recent(store, jobname, window).await?;
+    Ok(Overview {
+        active: jobs
+            .iter()
+            .filter(|job| job.ended.is_none())
+            .cloned()
+            .collect(),
+        skipped: jobs.into_iter().filter(|job| job.skipped).collect(),
+    })
+}
+
 /// Jobs of a jobname that have not ended, started within `window`.
 pub async fn active(store: &dyn Store, jobname: &str, window: Duration) -> Result<Vec<Job>> {
-    let mut jobs = recent(store, jobname, window).await?;
-    jobs.retain(|job| job.ended.is_none());
-    Ok(jobs)
+    Ok(overview(store, jobname, window).await?.active)
 }
 
 /// Jobs of a jobname marked skipped, started within `window`.
 pub async fn skipped(store: &dyn Store, jobname: &str, window: Duration) -> Result<Vec<Job>> {
-    let mut jobs = recent(store, jobname, window).await?;
-    jobs.retain(|job| job.skipped);
-    Ok(jobs)
+    Ok(overview(store, jobname, window).await?.skipped)
 }
 
 async fn recent(store: &dyn Store, jobname: &str, window: Duration) -> Result<Vec<Job>> {

@@ -3,6 +3,8 @@
 //! when its cancellation token fires. It prints nothing: the caller shows its [`ServerEvent`]s.
 
 pub mod access;
+pub mod board;
+pub mod page;
 mod slack_commands;
 
 use crate::error::{Error, Result};
