@@ -354,7 +354,7 @@ describe('slack serve basics', () => {
     assert.equal((await fetch(`${server.base}/nope`)).status, 404)
     const { code } = await server.stop('SIGINT')
     assert.equal(code, 0)
-    assert.match(server.stderr(), /Slack server stopped/)
+    assert.match(server.stderr(), /server stopped/)
   })
 
   it('a port in use is a clear usage error', async () => {

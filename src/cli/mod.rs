@@ -13,7 +13,6 @@ use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::report::{error_document, Report};
 use crate::ops::{self, Action, Invocation, ServeRequest};
 use crate::server::{self, ServerEvent};
-use crate::slack;
 use crate::store::Store;
 use args::Cli;
 use clap::Parser;
@@ -144,7 +143,7 @@ async fn execute(
     ops::perform(action, store.as_ref(), interrupt, &mut on_busy).await
 }
 
-/// `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).
+/// `serve` / `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).
 async fn serve(
     request: &ServeRequest,
     store: &StoreOptions,
@@ -153,15 +152,26 @@ async fn serve(
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     cancel: &CancellationToken,
 ) -> Result<()> {
-    // Checked before the store is opened: without it no request could be verified.
-    let settings = slack::Settings::from_env(env)?;
+    // Checked before the store is opened: a missing Slack secret (`slack serve`) and an open
+    // address without a dashboard token are refused first.
+    let config = server::Config::from_env(request, env)?;
+    let bound = server::bind(request, &config).await?;
     let store = open_store(store, console, env).await?;
-    server::run(request, settings, store, cancel, &mut |event| match event {
-        ServerEvent::Listening(serving) => show(&Report::Serving(serving.clone()), json, console),
-        ServerEvent::Log(line) => console.err(line),
-    })
+    server::run(
+        bound,
+        request,
+        config,
+        store,
+        cancel,
+        &mut |event| match event {
+            ServerEvent::Listening(serving) => {
+                show(&Report::Serving(serving.clone()), json, console)
+            }
+            ServerEvent::Log(line) => console.err(line),
+        },
+    )
     .await?;
-    console.err("daplaya: Slack server stopped");
+    console.err("daplaya: server stopped");
     Ok(())
 }
 

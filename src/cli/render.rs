@@ -9,6 +9,7 @@ use crate::locks::{Acquired, NotReleased, Released};
 use crate::model::{Job, Lock};
 use crate::ops::open::Notice;
 use crate::ops::report::{JobList, Report};
+use crate::slack::SIGNING_SECRET_VAR;
 use std::time::Duration;
 
 /// ANSI styling, applied only when the caller decided colour is wanted.
@@ -212,8 +213,13 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             .collect::<Vec<_>>()
             .join("\n"),
         Report::Serving(serving) => format!(
-            "daplaya: answering Slack commands at {} (store: {}); stop with Ctrl-C",
-            serving.url, serving.store
+            "daplaya: serving {} ({}; store: {}); stop with Ctrl-C",
+            serving.page_url,
+            match &serving.slack_url {
+                Some(url) => format!("Slack commands at {url}"),
+                None => format!("no Slack commands: {SIGNING_SECRET_VAR} is not set"),
+            },
+            serving.store
         ),
     }
 }

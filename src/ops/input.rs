@@ -3,7 +3,7 @@
 //! CLI fills these from its flags; JS option objects and JSON bodies deserialize into them.
 //! Missing required fields arrive empty and are refused by the validation.
 
-use super::Action;
+use super::{Action, ServeRequest};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::jobs::{self, EndRequest};
@@ -89,6 +89,31 @@ pub struct WindowArgs {
     pub jobname: String,
     #[serde(deserialize_with = "duration_text")]
     pub ttl: Option<String>,
+}
+
+/// `serve` / `slack serve`: where to listen and which jobnames the page shows.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct ServeArgs {
+    pub host: String,
+    pub port: u16,
+    pub jobnames: Vec<String>,
+    pub slack_required: bool,
+}
+
+impl ServeArgs {
+    pub fn request(&self) -> Result<ServeRequest> {
+        Ok(ServeRequest {
+            host: self.host.clone(),
+            port: self.port,
+            jobnames: self
+                .jobnames
+                .iter()
+                .map(|name| model::job_name(name))
+                .collect::<Result<_>>()?,
+            slack_required: self.slack_required,
+        })
+    }
 }
 
 /// JS callers may give a duration as milliseconds (a number) or as text (`"30s"`).

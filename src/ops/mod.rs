@@ -22,7 +22,7 @@ use std::time::Duration;
 pub enum Invocation {
     /// Work on the store the options choose.
     Act { action: Action, store: StoreOptions },
-    /// Answer HTTP requests (Slack commands) with the store the options choose.
+    /// Answer HTTP requests (the page, its JSON, Slack commands) with the store the options choose.
     Serve {
         request: ServeRequest,
         store: StoreOptions,
@@ -70,12 +70,16 @@ pub enum Action {
     },
 }
 
-/// Where a server listens.
+/// Where a server listens, and what it shows.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServeRequest {
     pub host: String,
     /// 0: any free port.
     pub port: u16,
+    /// The jobnames whose running and skipped jobs the page shows, checked.
+    pub jobnames: Vec<String>,
+    /// `slack serve`: refuse to start without a Slack signing secret.
+    pub slack_required: bool,
 }
 
 /// The shells completion scripts exist for.

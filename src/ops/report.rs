@@ -49,14 +49,19 @@ pub enum Report {
         window: Duration,
         jobs: Vec<Job>,
     },
-    /// A server is answering requests (`slack serve`).
+    /// A server is answering requests (`serve`, `slack serve`).
     Serving(Serving),
 }
 
 /// Where a server listens, and on which store.
 #[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Serving {
+    /// What the command is for: the page (`serve`) or the slash-command URL (`slack serve`).
     pub url: String,
+    pub page_url: String,
+    /// `None` without a Slack signing secret.
+    pub slack_url: Option<String>,
     pub host: String,
     pub port: u16,
     pub store: String,

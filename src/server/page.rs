@@ -40,7 +40,7 @@ pub fn document(board: &Board, store: &str) -> Markup {
                         (moment_clock(board.read_at, board.read_at, "updated"))
                     }
                 }
-                main #board aria-live="polite" {
+                main #board {
                     (fragment(board))
                 }
                 footer {
@@ -121,7 +121,7 @@ fn env_card(card: &EnvCard, now: i64) -> Markup {
                             dt { "Expires" }
                             dd { @match lock.expires_at {
                                 Some(at) => (moment(now, at)),
-                                None => "never (uberlock: ends only when released)",
+                                None => "never (uberlock)",
                             } }
                         },
                         EnvState::Expired | EnvState::Released => div {
@@ -200,17 +200,33 @@ fn moment_clock(now: i64, at: i64, id: &str) -> Markup {
 
 /// The answer to a refused page request.
 pub fn unauthorized() -> Markup {
+    notice(
+        "Token needed",
+        html! {
+            "Open this page once with " code { "?token=<DAPLAYA_DASHBOARD_TOKEN>" }
+            " (it then remembers you), or send " code { "Authorization: Bearer <token>" } "."
+        },
+    )
+}
+
+/// The page when the board could not be read.
+pub fn problem(message: &str) -> Markup {
+    notice("The store could not be read", html! { (message) })
+}
+
+fn notice(heading: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width, initial-scale=1";
-                title { "daplaya · token needed" }
+                meta name="color-scheme" content="light dark";
+                title { "daplaya · " (heading) }
             }
             body {
-                h1 { "Token needed" }
-                p { "Open this page with " code { "?token=<DAPLAYA_DASHBOARD_TOKEN>" } " once, or send " code { "Authorization: Bearer <token>" } "." }
+                header.top { div.brand { h1 { "daplaya" } } }
+                main { h2 { (heading) } p { (body) } }
             }
         }
     }
@@ -306,7 +322,7 @@ mod tests {
         assert!(page.contains("<title>daplaya · 2 held</title>"));
         assert!(page.contains(r#"<li class="card held uber" data-env="prod">"#));
         assert!(page.contains(r#"<span class="badge">Uberlock</span>"#));
-        assert!(page.contains("never (uberlock: ends only when released)"));
+        assert!(page.contains("never (uberlock)"));
         assert!(page.contains("alice@example.com"));
         assert!(page.contains("12m ago · <time datetime=\"2026-11-23T11:48:00Z\""));
         assert!(page.contains("in 8m · <time datetime=\"2026-11-23T12:08:00Z\""));

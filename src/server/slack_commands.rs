@@ -53,10 +53,17 @@ pub(super) async fn slash_command(
         signature: text("x-slack-signature"),
         body: &bytes,
     };
+    // The route exists only when the server has a signing secret.
+    let Some(settings) = &app.slack else {
+        return respond(404, "text/plain; charset=utf-8", "not found".into());
+    };
     let store = Arc::clone(&app.store);
-    let (response, log) = handle(&app.settings, incoming, now_ms() / 1000, || async move {
-        Ok(store)
-    })
+    let (response, log) = handle(
+        settings,
+        incoming,
+        now_ms() / 1000,
+        || async move { Ok(store) },
+    )
     .await;
     let _ = app.log.try_send(log);
     respond(response.status, response.content_type, response.body)

@@ -10,9 +10,9 @@ pub use lock_flags::{ListFlags, LockFlags, LocksCommand, ReleaseFlags, RunFlags}
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::ops::input::{
-    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
+    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, ServeArgs, StartArgs, WindowArgs,
 };
-use crate::ops::{Action, Invocation, ServeRequest, Shell};
+use crate::ops::{Action, Invocation, Shell};
 use clap::{Args, Parser, Subcommand};
 
 #[derive(Debug, Parser)]
@@ -58,6 +58,11 @@ pub enum Command {
         after_help = "Example:\n  daplaya jobs active --jobname deploy-prod"
     )]
     Jobs(JobsCommand),
+    /// Serve the live page of locks and jobs, its JSON, metrics and Slack commands over HTTP
+    #[command(
+        after_help = "Examples:\n  daplaya serve --jobname deploy-prod\n  DAPLAYA_DASHBOARD_TOKEN=$(openssl rand -hex 32) daplaya serve --host 0.0.0.0 --port 8080"
+    )]
+    Serve(ServeFlags),
     /// Answer Slack slash commands (/daplaya lock ...)
     #[command(
         after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --port 3000"
@@ -92,21 +97,35 @@ pub fn completions(shell: Shell) -> String {
 
 #[derive(Debug, Subcommand)]
 pub enum SlackCommand {
-    /// Serve Slack slash commands on POST /slack/commands (needs DAPLAYA_SLACK_SIGNING_SECRET)
+    /// `daplaya serve`, insisting on DAPLAYA_SLACK_SIGNING_SECRET (Slack commands on POST /slack/commands)
     #[command(
         after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --host 0.0.0.0 --port 3000"
     )]
-    Serve(ServeArgs),
+    Serve(ServeFlags),
 }
 
 #[derive(Debug, Args)]
-pub struct ServeArgs {
+pub struct ServeFlags {
     /// Address to listen on
     #[arg(long, default_value = "127.0.0.1")]
     pub host: String,
     /// Port to listen on (0: any free port, printed at start)
     #[arg(long, default_value_t = 3000)]
     pub port: u16,
+    /// A jobname whose running and skipped jobs the page shows (repeat for more)
+    #[arg(long = "jobname", value_name = "JOBNAME")]
+    pub jobnames: Vec<String>,
+}
+
+impl ServeFlags {
+    fn args(&self, slack_required: bool) -> ServeArgs {
+        ServeArgs {
+            host: self.host.clone(),
+            port: self.port,
+            jobnames: self.jobnames.clone(),
+            slack_required,
+        }
+    }
 }
 
 impl Cli {
@@ -136,11 +155,12 @@ impl Cli {
             Command::Jobs(JobsCommand::End(flags)) => act(EndArgs::from(flags).action()),
             Command::Jobs(JobsCommand::Active(flags)) => act(WindowArgs::from(flags).active()),
             Command::Jobs(JobsCommand::Skipped(flags)) => act(WindowArgs::from(flags).skipped()),
+            Command::Serve(flags) => Ok(Invocation::Serve {
+                request: flags.args(false).request()?,
+                store: self.store_options(),
+            }),
             Command::Slack(SlackCommand::Serve(flags)) => Ok(Invocation::Serve {
-                request: ServeRequest {
-                    host: flags.host.clone(),
-                    port: flags.port,
-                },
+                request: flags.args(true).request()?,
                 store: self.store_options(),
             }),
             Command::Completions { shell } => Ok(Invocation::Completions(match shell {
