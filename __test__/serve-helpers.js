@@ -1,0 +1,90 @@
+'use strict'
+// Shared by the `daplaya serve` tests: start the real server through bin/daplaya.js, read
+// where it listens from its --json line, and stop it with SIGTERM as a user would.
+const { spawn } = require('node:child_process')
+const { BIN, baseEnv } = require('./helpers.js')
+
+/** Starts `serve --port 0 --json [args]`; resolves once it prints where it listens. */
+function startServe(env, args = [], { host = '127.0.0.1' } = {}) {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [BIN, 'serve', '--host', host, '--port', '0', '--json', ...args], {
+      env: { ...baseEnv(), ...env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    let stdout = ''
+    let stderr = ''
+    let server = null
+    const exited = new Promise((done) => child.on('close', (code, signal) => done({ code, signal })))
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk
+    })
+    child.stdout.on('data', (chunk) => {
+      stdout += chunk
+      if (stdout.includes('\n') && !server) {
+        const listening = JSON.parse(stdout.split('\n')[0])
+        server = {
+          ...listening,
+          base: `http://127.0.0.1:${listening.port}`,
+          stderr: () => stderr,
+          /** fetch() against the server, without following redirects. */
+          get(path, init = {}) {
+            return fetch(`http://127.0.0.1:${listening.port}${path}`, { redirect: 'manual', ...init })
+          },
+          async stop() {
+            child.kill('SIGTERM')
+            return exited
+          },
+        }
+        resolve(server)
+      }
+    })
+    exited.then(({ code }) => {
+      if (!server) reject(new Error(`serve exited ${code}: ${stderr}`))
+    })
+  })
+}
+
+/** Runs `test(server)` and checks the server then stops cleanly. */
+async function withServe(env, args, test) {
+  const server = await startServe(env, args)
+  try {
+    return await test(server)
+  } finally {
+    const { code } = await server.stop()
+    if (code !== 0) throw new Error(`serve did not stop cleanly (exit ${code}): ${server.stderr()}`)
+  }
+}
+
+/** Reads server-sent events from `response` until `until(event)` is true; resolves with it. */
+async function readEvents(response, until, timeoutMs = 15_000) {
+  const reader = response.body.getReader()
+  const decoder = new TextDecoder()
+  let buffer = ''
+  const deadline = Date.now() + timeoutMs
+  try {
+    while (Date.now() < deadline) {
+      const { value, done } = await reader.read()
+      if (done) break
+      buffer += decoder.decode(value, { stream: true })
+      let end
+      while ((end = buffer.indexOf('\n\n')) !== -1) {
+        const block = buffer.slice(0, end)
+        buffer = buffer.slice(end + 2)
+        const event = { event: 'message', id: null, data: '' }
+        for (const line of block.split('\n')) {
+          const [field, ...rest] = line.split(':')
+          const value = rest.join(':').replace(/^ /, '')
+          if (field === 'event') event.event = value
+          else if (field === 'id') event.id = value
+          else if (field === 'data') event.data += (event.data ? '\n' : '') + value
+        }
+        if (until(event)) return event
+      }
+    }
+    throw new Error(`no matching event within ${timeoutMs} ms`)
+  } finally {
+    await reader.cancel()
+  }
+}
+
+module.exports = { startServe, withServe, readEvents }
