@@ -8,7 +8,7 @@
 //
 //   --full              the long version (more runs, 100k seeded records, more rounds)
 //   --out <file>        where to write the JSON
-//   --only <a,b,...>    run some sections: startup, latency, cost, contention, memory, addon
+//   --only <a,b,...>    run some sections: startup, latency, cost, contention, memory, addon, serve
 const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
@@ -46,7 +46,7 @@ const ADDON = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
   ? path.resolve(process.env.NAPI_RS_NATIVE_LIBRARY_PATH)
   : path.join(ROOT, 'daplaya.linux-x64-gnu.node')
 const NODE = process.execPath
-const SECTIONS = ['addon', 'startup', 'latency', 'cost', 'contention', 'memory']
+const SECTIONS = ['addon', 'startup', 'latency', 'cost', 'contention', 'memory', 'serve']
 
 const MODES = {
   quick: {
@@ -76,7 +76,7 @@ function parseArgs(argv) {
     else if (arg === '--out') options.out = path.resolve(argv[++i])
     else if (arg === '--only') options.only = argv[++i].split(',').map((s) => s.trim())
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --full] [--out FILE] [--only startup,latency,cost,contention,memory,addon]\n')
+      process.stdout.write('usage: npm run bench [-- --full] [--out FILE] [--only startup,latency,cost,contention,memory,addon,serve]\n')
       process.exit(0)
     } else throw new Error(`unknown argument ${arg} (see --help)`)
   }
@@ -587,6 +587,62 @@ async function benchMemory(stores) {
 }
 
 // ---------------------------------------------------------------------------------------------
+// 6. `daplaya serve`: answering /api/locks and the page with 100 envs held.
+
+const SERVE_ENVS = 100
+
+async function benchServe(mode, stores) {
+  const { startServe } = require('../__test__/serve-helpers.js')
+  const rows = []
+  for (const store of stores) {
+    log(`serve on ${store.name}: holding ${SERVE_ENVS} envs, then ${mode.latencyIterations} requests per route`)
+    for (let i = 0; i < SERVE_ENVS; i += 10) {
+      await Promise.all(
+        Array.from({ length: 10 }, (_, j) =>
+          cliOk(['locks', 'lock', '--env', `bench-serve-${i + j}`, '--user', 'bencher@example.com', '--meta', `https://ci.example.com/jobs/${i + j}`, '--ttl', '1h'], store.env),
+        ),
+      )
+    }
+    const server = await startServe(store.env)
+    try {
+      const samples = {}
+      for (const route of ['/healthz', '/api/locks', '/']) {
+        const times = []
+        let bytes = 0
+        for (let n = 0; n < mode.latencyWarmup + mode.latencyIterations; n += 1) {
+          const started = now()
+          const response = await fetch(`${server.base}${route}`)
+          const body = await response.text()
+          const took = now() - started
+          if (response.status !== 200) throw new Error(`GET ${route} answered ${response.status}: ${body}`)
+          if (n >= mode.latencyWarmup) times.push(took)
+          bytes = Buffer.byteLength(body)
+        }
+        samples[route] = { times, bytes }
+      }
+      const held = JSON.parse(await (await fetch(`${server.base}/api/locks`)).text()).length
+      if (held !== SERVE_ENVS) throw new Error(`expected ${SERVE_ENVS} envs held, /api/locks lists ${held}`)
+      const baseline = samples['/healthz'].times
+      for (const [route, { times, bytes }] of Object.entries(samples)) {
+        rows.push({
+          store: store.name,
+          route,
+          label: route === '/healthz' ? 'baseline: GET /healthz (HTTP round trip, no store)' : `GET ${route}`,
+          medianMs: round(median(times), 3),
+          p99Ms: round(percentile(times, 99), 3),
+          ratioToBaseline: round(median(times) / median(baseline), 3),
+          bytes,
+          iterations: times.length,
+        })
+      }
+    } finally {
+      await server.stop()
+    }
+  }
+  return { envsHeld: SERVE_ENVS, client: 'fetch() in the bench process, one keep-alive connection, requests one after another', rows }
+}
+
+// ---------------------------------------------------------------------------------------------
 
 function printReport(results) {
   const { meta } = results
@@ -682,6 +738,11 @@ function printReport(results) {
     printTable('5. Size and resident memory (VmRSS)', ['what', 'size', ''], rows)
     if (results.memory) process.stdout.write(`   ${results.memory.source}\n`)
   }
+  if (results.serve) {
+    const rows = results.serve.rows.map((r) => [r.store, r.label, fmtMs(r.medianMs), fmtMs(r.p99Ms), fmtRatio(r.ratioToBaseline), fmtBytes(r.bytes), `${r.iterations}`])
+    printTable(`6. daplaya serve with ${results.serve.envsHeld} envs held`, ['store', 'request', 'median', 'p99', 'vs baseline', 'body', 'n'], rows)
+    process.stdout.write(`   ${results.serve.client}\n`)
+  }
 }
 
 function gitDescribe() {
@@ -740,6 +801,13 @@ async function main() {
       const shared = await stores()
       if (only.has('contention')) results.contention = await benchContention(mode, shared)
       if (only.has('memory')) results.memory = await benchMemory(shared)
+    }
+    if (only.has('serve')) {
+      const fresh = [
+        { name: 'embedded', env: sqliteEnv(path.join(tmp, 'serve.db')) },
+        { name: 'dynamodb', env: dynamoEnv(dynamo.endpoint, await createTables(dynamo.endpoint, 'Serve')) },
+      ]
+      results.serve = await benchServe(mode, fresh)
     }
   } finally {
     killAll()
