@@ -125,6 +125,34 @@ for (const store of STORES) {
 
 const sqlite = STORES.find((s) => s.name === 'sqlite')
 
+describe('serve with a store it cannot reach', () => {
+  it('answers 503 with the error document, counts store errors, and still answers /healthz', async () => {
+    const env = {
+      DAPLAYA_STORE: 'dynamodb',
+      DAPLAYA_DYNAMODB_ENDPOINT: 'http://127.0.0.1:9',
+      DAPLAYA_AWS_REGION: 'us-east-1',
+      AWS_ACCESS_KEY_ID: 'daplayatest',
+      AWS_SECRET_ACCESS_KEY: 'daplayatest',
+      AWS_EC2_METADATA_DISABLED: 'true',
+    }
+    await withServe(env, [], async (server) => {
+      const api = await server.get('/api/locks')
+      assert.equal(api.status, 503)
+      assert.equal((await api.json()).error.code, 'STORE_UNAVAILABLE')
+      const page = await server.get('/')
+      assert.equal(page.status, 503)
+      assert.match(await page.text(), /The store could not be read/)
+      const events = await server.get('/events')
+      const failed = await readEvents(events, (e) => e.event === 'failed')
+      assert.match(failed.data, /127\.0\.0\.1:9/)
+      assert.equal((await server.get('/healthz')).status, 200)
+      const metrics = await (await server.get('/metrics')).text()
+      const errors = Number(/^daplaya_store_errors_total (\d+)$/m.exec(metrics)[1])
+      assert.ok(errors >= 4, metrics)
+    })
+  })
+})
+
 describe('serve access', () => {
   const TOKEN = crypto.randomBytes(24).toString('hex')
   const GUARDED = ['/', '/assets/page.css', '/assets/page.js', '/events', '/api/locks', '/api/jobs?jobname=x', '/metrics']
@@ -172,7 +200,7 @@ describe('serve access', () => {
       assert.equal(page.status, 303)
       assert.equal(page.headers.get('location'), '.?jobname=deploy')
       const cookie = page.headers.get('set-cookie')
-      assert.match(cookie, /^daplaya_token=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Strict$/)
+      assert.match(cookie, /^daplaya_token=[0-9a-f]{64}; Path=\/; HttpOnly; SameSite=Lax$/)
       assert.ok(!cookie.includes(TOKEN), 'the cookie holds a digest, not the token')
       const pair = cookie.split(';')[0]
       const api = await server.get(`/api/locks?token=${TOKEN}`)

@@ -46,7 +46,7 @@ impl Token {
     /// The `Set-Cookie` value that lets a browser come back without the token in its URL.
     pub fn cookie(&self) -> String {
         format!(
-            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Strict",
+            "{COOKIE_NAME}={}; Path=/; HttpOnly; SameSite=Lax",
             hex::encode(self.digest)
         )
     }
@@ -197,7 +197,7 @@ mod tests {
     fn the_cookie_is_http_only_and_never_holds_the_token() {
         let cookie = token().cookie();
         assert!(cookie.contains("HttpOnly"));
-        assert!(cookie.contains("SameSite=Strict"));
+        assert!(cookie.contains("SameSite=Lax"));
         assert!(!cookie.contains("s3cret"));
         assert_eq!(format!("{:?}", token()), "Token(<redacted>)");
     }

@@ -39,6 +39,8 @@
     live.classList.add('offline')
   })
   events.addEventListener('board', (event) => {
+    live.textContent = 'live'
+    live.classList.remove('offline')
     board.innerHTML = event.data
     localize(board)
     heard(event.lastEventId)
@@ -46,4 +48,9 @@
     if (summary) document.title = summary.dataset.title
   })
   events.addEventListener('checked', (event) => heard(event.data))
+  events.addEventListener('failed', (event) => {
+    live.textContent = 'store unreachable'
+    live.title = event.data
+    live.classList.add('offline')
+  })
 })()
