@@ -1,16 +1,16 @@
 'use strict'
-// Shared by the `daplaya serve` tests: start the real server through bin/daplaya.js, read
+// Shared by the server tests (`serve`, `slack serve`): start the real server through bin/daplaya.js, read
 // where it listens from its --json line, and stop it with SIGTERM as a user would.
 const { spawn } = require('node:child_process')
 const { BIN, baseEnv } = require('./helpers.js')
 
-/** Starts `serve --port 0 --json [args]`; resolves once it prints where it listens. */
-function startServe(env, args = [], { host = '127.0.0.1' } = {}) {
+/**
+ * Starts the CLI with `argv` (a server command with `--json`); resolves, once it prints where it
+ * listens, to that document plus `base`, `stderr()`, `get(path, init)` and `stop(signal)`.
+ */
+function startServer(argv, env) {
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'serve', '--host', host, '--port', '0', '--json', ...args], {
-      env: { ...baseEnv(), ...env },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
+    const child = spawn(process.execPath, [BIN, ...argv], { env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     let server = null
@@ -22,16 +22,15 @@ function startServe(env, args = [], { host = '127.0.0.1' } = {}) {
       stdout += chunk
       if (stdout.includes('\n') && !server) {
         const listening = JSON.parse(stdout.split('\n')[0])
+        const base = `http://127.0.0.1:${listening.port}`
         server = {
           ...listening,
-          base: `http://127.0.0.1:${listening.port}`,
+          base,
           stderr: () => stderr,
           /** fetch() against the server, without following redirects. */
-          get(path, init = {}) {
-            return fetch(`http://127.0.0.1:${listening.port}${path}`, { redirect: 'manual', ...init })
-          },
-          async stop() {
-            child.kill('SIGTERM')
+          get: (path, init = {}) => fetch(`${base}${path}`, { redirect: 'manual', ...init }),
+          async stop(signal = 'SIGTERM') {
+            child.kill(signal)
             return exited
           },
         }
@@ -39,9 +38,14 @@ function startServe(env, args = [], { host = '127.0.0.1' } = {}) {
       }
     })
     exited.then(({ code }) => {
-      if (!server) reject(new Error(`serve exited ${code}: ${stderr}`))
+      if (!server) reject(new Error(`${argv.join(' ')} exited ${code}: ${stderr}`))
     })
   })
+}
+
+/** Starts `serve --port 0 --json [args]`. */
+function startServe(env, args = [], { host = '127.0.0.1' } = {}) {
+  return startServer(['serve', '--host', host, '--port', '0', '--json', ...args], env)
 }
 
 /** Runs `test(server)` and checks the server then stops cleanly. */
@@ -87,4 +91,4 @@ async function readEvents(response, until, timeoutMs = 15_000) {
   }
 }
 
-module.exports = { startServe, withServe, readEvents }
+module.exports = { startServer, startServe, withServe, readEvents }

@@ -3,10 +3,10 @@
 // Slack signs them; replies and the store (read back with the CLI) are checked, on each store.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const http = require('node:http')
-const { STORES, BIN, run, runJson, baseEnv } = require('./helpers.js')
+const { STORES, run, runJson } = require('./helpers.js')
+const { startServer: startDaplayaServer } = require('./serve-helpers.js')
 const daplaya = require('../index.js')
 
 const SECRET = crypto.randomBytes(16).toString('hex')
@@ -45,52 +45,25 @@ function signedHeaders(body, { secret = SECRET, timestamp = String(nowSecs()) } 
   }
 }
 
-/** Starts `slack serve --port 0 --json`; resolves once it prints where it listens. */
-function startServer(env, { extraEnv = {} } = {}) {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [BIN, 'slack', 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
-      env: { ...baseEnv(), ...env, DAPLAYA_SLACK_SIGNING_SECRET: SECRET, ...extraEnv },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    })
-    let stdout = ''
-    let stderr = ''
-    let server = null
-    const exited = new Promise((done) => child.on('close', (code, signal) => done({ code, signal })))
-    child.stderr.on('data', (chunk) => {
-      stderr += chunk
-    })
-    child.stdout.on('data', (chunk) => {
-      stdout += chunk
-      const line = stdout.split('\n')[0]
-      if (stdout.includes('\n') && !server) {
-        const listening = JSON.parse(line)
-        server = {
-          ...listening,
-          base: `http://127.0.0.1:${listening.port}`,
-          child,
-          stderr: () => stderr,
-          async post(body, headers) {
-            const response = await fetch(listening.url, { method: 'POST', headers, body })
-            const text = await response.text()
-            const type = response.headers.get('content-type') ?? ''
-            return { status: response.status, type, text, json: type.startsWith('application/json') ? JSON.parse(text) : null }
-          },
-          /** Sends a correctly signed slash command from `user`. */
-          say(user, text, extra) {
-            const body = form(user, text, extra)
-            return this.post(body, signedHeaders(body))
-          },
-          async stop(signal = 'SIGTERM') {
-            child.kill(signal)
-            return exited
-          },
-        }
-        resolve(server)
-      }
-    })
-    exited.then(({ code }) => {
-      if (!server) reject(new Error(`slack serve exited ${code}: ${stderr}`))
-    })
+/** Starts `slack serve --port 0 --json`; adds `post` and `say` (a signed slash command). */
+async function startServer(env, { extraEnv = {} } = {}) {
+  const server = await startDaplayaServer(['slack', 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
+    ...env,
+    DAPLAYA_SLACK_SIGNING_SECRET: SECRET,
+    ...extraEnv,
+  })
+  return Object.assign(server, {
+    async post(body, headers) {
+      const response = await fetch(server.url, { method: 'POST', headers, body })
+      const text = await response.text()
+      const type = response.headers.get('content-type') ?? ''
+      return { status: response.status, type, text, json: type.startsWith('application/json') ? JSON.parse(text) : null }
+    },
+    /** Sends a correctly signed slash command from `user`. */
+    say(user, text, extra) {
+      const body = form(user, text, extra)
+      return this.post(body, signedHeaders(body))
+    },
   })
 }
 

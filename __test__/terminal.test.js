@@ -84,6 +84,7 @@ describe('help', () => {
     ['jobs', 'end'],
     ['jobs', 'active'],
     ['jobs', 'skipped'],
+    ['serve'],
     ['slack', 'serve'],
     ['completions'],
   ]

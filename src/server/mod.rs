@@ -87,7 +87,7 @@ pub(crate) struct App {
     stopping: CancellationToken,
 }
 
-pub(crate) fn router(app: Arc<App>) -> Router {
+fn router(app: Arc<App>) -> Router {
     let guarded = Router::new()
         .route("/", get(dashboard::page))
         .route("/assets/page.css", get(dashboard::stylesheet))

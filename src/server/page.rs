@@ -20,14 +20,10 @@ pub fn document(board: &Board, store: &str) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                title { (title(board)) }
+            (head(&title(board), html! {
                 link rel="stylesheet" href=(STYLESHEET_PATH);
                 script src=(SCRIPT_PATH) defer {}
-            }
+            }))
             body {
                 header.top {
                     div.brand {
@@ -214,16 +210,24 @@ pub fn problem(message: &str) -> Markup {
     notice("The store could not be read", html! { (message) })
 }
 
+fn head(title: &str, assets: Markup) -> Markup {
+    html! {
+        head {
+            meta charset="utf-8";
+            meta name="viewport" content="width=device-width, initial-scale=1";
+            meta name="color-scheme" content="light dark";
+            title { (title) }
+            (assets)
+        }
+    }
+}
+
 fn notice(heading: &str, body: Markup) -> Markup {
     html! {
         (DOCTYPE)
         html lang="en" {
-            head {
-                meta charset="utf-8";
-                meta name="viewport" content="width=device-width, initial-scale=1";
-                meta name="color-scheme" content="light dark";
-                title { "daplaya · " (heading) }
-            }
+            // No stylesheet: it is behind the token too, and this page may be the refusal.
+            (head(&format!("daplaya · {heading}"), html! {}))
             body {
                 header.top { div.brand { h1 { "daplaya" } } }
                 main { h2 { (heading) } p { (body) } }

@@ -60,7 +60,7 @@ pub enum Command {
     Jobs(JobsCommand),
     /// Serve the live page of locks and jobs, its JSON, metrics and Slack commands over HTTP
     #[command(
-        after_help = "Examples:\n  daplaya serve --jobname deploy-prod\n  DAPLAYA_DASHBOARD_TOKEN=$(openssl rand -hex 32) daplaya serve --host 0.0.0.0 --port 8080"
+        after_help = "Example:\n  daplaya serve --jobname deploy-prod\n  DAPLAYA_DASHBOARD_TOKEN=$(openssl rand -hex 32) daplaya serve --host 0.0.0.0 --port 8080"
     )]
     Serve(ServeFlags),
     /// Answer Slack slash commands (/daplaya lock ...)
@@ -97,7 +97,7 @@ pub fn completions(shell: Shell) -> String {
 
 #[derive(Debug, Subcommand)]
 pub enum SlackCommand {
-    /// `daplaya serve`, insisting on DAPLAYA_SLACK_SIGNING_SECRET (Slack commands on POST /slack/commands)
+    /// Serve Slack slash commands on POST /slack/commands, and the page (`serve` that needs DAPLAYA_SLACK_SIGNING_SECRET)
     #[command(
         after_help = "Example:\n  DAPLAYA_SLACK_SIGNING_SECRET=... daplaya slack serve --host 0.0.0.0 --port 3000"
     )]
