@@ -1,5 +1,5 @@
 //! The read-only routes: the page and its assets, its live updates, `/api/*` and `/metrics`.
-//! Each reads the store and hands the result to a renderer (page.rs, the CLI's JSON, metrics.rs).
+//! Each reads the store and hands the result to a renderer (page.rs, ops' JSON, metrics.rs).
 
 use super::board::{self, Board};
 use super::{page, App};
@@ -68,7 +68,7 @@ fn json_error(app: &App, error: &Error) -> Response {
 }
 
 /// The query parameters named `name`, in order (`?jobname=a&jobname=b`).
-fn params(uri: &Uri, name: &str) -> Vec<String> {
+pub(super) fn params(uri: &Uri, name: &str) -> Vec<String> {
     uri.query()
         .map(|query| {
             form_urlencoded::parse(query.as_bytes())

@@ -121,11 +121,7 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
-    let query_token = request.uri().query().and_then(|query| {
-        form_urlencoded::parse(query.as_bytes())
-            .find(|(name, _)| name == "token")
-            .map(|(_, value)| value.into_owned())
-    });
+    let query_token = dashboard::params(request.uri(), "token").into_iter().next();
     let credentials = access::Credentials {
         authorization: text(header::AUTHORIZATION),
         query: query_token.as_deref(),
