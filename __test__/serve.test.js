@@ -125,6 +125,22 @@ for (const store of STORES) {
 
 const sqlite = STORES.find((s) => s.name === 'sqlite')
 
+describe('serve stopping', () => {
+  it('SIGTERM ends open live-update streams and the server exits 0', async () => {
+    const { env } = await sqlite.fresh()
+    const server = await startServe(env)
+    const response = await server.get('/events')
+    const reader = response.body.getReader()
+    assert.match(new TextDecoder().decode((await reader.read()).value), /^event: board/)
+    const stopped = server.stop('SIGTERM')
+    let chunk
+    do chunk = await reader.read()
+    while (!chunk.done)
+    assert.equal((await stopped).code, 0, server.stderr())
+    assert.match(server.stderr(), /daplaya: server stopped\n$/)
+  })
+})
+
 describe('serve with a store it cannot reach', () => {
   it('answers 503 with the error document, counts store errors, and still answers /healthz', async () => {
     const env = {
