@@ -2,7 +2,7 @@
 // The public API: every function of the generated binding, with what async napi functions
 // cannot do themselves: `error.code` from the `[CODE] message` prefix that crosses from Rust,
 // and the `signal` option (an AbortSignal) turned into an interrupt handle Rust can watch.
-const binding = require('./binding.js')
+const binding = require('./native.js')
 
 // The CLI shim's and this file's plumbing, not API functions.
 const INTERNAL = new Set(['runCli', 'newInterrupt', 'interrupt'])

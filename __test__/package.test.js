@@ -1,42 +1,53 @@
 'use strict'
 // The package as users get it: `npm pack` of daplaya and of its linux-x64-gnu binary package,
-// installed into an empty project, then `npx daplaya`, require, import, and the types.
+// installed into an empty project, then `npx daplaya`, require, import, and the types; and
+// installed without any binary package, as on a platform daplaya does not support.
 const { describe, it, before } = require('node:test')
 const assert = require('node:assert/strict')
-const { execFileSync } = require('node:child_process')
+const { execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { parseTriple } = require('@napi-rs/cli')
 const { ROOT, baseEnv, tempDir } = require('./helpers.js')
 
 const PLATFORM = 'linux-x64-gnu'
 const ADDON = `daplaya.${PLATFORM}.node`
 const supported = process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(path.join(ROOT, ADDON))
+const env = { ...baseEnv(), npm_config_update_notifier: 'false' }
 
 function sh(command, args, cwd) {
-  return execFileSync(command, args, { cwd, env: { ...baseEnv(), npm_config_update_notifier: 'false' }, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+  return execFileSync(command, args, { cwd, env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] })
+}
+
+/** `npm pack` of the directory into `destination`; returns the tarball's path. */
+function pack(directory, destination) {
+  return path.join(destination, sh('npm', ['pack', '--silent', '--pack-destination', destination], directory).trim())
+}
+
+/** An empty project with the tarballs installed, as a user's would be. */
+function projectWith(tarballs) {
+  const project = tempDir()
+  fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true }))
+  sh('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], project)
+  return project
 }
 
 describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, () => {
   let project
   before(() => {
     const packs = tempDir()
-    sh('npm', ['pack', '--silent', '--pack-destination', packs], ROOT)
-    // The binary travels in its own package, as napi-rs publishes it.
-    const binary = path.join(tempDir(), PLATFORM)
-    fs.cpSync(path.join(ROOT, 'npm', PLATFORM), binary, { recursive: true })
+    // The binary travels in its own package, generated from package.json as the release does.
+    const scratch = tempDir()
+    fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(scratch, 'package.json'))
+    sh('npx', ['napi', 'create-npm-dirs', '--cwd', scratch], ROOT)
+    const binary = path.join(scratch, 'npm', PLATFORM)
     fs.copyFileSync(path.join(ROOT, ADDON), path.join(binary, ADDON))
-    sh('npm', ['pack', '--silent', '--pack-destination', packs], binary)
-    const tarballs = fs.readdirSync(packs).map((f) => path.join(packs, f))
-    assert.equal(tarballs.length, 2, tarballs.join(', '))
-
-    project = tempDir()
-    fs.writeFileSync(path.join(project, 'package.json'), JSON.stringify({ name: 'user-project', private: true }))
-    sh('npm', ['install', '--offline', '--no-audit', '--no-fund', ...tarballs], project)
+    project = projectWith([pack(ROOT, packs), pack(binary, packs)])
   })
 
   it('ships only what it needs', () => {
     const shipped = fs.readdirSync(path.join(project, 'node_modules', 'daplaya')).sort()
-    assert.deepEqual(shipped, ['README.md', 'bin', 'binding.d.ts', 'binding.js', 'index.d.ts', 'index.js', 'index.mjs', 'package.json'])
+    assert.deepEqual(shipped, ['README.md', 'bin', 'binding.d.ts', 'binding.js', 'index.d.ts', 'index.js', 'index.mjs', 'native.js', 'package.json'])
   })
 
   it('npx daplaya --help and a real lock work', () => {
@@ -91,5 +102,62 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
         file,
       )
     }
+  })
+})
+
+describe('installed without a binary for this machine', () => {
+  const platforms = require('../package.json').napi.targets.map((triple) => parseTriple(triple).platformArchABI)
+  let project
+  before(() => {
+    project = projectWith([pack(ROOT, tempDir())])
+  })
+
+  /** Runs the installed CLI as npx would, optionally posing as another CPU; never throws. */
+  function daplaya(args, { arch } = {}) {
+    const fakeArch = path.join(project, 'fake-arch.js')
+    fs.writeFileSync(fakeArch, `Object.defineProperty(process, 'arch', { value: ${JSON.stringify(arch)} })\n`)
+    const bin = path.join(project, 'node_modules', '.bin', 'daplaya')
+    const node = arch ? [process.execPath, '--require', fakeArch] : [process.execPath]
+    return spawnSync(node[0], [...node.slice(1), bin, ...args], { cwd: project, env, encoding: 'utf8' })
+  }
+
+  function assertOneLine(stderr) {
+    assert.equal(stderr.split('\n').length, 2, `one line expected:\n${stderr}`)
+    assert.doesNotMatch(stderr, /^\s+at /m, 'no stack trace')
+    assert.match(stderr, new RegExp(`\\(supported: ${platforms.join(', ')}\\)`))
+  }
+
+  it('npx daplaya names the missing binary package, the supported platforms and the fix, and exits 1', () => {
+    const result = daplaya(['--version'])
+    assert.equal(result.status, 1, result.stderr)
+    assert.equal(result.stdout, '')
+    assertOneLine(result.stderr)
+    const here = `${process.platform}-${process.arch}`
+    assert.match(result.stderr, new RegExp(`^error: daplaya's native binary for ${here}\\S* is missing or fails to load \\(package daplaya-${here}`))
+    assert.match(result.stderr, /reinstall daplaya with optional dependencies enabled/)
+  })
+
+  it('says an unknown platform is not supported and what to do instead', () => {
+    const result = daplaya(['locks', 'list'], { arch: 'riscv64' })
+    assert.equal(result.status, 1, result.stderr)
+    assertOneLine(result.stderr)
+    assert.match(result.stderr, new RegExp(`^error: daplaya has no native binary for ${process.platform}-riscv64\\S* \\(supported: `))
+    assert.match(result.stderr, /build it from source with a Rust toolchain/)
+  })
+
+  it('require and import throw UNSUPPORTED_PLATFORM with the same message', () => {
+    const cli = daplaya(['--version']).stderr.replace(/^error: /, '').trim()
+    const script = `
+      const seen = []
+      try { require('daplaya') } catch (error) { seen.push([error.code, error.message]) }
+      import('daplaya').catch((error) => {
+        seen.push([error.code, error.message])
+        process.stdout.write(JSON.stringify(seen))
+      })`
+    const seen = JSON.parse(sh(process.execPath, ['-e', script], project))
+    assert.deepEqual(seen, [
+      ['UNSUPPORTED_PLATFORM', cli],
+      ['UNSUPPORTED_PLATFORM', cli],
+    ])
   })
 })

@@ -2,7 +2,17 @@
 'use strict'
 // The CLI is Rust: this shim hands it the arguments, turns signals into cancellation (Node-API
 // has no signal API) and sets the exit code (never process.exit(), which can cut output short).
-const { runCli, newInterrupt, interrupt } = require('../binding.js')
+let native
+try {
+  native = require('../native.js')
+} catch (error) {
+  // No binary for this machine, or it fails to load: one line, no stack trace.
+  if (error.code !== 'UNSUPPORTED_PLATFORM') throw error
+  process.stderr.write(`error: ${error.message}\n`)
+  process.exitCode = 1
+  return
+}
+const { runCli, newInterrupt, interrupt } = native
 
 const handle = newInterrupt()
 let signals = 0
