@@ -98,9 +98,11 @@ for (const store of STORES) {
 
     it('a lease expires after --ttl and someone else may take the env', async () => {
       const { env } = await store.fresh()
-      const held = await runJson(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--ttl', '600ms'], { env })
+      // A TTL long enough for bob's process to start and ask while alice still holds the env on a
+      // loaded machine (600 ms was not, at load average 20+ on 2 cores).
+      const held = await runJson(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--ttl', '3s'], { env })
       assert.equal((await run(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], { env })).code, 3)
-      await sleep(800)
+      await sleep(3200)
       assert.deepEqual((await runJson(['locks', 'list'], { env })).json, [], 'an expired lock is not listed')
       const taken = await runJson(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], { env })
       assert.equal(taken.code, 0, taken.stderr)
