@@ -20,8 +20,17 @@ function baseEnv() {
   return env
 }
 
+// Each test file runs in its own process: what it made in the temporary directory goes with
+// it (a packed install holds a copy of the debug addon, a quarter of a gigabyte).
+const madeDirs = []
+process.on('exit', () => {
+  for (const dir of madeDirs) fs.rmSync(dir, { recursive: true, force: true })
+})
+
 function tempDir() {
-  return fs.mkdtempSync(path.join(os.tmpdir(), 'daplaya-test-'))
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'daplaya-test-'))
+  madeDirs.push(dir)
+  return dir
 }
 
 function uniqueName(prefix) {
