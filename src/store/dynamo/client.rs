@@ -10,8 +10,10 @@ use aws_config::meta::region::RegionProviderChain;
 use aws_config::profile::region::ProfileFileRegionProvider;
 use aws_config::BehaviorVersion;
 use aws_sdk_dynamodb::config::timeout::TimeoutConfig;
+use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
+use aws_smithy_http_client::tls;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -39,6 +41,7 @@ impl DynamoStore {
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(https_client())
             .region(region.clone())
             .timeout_config(timeouts);
         if let Some(credentials) = static_credentials {
@@ -55,6 +58,16 @@ impl DynamoStore {
             jobs_table: settings.jobs_table.clone(),
         })
     }
+}
+
+/// The SDK's HTTP client (hyper 1, rustls) with ring for its cryptography, which keeps the
+/// addon small; every client the config builds (DynamoDB, and SSO / STS for credentials) uses it.
+fn https_client() -> SharedHttpClient {
+    aws_smithy_http_client::Builder::new()
+        .tls_provider(tls::Provider::Rustls(
+            tls::rustls_provider::CryptoMode::Ring,
+        ))
+        .build_https()
 }
 
 /// Static credentials from the environment skip the rest of the chain, so nothing probes
