@@ -41,7 +41,10 @@ impl DynamoStore {
             .operation_timeout(OPERATION_TIMEOUT)
             .build();
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .http_client(https_client())
+            .http_client(http_client(needs_tls(
+                settings,
+                static_credentials.is_some(),
+            )))
             .region(region.clone())
             .timeout_config(timeouts);
         if let Some(credentials) = static_credentials {
@@ -62,12 +65,30 @@ impl DynamoStore {
 
 /// The SDK's HTTP client (hyper 1, rustls) with ring for its cryptography, which keeps the
 /// addon small; every client the config builds (DynamoDB, and SSO / STS for credentials) uses it.
-fn https_client() -> SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+/// Without TLS to speak, it trusts no certificate rather than read and parse the system's
+/// (a few hundred files, on every start).
+fn http_client(tls_needed: bool) -> SharedHttpClient {
+    let builder = aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(
+        tls::rustls_provider::CryptoMode::Ring,
+    ));
+    if tls_needed {
+        return builder.build_https();
+    }
+    let trust_nothing = tls::TlsContext::builder()
+        .with_trust_store(tls::TrustStore::empty())
+        .build()
+        .expect("a TLS context without certificates is always valid");
+    builder.tls_context(trust_nothing).build_https()
+}
+
+/// Only a plain-http endpoint (DynamoDB Local) with credentials from the environment makes no
+/// HTTPS request: anything else reaches AWS, for DynamoDB or for credentials (SSO, STS).
+fn needs_tls(settings: &DynamoSettings, static_credentials: bool) -> bool {
+    let plain_http = settings
+        .endpoint
+        .as_deref()
+        .is_some_and(|endpoint| endpoint.starts_with("http://"));
+    !(plain_http && static_credentials)
 }
 
 /// Static credentials from the environment skip the rest of the chain, so nothing probes
