@@ -22,6 +22,19 @@ use napi::bindgen_prelude::{External, PromiseRaw};
 use napi::{Env, Status};
 use napi_derive::napi;
 
+/// One Tokio worker thread instead of one per core: the addon's work is waiting on the network,
+/// a child process or a timer (SQLite runs on blocking threads), and every worker costs resident
+/// memory in each CLI process. Built when Node loads the addon, before napi would build its own.
+#[napi_derive::module_init]
+fn start_runtime() {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .expect("cannot start the Tokio runtime");
+    napi::bindgen_prelude::create_custom_tokio_runtime(runtime);
+}
+
 /// A handle JS raises to stop a running call: the CLI shim on SIGINT / SIGTERM (Node-API has no
 /// signal API), index.js when a caller's `AbortSignal` aborts. Internal: not in the typings.
 #[napi(skip_typescript)]
