@@ -8,7 +8,8 @@
 //
 //   --full              the long version (more runs, 100k seeded records, more rounds)
 //   --out <file>        where to write the JSON
-//   --only <a,b,...>    run some sections: startup, latency, cost, contention, memory, addon, serve
+//   --only <a,b,...>    run some sections: startup, parts, lockRelease, latency, cost, contention,
+//                       memory, addon, serve
 const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
@@ -41,12 +42,14 @@ const {
 const ROOT = path.join(__dirname, '..')
 const BIN = path.join(ROOT, 'bin', 'daplaya.js')
 const BASELINE = path.join(__dirname, 'baseline-get.js')
+const BASELINE_LOCK = path.join(__dirname, 'baseline-lock.js')
+const STARTUP_PARTS = path.join(__dirname, 'startup-parts.js')
 // binding.js loads this file, or the one NAPI_RS_NATIVE_LIBRARY_PATH names (children inherit it).
 const ADDON = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
   ? path.resolve(process.env.NAPI_RS_NATIVE_LIBRARY_PATH)
   : path.join(ROOT, 'daplaya.linux-x64-gnu.node')
 const NODE = process.execPath
-const SECTIONS = ['addon', 'startup', 'latency', 'cost', 'contention', 'memory', 'serve']
+const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve']
 
 const MODES = {
   quick: {
@@ -76,7 +79,7 @@ function parseArgs(argv) {
     else if (arg === '--out') options.out = path.resolve(argv[++i])
     else if (arg === '--only') options.only = argv[++i].split(',').map((s) => s.trim())
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write('usage: npm run bench [-- --full] [--out FILE] [--only startup,latency,cost,contention,memory,addon,serve]\n')
+      process.stdout.write(`usage: npm run bench [-- --full] [--out FILE] [--only ${SECTIONS.join(',')}]\n`)
       process.exit(0)
     } else throw new Error(`unknown argument ${arg} (see --help)`)
   }
@@ -351,6 +354,107 @@ async function benchStartup(mode, endpoint) {
     await silent.stop()
     fs.rmSync(tmp, { recursive: true, force: true })
     fs.rmSync(emptyHome, { recursive: true, force: true })
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1b. Where the start-up of `locks list --env x` on DynamoDB goes (bench/startup-parts.js).
+
+async function benchStartupParts(mode, endpoint) {
+  const tables = await createTables(endpoint, 'Parts')
+  const env = dynamoEnv(endpoint, tables)
+  const runs = []
+  log(`start-up breakdown: ${mode.startupRuns} runs`)
+  for (let i = 0; i <= mode.startupRuns; i += 1) {
+    const spawned = performance.timeOrigin + performance.now()
+    const result = await runProcess(NODE, [STARTUP_PARTS, 'x'], { env })
+    const exited = spawned + result.ms
+    if (result.code !== 0) throw new Error(`startup-parts.js exited ${result.code ?? result.signal}: ${result.stderr.trim()}`)
+    const { origin, marks } = JSON.parse(result.stdout.trim().split('\n').pop())
+    // The first run warms the page cache and is not counted, as in the start-up section.
+    if (i === 0) continue
+    runs.push({
+      nodeStart: origin - spawned + marks.script,
+      addonLoad: marks.addon - marks.script,
+      firstCall: marks.firstCall - marks.addon,
+      clientAndConnection: marks.clientAndRequest - marks.firstCall - (marks.request - marks.clientAndRequest),
+      request: marks.request - marks.clientAndRequest,
+      exit: exited - (origin + marks.request),
+      total: result.ms,
+    })
+  }
+  const labels = {
+    nodeStart: 'Node starts and reaches the script',
+    addonLoad: 'loading the addon (require binding.js: dlopen, relocations, module init)',
+    firstCall: 'first call: Tokio runtime start, clap parses `--version`, output',
+    clientAndConnection: 'building the DynamoDB client (region, credentials, HTTP client) and connecting',
+    request: 'one GetItem on the open connection',
+    exit: 'process exit (runtime shut down, Node tears down)',
+    total: 'whole process',
+  }
+  return {
+    source: 'bench/startup-parts.js: one cold process per run, steps timed inside it; Node start and exit from the spawning side',
+    rows: Object.entries(labels).map(([key, label]) => ({
+      key,
+      label,
+      medianMs: round(median(runs.map((r) => r[key])), 3),
+      samplesMs: runs.map((r) => round(r[key], 3)),
+    })),
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// 1c. Whole-process lock + release: a `locks lock` process then a `locks release` process, next
+// to the baseline script doing the same requests in two processes.
+
+async function benchLockRelease(mode, endpoint) {
+  const tables = await createTables(endpoint, 'Pair')
+  const env = dynamoEnv(endpoint, tables)
+  const user = 'pair@example.com'
+  const variants = [
+    {
+      key: 'daplaya',
+      label: 'daplaya locks lock + locks release (two processes)',
+      lock: [BIN, 'locks', 'lock', '--env', 'pair-daplaya', '--user', user],
+      release: [BIN, 'locks', 'release', '--env', 'pair-daplaya', '--user', user],
+    },
+    {
+      key: 'baseline',
+      label: 'baseline: SDK script lock + release (two processes)',
+      lock: [BASELINE_LOCK, 'lock', 'pair-baseline', user],
+      release: [BASELINE_LOCK, 'release', 'pair-baseline', user],
+    },
+    { key: 'floor', label: 'node -e 0, twice (the floor)', lock: ['-e', '0'], release: ['-e', '0'] },
+  ]
+  const samples = Object.fromEntries(variants.map((v) => [v.key, []]))
+  async function pair(variant) {
+    let ms = 0
+    for (const args of [variant.lock, variant.release]) {
+      const result = await runProcess(NODE, args, { env })
+      if (result.code !== 0) throw new Error(`${args.join(' ')} exited ${result.code ?? result.signal}: ${result.stderr.trim()}`)
+      ms += result.ms
+    }
+    return ms
+  }
+  log(`lock + release processes: ${variants.length} variants x ${mode.startupRuns} runs`)
+  for (const variant of variants) await pair(variant) // warm-up
+  for (let run = 0; run < mode.startupRuns; run += 1) {
+    for (let k = 0; k < variants.length; k += 1) {
+      const variant = variants[(run + k) % variants.length]
+      samples[variant.key].push(await pair(variant))
+    }
+  }
+  const baseline = median(samples.baseline)
+  const floor = median(samples.floor)
+  return {
+    rows: variants.map((variant) => ({
+      key: variant.key,
+      label: variant.label,
+      medianMs: round(median(samples[variant.key])),
+      ratioToBaseline: round(median(samples[variant.key]) / baseline, 3),
+      aboveFloorMs: round(median(samples[variant.key]) - floor),
+      samplesMs: samples[variant.key].map((v) => round(v)),
+    })),
   }
 }
 
@@ -745,6 +849,69 @@ function printReport(results) {
   }
 }
 
+function printStartupParts(results) {
+  if (results.lockRelease) {
+    const rows = results.lockRelease.rows.map((r) => [r.label, fmtMs(r.medianMs), fmtRatio(r.ratioToBaseline), fmtMs(r.aboveFloorMs)])
+    printTable('1b. Whole-process lock + release on DynamoDB Local (median of the two processes together)', ['variant', 'median', 'vs baseline', 'above floor'], rows)
+  }
+  if (results.parts) {
+    const rows = results.parts.rows.map((r) => [r.label, fmtMs(r.medianMs)])
+    printTable('1c. Where the start-up of `locks list --env x` on DynamoDB goes (medians)', ['step', 'median'], rows)
+    process.stdout.write(`   ${results.parts.source}\n`)
+  }
+}
+
+/** Issue 16's targets, each figure next to its target, from this run's sections. */
+function targetRows(results) {
+  const rows = []
+  const MiB = 1024 * 1024
+  if (results.addon) {
+    const size = results.addon.size
+    rows.push({ figure: 'release addon size', value: fmtBytes(size), target: '< 10 MiB', ratio: '-', met: results.addon.profile.startsWith('release') && size < 10 * MiB })
+  }
+  const startupRow = (key) => results.startup?.rows.find((r) => r.key === key)
+  const list = startupRow('listDynamo')
+  if (list) {
+    const floor = startupRow('floor').medianMs
+    rows.push({
+      figure: '`locks list --env x` on DynamoDB, above `node -e 0`',
+      value: fmtMs(list.aboveFloorMs),
+      target: '<= 10 ms',
+      ratio: `${fmtRatio(list.medianMs / floor)} of the floor, ${fmtRatio(list.ratioToBaseline)} of the baseline`,
+      met: list.aboveFloorMs <= 10,
+    })
+  }
+  const pair = results.lockRelease?.rows.find((r) => r.key === 'daplaya')
+  if (pair) {
+    const floor = results.lockRelease.rows.find((r) => r.key === 'floor').medianMs
+    rows.push({
+      figure: 'whole-process `locks lock` + `locks release`, vs the SDK script',
+      value: fmtRatio(pair.ratioToBaseline),
+      target: '<= 0.50x',
+      ratio: `${fmtRatio(pair.medianMs / floor)} of the floor`,
+      met: pair.ratioToBaseline <= 0.5,
+    })
+  }
+  const waiting = results.memory?.rows.find((r) => r.label === 'daplaya locks lock, waiting (dynamodb)')
+  if (waiting) {
+    const idle = results.memory.rows.find((r) => r.label.startsWith('node, idle'))
+    const sdkScript = results.memory.rows.find((r) => r.label.startsWith('baseline'))
+    rows.push({
+      figure: 'resident memory of a waiting `locks lock` (DynamoDB)',
+      value: fmtBytes(waiting.rss),
+      target: '< 45 MiB',
+      ratio: `${fmtRatio(waiting.rss / idle.rss)} of idle node, ${fmtRatio(waiting.rss / sdkScript.rss)} of the baseline`,
+      met: waiting.rss < 45 * MiB,
+    })
+  }
+  return rows
+}
+
+function printTargets(rows) {
+  if (!rows.length) return
+  printTable('Targets', ['figure', 'this run', 'target', 'against the floor and the baseline', 'met'], rows.map((r) => [r.figure, r.value, r.target, r.ratio, r.met ? 'yes' : 'NO']))
+}
+
 function gitDescribe() {
   try {
     const commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: ROOT, encoding: 'utf8' }).trim()
@@ -795,6 +962,8 @@ async function main() {
     ]
     if (only.has('addon')) results.addon = { size: addon.size, profile: addon.profile }
     if (only.has('startup')) results.startup = await benchStartup(mode, dynamo.endpoint)
+    if (only.has('parts')) results.parts = await benchStartupParts(mode, dynamo.endpoint)
+    if (only.has('lockRelease')) results.lockRelease = await benchLockRelease(mode, dynamo.endpoint)
     if (only.has('latency')) results.latency = await benchLatency(mode, dynamo.endpoint)
     if (only.has('cost')) results.cost = await benchCost(mode, dynamo.endpoint)
     if (only.has('contention') || only.has('memory')) {
@@ -819,7 +988,10 @@ async function main() {
     log(results.meta.note)
   }
   results.meta.seconds = round((now() - began) / 1000, 1)
+  results.targets = targetRows(results)
   printReport(results)
+  printStartupParts(results)
+  printTargets(results.targets)
   if (results.cost?.scanRequests) throw new Error(`${results.cost.scanRequests} Scan request(s) were issued: no command may scan`)
   fs.mkdirSync(path.dirname(options.out), { recursive: true })
   fs.writeFileSync(options.out, `${JSON.stringify(results, null, 2)}\n`)
