@@ -3,6 +3,9 @@
 // a stable JS code, never a debug dump, never a credential.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
+const tls = require('node:tls')
 const daplaya = require('..')
 const { STORES, run, runJson, uniqueName } = require('./helpers.js')
 
@@ -78,5 +81,38 @@ describe('DynamoDB errors', { skip: dynamodb.skip }, () => {
     const result = await run(['locks', 'list'], { env: { ...env, DAPLAYA_DYNAMODB_ENDPOINT: 'localhost:8000' } })
     assert.equal(result.code, 2)
     assertOneLine(result, /^error: .*localhost:8000/)
+  })
+})
+
+// Real DynamoDB is HTTPS: the addon's one TLS stack (rustls with ring) must get as far as a
+// handshake and judge the certificate. A loopback TLS server with a self-signed certificate
+// stands in for an endpoint the system's roots do not trust.
+describe('HTTPS endpoints', () => {
+  it('an https endpoint is reached over TLS and an untrusted certificate is refused (exit 1)', async () => {
+    const fixture = (name) => fs.readFileSync(path.join(__dirname, 'fixtures', name))
+    const handshakes = []
+    const server = tls.createServer({ key: fixture('self-signed.key'), cert: fixture('self-signed.crt') })
+    server.on('tlsClientError', (error) => handshakes.push(error.code))
+    server.on('secureConnection', (socket) => socket.destroy())
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const endpoint = `https://127.0.0.1:${server.address().port}`
+      const env = {
+        DAPLAYA_STORE: 'dynamodb',
+        DAPLAYA_DYNAMODB_ENDPOINT: endpoint,
+        DAPLAYA_AWS_REGION: 'us-east-1',
+        AWS_ACCESS_KEY_ID: 'daplayatest',
+        AWS_SECRET_ACCESS_KEY: SECRET,
+        AWS_EC2_METADATA_DISABLED: 'true',
+      }
+      const result = await runJson(['locks', 'list', '--env', 'prod'], { env })
+      assert.equal(result.code, 1)
+      assert.equal(result.json.error.code, 'STORE_UNAVAILABLE')
+      assertOneLine(result, new RegExp(`^error: cannot reach DynamoDB at ${endpoint}: .*certificate`, 'i'))
+      assert.doesNotMatch(result.stderr, /scheme/i)
+      assert.ok(handshakes.length >= 1, 'the server saw a TLS handshake')
+    } finally {
+      await new Promise((resolve) => server.close(resolve))
+    }
   })
 })
