@@ -15,7 +15,7 @@ marks.addon = performance.now()
 
 async function main() {
   // The first call into the addon starts its Tokio runtime and parses a command line with clap.
-  await binding.runCli(['--version', '--quiet'], new binding.CancelSignal())
+  await binding.runCli(['--version', '--quiet'], binding.newInterrupt())
   marks.firstCall = performance.now()
   // The API keeps one client per store settings: the first call builds it (region, credentials,
   // HTTP client) and opens the connection, the second is one request on that connection.
