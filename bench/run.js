@@ -385,8 +385,8 @@ async function benchStartupParts(mode, endpoint) {
   }
   const labels = {
     nodeStart: 'Node starts and reaches the script',
-    addonLoad: 'loading the addon (require binding.js: dlopen, relocations, module init)',
-    firstCall: 'first call: Tokio runtime start, clap parses `--version`, output',
+    addonLoad: 'loading the addon (require binding.js: dlopen, relocations, module init, Tokio runtime)',
+    firstCall: 'first call: clap parses `--version`, output',
     clientAndConnection: 'building the DynamoDB client (region, credentials, HTTP client) and connecting',
     request: 'one GetItem on the open connection',
     exit: 'process exit (runtime shut down, Node tears down)',

@@ -14,7 +14,8 @@ const binding = require('../binding.js')
 marks.addon = performance.now()
 
 async function main() {
-  // The first call into the addon starts its Tokio runtime and parses a command line with clap.
+  // The first call into the addon parses a command line with clap (the Tokio runtime started
+  // when the addon loaded).
   await binding.runCli(['--version', '--quiet'], binding.newInterrupt())
   marks.firstCall = performance.now()
   // The API keeps one client per store settings: the first call builds it (region, credentials,
