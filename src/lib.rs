@@ -3,6 +3,7 @@
 //! This file holds the napi exports only: thin conversions between JS values and the core.
 //! Everything else is plain Rust that `cargo test` reaches without Node.
 
+pub mod caller;
 pub mod cli;
 pub mod config;
 pub mod duration;
