@@ -1,0 +1,203 @@
+'use strict'
+// The GitHub Action (action.yml, action/): main and post run as the runner runs them, with
+// inputs as INPUT_*, outputs and state written to the GITHUB_OUTPUT and GITHUB_STATE files, and
+// the state handed back to post as STATE_*. The real CLI runs (DAPLAYA_ACTION_CLI points the
+// action at this checkout's bin/daplaya.js), on each store.
+const { describe, it } = require('node:test')
+const assert = require('node:assert/strict')
+const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const path = require('node:path')
+const { ROOT, BIN, STORES, run, runJson, baseEnv, tempDir } = require('./helpers.js')
+
+const GITHUB = {
+  GITHUB_ACTIONS: 'true',
+  CI: 'true',
+  GITHUB_ACTOR: 'octocat',
+  GITHUB_TRIGGERING_ACTOR: 'Hubot',
+  GITHUB_SERVER_URL: 'https://github.com',
+  GITHUB_REPOSITORY: 'acme/shop',
+  GITHUB_RUN_ID: '4242',
+}
+const RUN_URL = 'https://github.com/acme/shop/actions/runs/4242'
+
+/** The runner's file commands: `name<<delimiter`, the value's lines, `delimiter`. */
+function readFileCommands(file) {
+  const values = {}
+  const lines = fs.readFileSync(file, 'utf8').split(/\r?\n/)
+  for (let i = 0; i < lines.length; i++) {
+    const heredoc = /^([^=<]+)<<(.+)$/.exec(lines[i])
+    if (!heredoc) continue
+    const end = lines.indexOf(heredoc[2], i + 1)
+    values[heredoc[1]] = lines.slice(i + 1, end).join('\n')
+    i = end
+  }
+  return values
+}
+
+/** A job on a runner: its files, and the steps of the action as the runner starts them. */
+function job(storeEnv) {
+  const dir = tempDir()
+  const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STATE: path.join(dir, 'state') }
+  for (const file of Object.values(files)) fs.writeFileSync(file, '')
+  const env = { ...storeEnv, ...GITHUB, DAPLAYA_ACTION_CLI: BIN }
+  function step(script, extraEnv) {
+    const child = spawn(process.execPath, [path.join(ROOT, 'action', script)], {
+      env: { ...baseEnv(), ...env, ...files, ...extraEnv },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    const result = { child, stdout: '', stderr: '' }
+    child.stdout.on('data', (chunk) => {
+      result.stdout += chunk
+    })
+    child.stderr.on('data', (chunk) => {
+      result.stderr += chunk
+    })
+    result.done = new Promise((resolve) => child.on('close', (code) => resolve(Object.assign(result, { code }))))
+    return result
+  }
+  return {
+    env,
+    /** The main step with these inputs (`{ env: 'production', ttl: '1h' }`). */
+    main(inputs) {
+      const inputEnv = {}
+      for (const [name, value] of Object.entries(inputs)) inputEnv[`INPUT_${name.toUpperCase()}`] = value
+      return step('main.js', inputEnv)
+    },
+    /** The post step, given back the state main saved, as STATE_* variables. */
+    post() {
+      const stateEnv = {}
+      for (const [name, value] of Object.entries(readFileCommands(files.GITHUB_STATE))) stateEnv[`STATE_${name}`] = value
+      return step('post.js', stateEnv).done
+    },
+    outputs: () => readFileCommands(files.GITHUB_OUTPUT),
+    state: () => readFileCommands(files.GITHUB_STATE),
+  }
+}
+
+const held = async (env, name) => (await runJson(['locks', 'list', '--env', name], { env })).json
+
+describe('action.yml', () => {
+  it('is a JavaScript action on node20 with main, an always-run post, and the documented inputs and outputs', () => {
+    const yml = fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')
+    assert.match(yml, /^runs:\n {2}using: node20\n {2}main: action\/main\.js\n {2}post: action\/post\.js\n {2}post-if: always\(\)$/m)
+    const section = (name) => yml.split(new RegExp(`^${name}:\\n`, 'm'))[1].split(/^\S/m)[0]
+    const names = (text) => [...text.matchAll(/^ {2}([a-z-]+):$/gm)].map((m) => m[1])
+    assert.deepEqual(names(section('inputs')), ['env', 'user', 'meta', 'ttl', 'timeout', 'supersede'])
+    assert.deepEqual(names(section('outputs')), ['lock-id', 'fencing-token'])
+  })
+
+  it('runs daplaya of the version in package.json at its tag, through npx', () => {
+    const { cliCommand } = require('../action/runner.js')
+    const { version } = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8'))
+    const { command, args } = cliCommand({})
+    assert.equal(path.basename(command, '.cmd'), 'npx')
+    assert.deepEqual(args, ['--yes', `daplaya@${version}`])
+    assert.deepEqual(cliCommand({ DAPLAYA_ACTION_CLI: BIN }).args, [BIN])
+  })
+})
+
+for (const store of STORES) {
+  describe(`GitHub Action on ${store.name}`, { skip: store.skip }, () => {
+    it('main takes the lock for the CI user with the run URL as meta; post releases it after a failed step', async () => {
+      const { env: storeEnv } = await store.fresh()
+      const runner = job(storeEnv)
+      const main = await runner.main({ env: 'production', ttl: '1h', timeout: '1m', supersede: 'false' }).done
+      assert.equal(main.code, 0, main.stdout + main.stderr)
+      const [lock] = await held(storeEnv, 'production')
+      assert.equal(lock.user, 'hubot', 'GITHUB_TRIGGERING_ACTOR, lowercased')
+      assert.equal(lock.meta, RUN_URL)
+      assert.equal(lock.expiresAt - lock.updatedAt, 60 * 60 * 1000, 'ttl input')
+      assert.deepEqual(runner.outputs(), { 'lock-id': lock.id, 'fencing-token': String(lock.fencingToken) })
+      assert.deepEqual(runner.state(), { envs: '["production"]', user: 'hubot' })
+
+      // A later step fails (here: it tries to take production as someone else); the job goes on to post.
+      const failed = await run(['locks', 'lock', '--env', 'production', '--user', 'mallory', '--no-wait'], { env: storeEnv })
+      assert.equal(failed.code, 3)
+      assert.equal((await held(storeEnv, 'production'))[0].id, lock.id, 'held across the steps')
+
+      const post = await runner.post()
+      assert.equal(post.code, 0, post.stdout + post.stderr)
+      assert.match(post.stdout, new RegExp(`released production \\(lock ${lock.id}\\)`))
+      assert.deepEqual(await held(storeEnv, 'production'), [])
+    })
+
+    it('explicit inputs win over the CI defaults', async () => {
+      const { env: storeEnv } = await store.fresh()
+      const runner = job(storeEnv)
+      const main = await runner.main({ env: 'staging', user: 'Deploy-Bot', meta: 'release 1.2' }).done
+      assert.equal(main.code, 0, main.stdout + main.stderr)
+      const [lock] = await held(storeEnv, 'staging')
+      assert.deepEqual([lock.user, lock.meta], ['deploy-bot', 'release 1.2'])
+      assert.equal((await runner.post()).code, 0)
+      assert.deepEqual(await held(storeEnv, 'staging'), [])
+    })
+
+    it('a busy env fails main with the CLI line; post then releases nothing and leaves the holder alone', async () => {
+      const { env: storeEnv } = await store.fresh()
+      const bob = await runJson(['locks', 'lock', '--env', 'production', '--user', 'bob'], { env: storeEnv })
+      assert.equal(bob.code, 0, bob.stderr)
+      const runner = job(storeEnv)
+      const main = await runner.main({ env: 'production', timeout: '200ms' }).done
+      assert.equal(main.code, 1)
+      assert.match(main.stderr, /^error: production is locked by bob$/m, 'the CLI line in the log')
+      assert.match(main.stdout, /^::error::production is locked by bob$/m, 'the step annotation')
+      assert.deepEqual(runner.outputs(), {})
+      const post = await runner.post()
+      assert.equal(post.code, 0)
+      assert.match(post.stdout, /nothing to release/)
+      assert.deepEqual((await held(storeEnv, 'production')).map((l) => l.id), [bob.json.id])
+    })
+
+    it('a job cancelled while main waits takes nothing', async () => {
+      const { env: storeEnv } = await store.fresh()
+      assert.equal((await run(['locks', 'lock', '--env', 'production', '--user', 'bob'], { env: storeEnv })).code, 0)
+      const runner = job(storeEnv)
+      const main = runner.main({ env: 'production' })
+      const waiting = new Promise((resolve) => {
+        main.child.stderr.on('data', () => main.stderr.includes('Still locked at env production by bob') && resolve())
+      })
+      await Promise.race([waiting, main.done])
+      main.child.kill('SIGINT')
+      await main.done
+      assert.equal(main.code, 1)
+      assert.match(main.stdout, /^::error::interrupted$/m)
+      assert.deepEqual(runner.state(), {})
+      assert.equal((await held(storeEnv, 'production'))[0].user, 'bob')
+    })
+
+    // `--supersede` and several envs come with the deploy queue; until then the CLI refuses them
+    // with its one-line usage error, which the step must surface as its failure.
+    for (const inputs of [
+      { env: 'production', supersede: 'true' },
+      { env: 'staging\nproduction' },
+    ]) {
+      it(`surfaces the CLI's usage error for ${JSON.stringify(inputs)}`, async () => {
+        const { env: storeEnv } = await store.fresh()
+        const runner = job(storeEnv)
+        const flags = inputs.supersede ? ['--env', 'production', '--supersede'] : ['--env', 'staging', '--env', 'production']
+        const direct = await runJson(['locks', 'lock', ...flags], { env: runner.env })
+        if (direct.code === 0) return assert.fail('the CLI takes these flags now: test what the action does with them')
+        assert.equal(direct.code, 2)
+        const main = await runner.main(inputs).done
+        assert.equal(main.code, 1)
+        assert.ok(main.stdout.includes(`::error::${direct.json.error.message}`), main.stdout)
+        assert.ok(main.stderr.includes(`error: ${direct.json.error.message}`), main.stderr)
+        assert.deepEqual(runner.state(), {})
+        assert.deepEqual(await held(storeEnv, 'production'), [])
+      })
+    }
+
+    it('a bad input fails the step with one line', async () => {
+      const runner = job((await store.fresh()).env)
+      for (const [inputs, message] of [
+        [{ env: ' ' }, 'input env is required: the env(s) to lock'],
+        [{ env: 'production', supersede: 'yes' }, "input supersede must be true or false, not 'yes'"],
+      ]) {
+        const main = await runner.main(inputs).done
+        assert.equal(main.code, 1)
+        assert.equal(main.stdout, `::error::${message}\n`)
+      }
+    })
+  })
+}
