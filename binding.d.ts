@@ -19,6 +19,15 @@ export type Acquisition =
 /** Jobs of a jobname not ended, started within `ttl`, newest first. */
 export declare function activeJobs(options: JobWindowOptions): Promise<Array<Job>>
 
+/** Where the user came from, on the results of calls that default it. */
+export interface DefaultedUser {
+  /**
+   * Present when `user` was not given: `'DAPLAYA_USER'`, the CI's variable
+   * (`'GITHUB_ACTOR'`, ...), `'git config user.email'` or `'login name'`.
+   */
+  userSource?: string
+}
+
 /** Ends the most recent running job of a version. */
 export declare function endJob(options: EndJobOptions): Promise<EndJobResult>
 
@@ -152,7 +161,7 @@ export interface ListLocksOptions {
 }
 
 /** Takes the lock on an env, waiting (silently) while someone else holds it. */
-export declare function lock(options: LockOptions): Promise<Lock & Acquisition>
+export declare function lock(options: LockOptions): Promise<Lock & Acquisition & DefaultedUser>
 
 /** A lock row, as stored. */
 export interface Lock {
@@ -185,9 +194,12 @@ export interface Lock {
 export interface LockOptions {
   /** Environment to lock. */
   env: string
-  /** Who holds it, e.g. the committer's email. */
-  user: string
-  /** What the lock is for (default `'API'`). */
+  /**
+   * Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the
+   * login name; see the README's CI section).
+   */
+  user?: string
+  /** What the lock is for (default: the CI run's URL, else `'API'`). */
   meta?: string
   /** Take an uberlock: never expires, refuses others at once, preempts a normal holder. */
   uberlock?: boolean
@@ -221,12 +233,13 @@ export interface LockOptions {
 }
 
 /** Releases your lock on an env. */
-export declare function release(options: ReleaseOptions): Promise<ReleaseResult>
+export declare function release(options: ReleaseOptions): Promise<ReleaseResult & DefaultedUser>
 
 /** Options of `release`. */
 export interface ReleaseOptions {
   env: string
-  user: string
+  /** Default: as for `lock`. */
+  user?: string
   /** Required to release an uberlock. */
   uberlock?: boolean
   /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
@@ -263,7 +276,7 @@ export interface ReleaseResult {
  * (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked).
  * Signals to this Node process are not forwarded.
  */
-export declare function runLocked(options: LockOptions, command: Array<string>): Promise<RunLockedResult>
+export declare function runLocked(options: LockOptions, command: Array<string>): Promise<RunLockedResult & DefaultedUser>
 
 /** What `runLocked` resolves to once the command has exited under the lock. */
 export interface RunLockedResult {
@@ -308,12 +321,13 @@ export interface SlackResponse {
 }
 
 /** Records a running job. */
-export declare function startJob(options: StartJobOptions): Promise<Job>
+export declare function startJob(options: StartJobOptions): Promise<Job & DefaultedUser>
 
 /** Options of `startJob`. */
 export interface StartJobOptions {
   jobname: string
-  user: string
+  /** Default: as for `lock`. */
+  user?: string
   gitversion: string
   /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
   store?: string

@@ -7,7 +7,7 @@
  * adds only what generation cannot say.
  */
 export * from './binding.js'
-import type { Acquisition, InitOptions, Lock, SlackHandlerOptions, SlackResponse } from './binding.js'
+import type { Acquisition, DefaultedUser, InitOptions, Lock, SlackHandlerOptions, SlackResponse } from './binding.js'
 
 /** Stable error codes, the same conditions as the CLI's exit codes. */
 export type ErrorCode =
@@ -44,8 +44,8 @@ export interface DaplayaError extends Error {
   code: ErrorCode
 }
 
-/** What {@link lock} resolves to: the lock row, and how it was got. */
-export type LockResult = Lock & Acquisition
+/** What {@link lock} resolves to: the lock row, how it was got, and where a defaulted user came from. */
+export type LockResult = Lock & Acquisition & DefaultedUser
 
 /** Where locks live: the options every function takes (`init` takes only these). */
 export type StoreOptions = InitOptions

@@ -228,7 +228,7 @@ for (const store of STORES) {
         [['locks', 'lock', '--env', 'e', '--user', 'u', '--poll-interval=-5'], /invalid duration for --poll-interval/],
         [['locks', 'lock', '--env', 'e', '--user', 'u', '--timeout', '1s', '--no-wait'], /cannot be used with/],
         [['locks', 'lock', '--env', 'e', '--user', 'u', '--bogus'], /unexpected argument '--bogus'/],
-        [['locks', 'lock', '--env', 'e'], /^error: the following required arguments were not provided: --user <USER>\n/],
+        [['locks', 'lock', '--user', 'u'], /^error: the following required arguments were not provided: --env <ENV>\n/],
         [['locks', 'unlock', '--env', 'e'], /unrecognized subcommand 'unlock'/],
         [['jobs', 'start', '--jobname', 'j', '--user', 'u', '--gitversion', ''], /gitversion must not be empty/],
         [['jobs', 'end'], /jobs end needs a version/],

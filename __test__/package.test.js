@@ -75,10 +75,10 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
     const args = ['--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', 'example.ts']
     sh(process.execPath, [tsc, ...args], project)
     // And a wrong call does not.
-    fs.writeFileSync(path.join(project, 'wrong.ts'), "import { lock } from 'daplaya'\nlock({ env: 'x' })\n")
+    fs.writeFileSync(path.join(project, 'wrong.ts'), "import { lock } from 'daplaya'\nlock({ user: 'x' })\n")
     assert.throws(
       () => sh(process.execPath, [tsc, ...args.slice(0, -1), 'wrong.ts'], project),
-      (error) => /Property 'user' is missing/.test(error.stdout),
+      (error) => /Property 'env' is missing/.test(error.stdout),
     )
   })
 

@@ -37,7 +37,7 @@ pub struct User {
 }
 
 /// What the machine knows about its user, beyond the environment.
-pub trait Machine {
+pub trait Machine: Sync {
     /// `git config user.email` in the current directory.
     fn git_user_email(&self) -> Option<String>;
     fn login_name(&self) -> Option<String>;
@@ -87,6 +87,25 @@ const RUN_URL_VARIABLES: [&str; 4] = [
 ];
 
 type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
+/// What validation asks when the caller leaves the user or the meta out: the environment, the
+/// machine, and the meta the front door gives outside CI (`CLI`, `API`).
+#[derive(Clone, Copy)]
+pub struct Caller<'a> {
+    pub env: Env<'a>,
+    pub machine: &'a dyn Machine,
+    pub door_meta: &'static str,
+}
+
+impl Caller<'_> {
+    pub fn user(&self, given: Option<&str>) -> Result<User> {
+        user(given, self.env, self.machine)
+    }
+
+    pub fn meta(&self, given: Option<&str>) -> Result<String> {
+        meta(given, self.env, self.door_meta)
+    }
+}
 
 /// A variable that is set to something other than blanks.
 fn variable(env: Env, name: &str) -> Option<String> {
@@ -174,16 +193,14 @@ fn from_source(error: Error, what: &str, source: &str) -> Error {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-    use std::collections::HashMap;
-
-    struct Fake {
-        git: Option<&'static str>,
-        login: Option<&'static str>,
+pub(crate) mod testing {
+    /// A machine that answers what it is told.
+    pub struct FakeMachine {
+        pub git: Option<&'static str>,
+        pub login: Option<&'static str>,
     }
 
-    impl Machine for Fake {
+    impl super::Machine for FakeMachine {
         fn git_user_email(&self) -> Option<String> {
             self.git.map(String::from)
         }
@@ -191,6 +208,13 @@ mod tests {
             self.login.map(String::from)
         }
     }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::FakeMachine as Fake;
+    use super::*;
+    use std::collections::HashMap;
 
     const NOWHERE: Fake = Fake {
         git: Some("dev@example.com"),

@@ -5,19 +5,28 @@
 use super::console::Console;
 use super::render;
 use super::{failure, open_store};
+use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::model::now_ms;
 use crate::ops::report::{error_document, Report};
 use crate::run::{self, ChildStdout, Event, Interrupt, RunRequest};
 
+/// How the end of a run is shown: with `--json`, one document (saying where a defaulted user
+/// came from).
+pub struct Output {
+    pub json: bool,
+    pub user_source: Option<UserSource>,
+}
+
 pub async fn run(
     request: &RunRequest,
     store: &StoreOptions,
-    json: bool,
+    output: Output,
     console: &mut Console,
     env: &(dyn Fn(&str) -> Option<String> + Sync),
     interrupt: &Interrupt,
 ) -> i32 {
+    let json = output.json;
     let store = match open_store(store, console, env).await {
         Ok(store) => store,
         Err(error) => return failure(&error, json, console),
@@ -52,7 +61,7 @@ pub async fn run(
                 exit_code: outcome.command_exit,
                 lock: outcome.lock.clone(),
             }
-            .to_json(),
+            .to_json_from(output.user_source),
         };
         console.out(&document.to_string());
     }

@@ -6,6 +6,7 @@ pub mod console;
 mod locks_run;
 pub mod render;
 
+use crate::caller::{Caller, ThisMachine, UserSource};
 use crate::config::StoreOptions;
 use crate::error::{exit, Error, Result};
 use crate::model::{now_ms, Lock};
@@ -34,21 +35,37 @@ pub async fn run(
         Err(error) => return clap_failure(&error, console, wants_json),
     };
     console.quiet = cli.quiet;
-    let invocation = match cli.invocation() {
+    let caller = Caller {
+        env,
+        machine: &ThisMachine,
+        door_meta: "CLI",
+    };
+    let invocation = match cli.invocation(&caller) {
         Ok(invocation) => invocation,
         Err(error) => return failure(&error, cli.json, console),
     };
+    let mut user_source = None;
+    if let Invocation::Act { action, .. } = &invocation {
+        if let Some((user, source)) = action.defaulted_user() {
+            console.progress(&render::defaulted_user(user, source));
+            user_source = Some(source);
+        }
+    }
     let result = match invocation {
         Invocation::Completions(shell) => {
             console.out(&args::completions(shell));
             return exit::OK;
         }
         Invocation::Act {
-            action: Action::Run(request),
+            action: Action::Run { request, .. },
             store,
         } => {
             // The command owns stdout and its exit code becomes ours.
-            return locks_run::run(&request, &store, cli.json, console, env, interrupt).await;
+            let output = locks_run::Output {
+                json: cli.json,
+                user_source,
+            };
+            return locks_run::run(&request, &store, output, console, env, interrupt).await;
         }
         Invocation::Serve { request, store } => {
             serve(&request, &store, cli.json, console, env, cancel).await
@@ -56,7 +73,7 @@ pub async fn run(
         Invocation::Act { action, store } => {
             match execute(action, &store, console, env, interrupt).await {
                 Ok(report) => {
-                    show(&report, cli.json, console);
+                    show(&report, user_source, cli.json, console);
                     Ok(())
                 }
                 Err(error) => Err(error),
@@ -70,9 +87,9 @@ pub async fn run(
 }
 
 /// A report on stdout: its JSON document with `--json`, else as text.
-fn show(report: &Report, json: bool, console: &mut Console) {
+fn show(report: &Report, user_source: Option<UserSource>, json: bool, console: &mut Console) {
     if json {
-        console.out(&report.to_json().to_string());
+        console.out(&report.to_json_from(user_source).to_string());
     } else {
         let text = render::human(report, now_ms(), console.out_style);
         console.out(&text);
@@ -165,7 +182,7 @@ async fn serve(
         cancel,
         &mut |event| match event {
             ServerEvent::Listening(serving) => {
-                show(&Report::Serving(serving.clone()), json, console)
+                show(&Report::Serving(serving.clone()), None, json, console)
             }
             ServerEvent::Log(line) => console.err(line),
         },

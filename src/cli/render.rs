@@ -1,6 +1,7 @@
 //! A report as human text, for people at a terminal or reading a CI log. Its JSON document
 //! belongs to `ops::report`, shared with every other front door.
 
+use crate::caller::UserSource;
 use crate::duration::humanize;
 use crate::error::Error;
 use crate::human_time::{ago, clock, expiry};
@@ -222,6 +223,11 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             serving.store
         ),
     }
+}
+
+/// The one stderr line naming the user a command runs as, when the caller did not give it.
+pub fn defaulted_user(user: &str, source: UserSource) -> String {
+    format!("daplaya: user {user} (from {})", source.name())
 }
 
 /// What the user should know about the store that was chosen for them.

@@ -9,6 +9,7 @@ mod abort;
 mod options;
 mod results;
 
+use crate::caller::{Caller, ThisMachine};
 use crate::config::{self, StoreOptions};
 use crate::error::{Error, Result};
 use crate::ops::input::{
@@ -36,37 +37,41 @@ pub(crate) fn js_error(error: &Error) -> napi::Error {
 #[napi]
 pub async fn init(options: Option<InitOptions>) -> napi::Result<InitResult> {
     let options = options.unwrap_or_default();
-    call(&options.store_options(), Ok(Action::Init), None).await
+    call(&options.store_options(), |_| Ok(Action::Init), None).await
 }
 
 /// Active locks, sorted by env.
 #[napi]
 pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<Lock>> {
     let options = options.unwrap_or_default();
-    let action = ListArgs {
+    let args = ListArgs {
         env: options.env.clone(),
-    }
-    .action();
-    call(&options.store_options(), action, None).await
+    };
+    call(&options.store_options(), move |_| args.action(), None).await
 }
 
 /// Takes the lock on an env, waiting (silently) while someone else holds it.
-#[napi(ts_return_type = "Promise<Lock & Acquisition>")]
-pub async fn lock(options: LockOptions) -> napi::Result<LockResult> {
-    let action = lock_args(&options).action();
-    call(&options.store_options(), action, options.signal.as_ref()).await
+#[napi(ts_return_type = "Promise<Lock & Acquisition & DefaultedUser>")]
+pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<LockResult>> {
+    let args = lock_args(&options);
+    let validate = move |caller: &Caller| args.action(caller);
+    call_as(&options.store_options(), validate, options.signal.as_ref()).await
 }
 
 /// Releases your lock on an env.
-#[napi]
-pub async fn release(options: ReleaseOptions) -> napi::Result<ReleaseResult> {
-    let action = ReleaseArgs {
+#[napi(ts_return_type = "Promise<ReleaseResult & DefaultedUser>")]
+pub async fn release(options: ReleaseOptions) -> napi::Result<WithUserSource<ReleaseResult>> {
+    let args = ReleaseArgs {
         env: options.env.clone(),
         user: options.user.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
-    }
-    .action();
-    call(&options.store_options(), action, None).await
+    };
+    call_as(
+        &options.store_options(),
+        move |caller| args.action(caller),
+        None,
+    )
+    .await
 }
 
 /// `daplaya locks run` as a function: takes the lock (waiting silently, as `lock` does), runs
@@ -77,18 +82,22 @@ pub async fn release(options: ReleaseOptions) -> napi::Result<ReleaseResult> {
 /// command SIGTERM, and with the errors of `lock` before the command starts
 /// (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked).
 /// Signals to this Node process are not forwarded.
-#[napi]
+#[napi(ts_return_type = "Promise<RunLockedResult & DefaultedUser>")]
 pub async fn run_locked(
     options: LockOptions,
     command: Vec<String>,
-) -> napi::Result<RunLockedResult> {
-    let action = RunArgs {
+) -> napi::Result<WithUserSource<RunLockedResult>> {
+    let args = RunArgs {
         lock: lock_args(&options),
         command,
-    }
-    .action();
+    };
     let abort = options.signal.as_ref();
-    let result = call(&options.store_options(), action, abort).await?;
+    let result = call_as(
+        &options.store_options(),
+        move |caller| args.action(caller),
+        abort,
+    )
+    .await?;
     if abort.is_some_and(|abort| abort.0.token().is_cancelled()) {
         // Aborted while the command ran: it was stopped and the lock released; the caller
         // asked for the call to end, so it ends as an abort.
@@ -98,54 +107,56 @@ pub async fn run_locked(
 }
 
 /// Records a running job.
-#[napi]
-pub async fn start_job(options: StartJobOptions) -> napi::Result<Job> {
-    let action = StartArgs {
+#[napi(ts_return_type = "Promise<Job & DefaultedUser>")]
+pub async fn start_job(options: StartJobOptions) -> napi::Result<WithUserSource<Job>> {
+    let args = StartArgs {
         jobname: options.jobname.clone(),
         user: options.user.clone(),
         gitversion: options.gitversion.clone(),
-    }
-    .action();
-    call(&options.store_options(), action, None).await
+    };
+    call_as(
+        &options.store_options(),
+        move |caller| args.action(caller),
+        None,
+    )
+    .await
 }
 
 /// The most recent job of a jobname at a version; rejects with `NOT_FOUND`.
 #[napi]
 pub async fn get_job(options: GetJobOptions) -> napi::Result<Job> {
-    let action = GetArgs {
+    let args = GetArgs {
         jobname: options.jobname.clone(),
         gitversion: options.gitversion.clone(),
-    }
-    .action();
-    call(&options.store_options(), action, None).await
+    };
+    call(&options.store_options(), move |_| args.action(), None).await
 }
 
 /// Ends the most recent running job of a version.
 #[napi]
 pub async fn end_job(options: EndJobOptions) -> napi::Result<EndJobResult> {
-    let action = EndArgs {
+    let args = EndArgs {
         words: Vec::new(),
         gitversion: Some(options.gitversion.clone()),
         jobname: options.jobname.clone(),
         user: options.user.clone(),
         skipped: options.skipped.unwrap_or_default(),
-    }
-    .action();
-    call(&options.store_options(), action, None).await
+    };
+    call(&options.store_options(), move |_| args.action(), None).await
 }
 
 /// Jobs of a jobname not ended, started within `ttl`, newest first.
 #[napi]
 pub async fn active_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
-    let action = window_args(&options).active();
-    call(&options.store_options(), action, None).await
+    let args = window_args(&options);
+    call(&options.store_options(), move |_| args.active(), None).await
 }
 
 /// Skipped jobs of a jobname started within `ttl`, newest first.
 #[napi]
 pub async fn skipped_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
-    let action = window_args(&options).skipped();
-    call(&options.store_options(), action, None).await
+    let args = window_args(&options);
+    call(&options.store_options(), move |_| args.skipped(), None).await
 }
 
 /// Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
@@ -175,12 +186,19 @@ pub async fn handle_slack_command(
     Ok(SlackResponse::from_json(response))
 }
 
-/// Locks taken from scripts say so unless the caller says more.
+/// A script's caller: the process's environment and machine; locks taken from scripts outside
+/// CI say so (`API`) unless the caller says more.
+const SCRIPT: Caller<'static> = Caller {
+    env: &config::process_env,
+    machine: &ThisMachine,
+    door_meta: "API",
+};
+
 fn lock_args(options: &LockOptions) -> LockArgs {
     LockArgs {
         env: options.env.clone(),
         user: options.user.clone(),
-        meta: options.meta.clone().or_else(|| Some("API".into())),
+        meta: options.meta.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
         ttl: duration_text(&options.ttl),
         timeout: duration_text(&options.timeout),
@@ -196,17 +214,36 @@ fn window_args(options: &JobWindowOptions) -> WindowArgs {
     }
 }
 
-/// Carries out one validated action and gives its report as the function's result. The API
-/// prints nothing: waiting is silent, bounded by `timeout` or ended by `signal`.
+/// [`call_as`] for the functions that take no user.
 async fn call<T: FromReport>(
     store_options: &StoreOptions,
-    action: Result<Action>,
+    validate: impl FnOnce(&Caller) -> Result<Action> + Send + 'static,
     abort: Option<&Abort>,
 ) -> napi::Result<T> {
+    let WithUserSource(result, _) = call_as(store_options, validate, abort).await?;
+    Ok(result)
+}
+
+/// Validates the options (what they leave out of user and meta comes from [`SCRIPT`]), carries
+/// out the action and gives its report as the function's result, with `userSource` when the
+/// user was defaulted. The API prints nothing: waiting is silent, bounded by `timeout` or ended
+/// by `signal`.
+async fn call_as<T: FromReport>(
+    store_options: &StoreOptions,
+    validate: impl FnOnce(&Caller) -> Result<Action> + Send + 'static,
+    abort: Option<&Abort>,
+) -> napi::Result<WithUserSource<T>> {
     let never = Interrupt::default();
     let interrupt = abort.map_or(&never, |abort| &abort.0);
+    let mut user_source = None;
     let report = async {
-        let action = action?;
+        // A defaulted user may ask git, a child process: off the async workers.
+        let action = tokio::task::spawn_blocking(move || validate(&SCRIPT))
+            .await
+            .map_err(|e| Error::Store(format!("validating the options failed: {e}")))??;
+        user_source = action
+            .defaulted_user()
+            .map(|(_, source)| source.name().to_string());
         let chosen = ChosenStore::choose(store_options, &config::process_env)?;
         // Shared: a script's calls reuse one DynamoDB client and its kept-alive connection.
         let store = chosen.open(Lifetime::Shared).await?;
@@ -214,5 +251,7 @@ async fn call<T: FromReport>(
     }
     .await
     .map_err(|e| js_error(&e))?;
-    T::from_report(report).ok_or_else(|| js_error(&Error::Store("unexpected report".into())))
+    let result = T::from_report(report)
+        .ok_or_else(|| js_error(&Error::Store("unexpected report".into())))?;
+    Ok(WithUserSource(result, DefaultedUser { user_source }))
 }

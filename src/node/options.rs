@@ -93,9 +93,10 @@ options! {
     LockOptions {
         #[doc = " Environment to lock."]
         env: String,
-        #[doc = " Who holds it, e.g. the committer's email."]
-        user: String,
-        #[doc = " What the lock is for (default `'API'`)."]
+        #[doc = " Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the"]
+        #[doc = " login name; see the README's CI section)."]
+        user: Option<String>,
+        #[doc = " What the lock is for (default: the CI run's URL, else `'API'`)."]
         meta: Option<String>,
         #[doc = " Take an uberlock: never expires, refuses others at once, preempts a normal holder."]
         uberlock: Option<bool>,
@@ -120,7 +121,8 @@ options! {
     #[doc = " Options of `release`."]
     ReleaseOptions {
         env: String,
-        user: String,
+        #[doc = " Default: as for `lock`."]
+        user: Option<String>,
         #[doc = " Required to release an uberlock."]
         uberlock: Option<bool>,
     }
@@ -130,7 +132,8 @@ options! {
     #[doc = " Options of `startJob`."]
     StartJobOptions {
         jobname: String,
-        user: String,
+        #[doc = " Default: as for `lock`."]
+        user: Option<String>,
         gitversion: String,
     }
 }

@@ -101,6 +101,29 @@ impl<A: ToNapiValue, B: ToNapiValue> ToNapiValue for Merged<A, B> {
 
 pub type LockResult = Merged<Lock, Acquisition>;
 
+/// Where the user came from, on the results of calls that default it.
+#[napi(object, object_from_js = false)]
+pub struct DefaultedUser {
+    /// Present when `user` was not given: `'DAPLAYA_USER'`, the CI's variable
+    /// (`'GITHUB_ACTOR'`, ...), `'git config user.email'` or `'login name'`.
+    pub user_source: Option<String>,
+}
+
+/// A result and, when the user was defaulted, its `userSource` (no such key otherwise, as in
+/// the `--json` document).
+pub struct WithUserSource<T>(pub T, pub DefaultedUser);
+
+impl<T: ToNapiValue> ToNapiValue for WithUserSource<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        let WithUserSource(result, defaulted) = value;
+        let raw = unsafe { T::to_napi_value(env, result) }?;
+        if let Some(source) = defaulted.user_source {
+            Object::from_raw(env, raw).set("userSource", source)?;
+        }
+        Ok(raw)
+    }
+}
+
 /// Why `release` changed nothing.
 #[napi(string_enum = "camelCase")]
 pub enum ReleaseReason {

@@ -4,6 +4,7 @@
 //! Missing required fields arrive empty and are refused by the validation.
 
 use super::{Action, ServeRequest};
+use crate::caller::{Caller, UserSource};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::jobs::{self, EndRequest};
@@ -12,9 +13,6 @@ use crate::model;
 use crate::run::RunRequest;
 use serde::Deserialize;
 use std::time::Duration;
-
-/// The meta of a lock whose caller gave none, as the README documents it for `--meta`.
-const DEFAULT_META: &str = "CLI";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -26,7 +24,8 @@ pub struct ListArgs {
 #[serde(default, rename_all = "camelCase")]
 pub struct LockArgs {
     pub env: String,
-    pub user: String,
+    /// When `None`, the caller's default (see `caller`).
+    pub user: Option<String>,
     pub meta: Option<String>,
     pub uberlock: bool,
     #[serde(deserialize_with = "duration_text")]
@@ -51,7 +50,7 @@ pub struct RunArgs {
 #[serde(default, rename_all = "camelCase")]
 pub struct ReleaseArgs {
     pub env: String,
-    pub user: String,
+    pub user: Option<String>,
     pub uberlock: bool,
 }
 
@@ -59,7 +58,7 @@ pub struct ReleaseArgs {
 #[serde(default, rename_all = "camelCase")]
 pub struct StartArgs {
     pub jobname: String,
-    pub user: String,
+    pub user: Option<String>,
     pub gitversion: String,
 }
 
@@ -139,12 +138,16 @@ impl ListArgs {
 }
 
 impl LockArgs {
-    pub fn action(&self) -> Result<Action> {
-        let (request, policy) = self.parts()?;
-        Ok(Action::Lock { request, policy })
+    pub fn action(&self, caller: &Caller) -> Result<Action> {
+        let (request, policy, user_source) = self.parts(caller)?;
+        Ok(Action::Lock {
+            request,
+            policy,
+            user_source,
+        })
     }
 
-    fn parts(&self) -> Result<(LockRequest, WaitPolicy)> {
+    fn parts(&self, caller: &Caller) -> Result<(LockRequest, WaitPolicy, UserSource)> {
         let optional = |flag: &str, value: &Option<String>, default: Duration| {
             value
                 .as_deref()
@@ -158,11 +161,13 @@ impl LockArgs {
             (Some(text), false) => Wait::Until(duration::parse("--timeout", text)?),
             (None, false) => Wait::Forever,
         };
+        let env = model::env_name(&self.env)?;
+        let user = caller.user(self.user.as_deref())?;
         Ok((
             LockRequest {
-                env: model::env_name(&self.env)?,
-                user: model::user_name(&self.user)?,
-                meta: model::meta(self.meta.as_deref().unwrap_or(DEFAULT_META))?,
+                env,
+                user: user.name,
+                meta: caller.meta(self.meta.as_deref())?,
                 uberlock: self.uberlock,
                 ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
             },
@@ -174,17 +179,14 @@ impl LockArgs {
                     locks::DEFAULT_POLL_INTERVAL,
                 )?,
             },
+            user.source,
         ))
     }
 }
 
 impl RunArgs {
-    pub fn action(&self) -> Result<Action> {
-        self.request().map(Action::Run)
-    }
-
-    pub fn request(&self) -> Result<RunRequest> {
-        let (request, policy) = self.lock.parts()?;
+    pub fn action(&self, caller: &Caller) -> Result<Action> {
+        let (request, policy, user_source) = self.lock.parts(caller)?;
         if self
             .command
             .first()
@@ -192,33 +194,42 @@ impl RunArgs {
         {
             return Err(Error::usage_with_hint(
                 "locks run needs a command to run",
-                "daplaya locks run --env <ENV> --user <USER> -- <command> [args...]",
+                "daplaya locks run --env <ENV> [--user <USER>] -- <command> [args...]",
             ));
         }
-        Ok(RunRequest {
-            lock: request,
-            policy,
-            command: self.command.clone(),
+        Ok(Action::Run {
+            request: RunRequest {
+                lock: request,
+                policy,
+                command: self.command.clone(),
+            },
+            user_source,
         })
     }
 }
 
 impl ReleaseArgs {
-    pub fn action(&self) -> Result<Action> {
+    pub fn action(&self, caller: &Caller) -> Result<Action> {
+        let env = model::env_name(&self.env)?;
+        let user = caller.user(self.user.as_deref())?;
         Ok(Action::Release {
-            env: model::env_name(&self.env)?,
-            user: model::user_name(&self.user)?,
+            env,
+            user: user.name,
             uberlock: self.uberlock,
+            user_source: user.source,
         })
     }
 }
 
 impl StartArgs {
-    pub fn action(&self) -> Result<Action> {
+    pub fn action(&self, caller: &Caller) -> Result<Action> {
+        let jobname = model::job_name(&self.jobname)?;
+        let user = caller.user(self.user.as_deref())?;
         Ok(Action::StartJob {
-            jobname: model::job_name(&self.jobname)?,
-            user: model::user_name(&self.user)?,
+            jobname,
+            user: user.name,
             version: model::git_version(&self.gitversion)?,
+            user_source: user.source,
         })
     }
 }

@@ -7,6 +7,7 @@ pub mod input;
 pub mod open;
 pub mod report;
 
+use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::Result;
 use crate::jobs::{self, EndRequest};
@@ -41,6 +42,7 @@ pub enum Action {
     Lock {
         request: LockRequest,
         policy: WaitPolicy,
+        user_source: UserSource,
     },
     /// One attempt, no waiting: someone else's lock is a report (`Busy`), not an error.
     TryLock(LockRequest),
@@ -48,12 +50,17 @@ pub enum Action {
         env: String,
         user: String,
         uberlock: bool,
+        user_source: UserSource,
     },
-    Run(RunRequest),
+    Run {
+        request: RunRequest,
+        user_source: UserSource,
+    },
     StartJob {
         jobname: String,
         user: String,
         version: String,
+        user_source: UserSource,
     },
     GetJob {
         jobname: String,
@@ -68,6 +75,31 @@ pub enum Action {
         jobname: String,
         window: Duration,
     },
+}
+
+impl Action {
+    /// The user and where it came from, when the caller did not give it.
+    pub fn defaulted_user(&self) -> Option<(&str, UserSource)> {
+        let (user, source) = match self {
+            Action::Lock {
+                request,
+                user_source,
+                ..
+            } => (&request.user, user_source),
+            Action::Run {
+                request,
+                user_source,
+            } => (&request.lock.user, user_source),
+            Action::Release {
+                user, user_source, ..
+            }
+            | Action::StartJob {
+                user, user_source, ..
+            } => (user, user_source),
+            _ => return None,
+        };
+        (*source != UserSource::Given).then_some((user.as_str(), *source))
+    }
 }
 
 /// Where a server listens, and what it shows.
@@ -111,7 +143,9 @@ pub async fn perform(
             locks: locks::list(store, env.as_deref()).await?,
             env,
         },
-        Action::Lock { request, policy } => {
+        Action::Lock {
+            request, policy, ..
+        } => {
             let (lock, acquired) =
                 locks::lock(store, &request, policy, interrupt.token(), on_busy).await?;
             Report::Locked { lock, acquired }
@@ -124,8 +158,9 @@ pub async fn perform(
             env,
             user,
             uberlock,
+            ..
         } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
-        Action::Run(request) => {
+        Action::Run { request, .. } => {
             let mut events = |event: Event<'_>| {
                 if let Event::Busy(holder, waited) = event {
                     on_busy(holder, waited)
@@ -151,6 +186,7 @@ pub async fn perform(
             jobname,
             user,
             version,
+            ..
         } => Report::JobStarted(jobs::start(store, &jobname, &user, &version).await?),
         Action::GetJob { jobname, version } => {
             Report::Job(jobs::get(store, &jobname, &version).await?)

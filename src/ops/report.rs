@@ -2,6 +2,7 @@
 //! returns it, the CLI prints it with `--json`, and a JSON route can serve it, so the shapes
 //! stay the same by construction.
 
+use crate::caller::UserSource;
 use crate::error::Error;
 use crate::jobs::Ended;
 use crate::locks::{Acquired, Released};
@@ -96,6 +97,16 @@ impl Report {
             Report::Jobs { jobs, .. } => to_value(jobs),
             Report::Serving(serving) => to_value(serving),
         }
+    }
+
+    /// The JSON document, saying where the user came from when the caller did not give it
+    /// (`userSource`; see `Action::defaulted_user`).
+    pub fn to_json_from(&self, user_source: Option<UserSource>) -> Value {
+        let mut document = self.to_json();
+        if let (Some(source), Value::Object(fields)) = (user_source, &mut document) {
+            fields.insert("userSource".into(), source.name().into());
+        }
+        document
     }
 }
 

@@ -11,6 +11,7 @@ pub mod command;
 pub mod reply;
 pub mod signature;
 
+use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::locks::{LockRequest, Released, DEFAULT_TTL};
@@ -277,6 +278,8 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
                 env: env.clone(),
                 user: user.to_string(),
                 uberlock: true,
+                // Slack names its own user.
+                user_source: UserSource::Given,
             },
             Some(env),
         ),

@@ -33,9 +33,9 @@ pub struct StartFlags {
     /// The job's name, e.g. deploy-prod
     #[arg(long)]
     pub jobname: String,
-    /// Who runs the job, e.g. "$GIT_COMMITTER_EMAIL"
+    /// Who runs the job [default: as for locks lock]
     #[arg(long)]
-    pub user: String,
+    pub user: Option<String>,
     /// The git version (commit) the job runs at
     #[arg(long)]
     pub gitversion: String,

@@ -40,10 +40,10 @@ pub struct LockFlags {
     /// The environment to lock, e.g. production (one lock per env)
     #[arg(long)]
     pub env: String,
-    /// Who holds the lock, e.g. your email or "$GIT_COMMITTER_EMAIL"
+    /// Who holds the lock, e.g. your email [default: DAPLAYA_USER, the CI's user, git config user.email, the login name]
     #[arg(long)]
-    pub user: String,
-    /// What the lock is for, e.g. the CI job URL [default: CLI]
+    pub user: Option<String>,
+    /// What the lock is for [default: the CI run's URL, else CLI]
     #[arg(long)]
     pub meta: Option<String>,
     /// A lock that never expires, refuses everyone else at once and preempts a normal holder
@@ -78,9 +78,9 @@ pub struct ReleaseFlags {
     /// The environment whose lock to release
     #[arg(long)]
     pub env: String,
-    /// Who holds the lock (only its holder can release it)
+    /// Who holds the lock (only its holder can release it) [default: as for locks lock]
     #[arg(long)]
-    pub user: String,
+    pub user: Option<String>,
     /// Release an uberlock (required for one)
     #[arg(long)]
     pub uberlock: bool,

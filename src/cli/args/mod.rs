@@ -7,6 +7,7 @@ mod lock_flags;
 pub use job_flags::{EndFlags, GetFlags, JobsCommand, StartFlags, WindowFlags};
 pub use lock_flags::{ListFlags, LockFlags, LocksCommand, ReleaseFlags, RunFlags};
 
+use crate::caller::Caller;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::ops::input::{
@@ -136,8 +137,8 @@ impl Cli {
         }
     }
 
-    /// The command line as one validated invocation.
-    pub fn invocation(&self) -> Result<Invocation> {
+    /// The command line as one validated invocation; `caller` gives the user and meta left out.
+    pub fn invocation(&self, caller: &Caller) -> Result<Invocation> {
         let act = |action: Result<Action>| {
             Ok(Invocation::Act {
                 action: action?,
@@ -147,10 +148,12 @@ impl Cli {
         match &self.command {
             Command::Init => act(Ok(Action::Init)),
             Command::Locks(LocksCommand::List(flags)) => act(ListArgs::from(flags).action()),
-            Command::Locks(LocksCommand::Lock(flags)) => act(LockArgs::from(flags).action()),
-            Command::Locks(LocksCommand::Release(flags)) => act(ReleaseArgs::from(flags).action()),
-            Command::Locks(LocksCommand::Run(flags)) => act(RunArgs::from(flags).action()),
-            Command::Jobs(JobsCommand::Start(flags)) => act(StartArgs::from(flags).action()),
+            Command::Locks(LocksCommand::Lock(flags)) => act(LockArgs::from(flags).action(caller)),
+            Command::Locks(LocksCommand::Release(flags)) => {
+                act(ReleaseArgs::from(flags).action(caller))
+            }
+            Command::Locks(LocksCommand::Run(flags)) => act(RunArgs::from(flags).action(caller)),
+            Command::Jobs(JobsCommand::Start(flags)) => act(StartArgs::from(flags).action(caller)),
             Command::Jobs(JobsCommand::Get(flags)) => act(GetArgs::from(flags).action()),
             Command::Jobs(JobsCommand::End(flags)) => act(EndArgs::from(flags).action()),
             Command::Jobs(JobsCommand::Active(flags)) => act(WindowArgs::from(flags).active()),
@@ -178,13 +181,23 @@ impl Cli {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::caller::testing::FakeMachine;
     use crate::locks::{self, Wait};
     use std::time::Duration;
 
     fn action(args: &[&str]) -> Result<Action> {
         let cli = Cli::try_parse_from(std::iter::once("daplaya").chain(args.iter().copied()))
             .map_err(|e| Error::usage(e.to_string()))?;
-        match cli.invocation()? {
+        let nothing_known = FakeMachine {
+            git: None,
+            login: None,
+        };
+        let caller = Caller {
+            env: &|_| None,
+            machine: &nothing_known,
+            door_meta: "CLI",
+        };
+        match cli.invocation(&caller)? {
             Invocation::Act { action, .. } => Ok(action),
             other => panic!("not a store action: {other:?}"),
         }
@@ -211,8 +224,9 @@ mod tests {
 
     #[test]
     fn lock_defaults_follow_the_contract() {
-        let Action::Lock { request, policy } =
-            action(&["locks", "lock", "--env", " Prod ", "--user", "Me"]).unwrap()
+        let Action::Lock {
+            request, policy, ..
+        } = action(&["locks", "lock", "--env", " Prod ", "--user", "Me"]).unwrap()
         else {
             panic!("a lock action")
         };
@@ -275,7 +289,7 @@ mod tests {
 
     #[test]
     fn locks_run_takes_the_lock_flags_and_the_command_after_dashes() {
-        let Action::Run(run) = action(&[
+        let Action::Run { request: run, .. } = action(&[
             "locks",
             "run",
             "--env",
