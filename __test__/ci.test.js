@@ -57,18 +57,6 @@ function isolatedGit(dir) {
   return { HOME: dir, XDG_CONFIG_HOME: dir, GIT_CONFIG_NOSYSTEM: '1', GIT_CONFIG_GLOBAL: path.join(dir, 'no-gitconfig') }
 }
 
-/** Runs the CLI in `cwd`. */
-function runIn(cwd, args, env) {
-  return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], { cwd, env: { ...baseEnv(), ...env }, stdio: ['ignore', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (chunk) => (stdout += chunk))
-    child.stderr.on('data', (chunk) => (stderr += chunk))
-    child.on('close', (code) => resolve({ code, stdout, stderr }))
-  })
-}
-
 describe('default user and meta from the CI', () => {
   for (const [name, ci] of Object.entries(CIS)) {
     it(`${name}: lock, run, release and jobs start take its user and run URL`, async () => {
@@ -109,21 +97,21 @@ describe('default user and meta from the CI', () => {
     fs.mkdirSync(repo)
     execFileSync('git', ['init', '-q', repo], { env: { ...baseEnv(), ...git } })
     execFileSync('git', ['config', 'user.email', 'Dev@Example.com'], { cwd: repo, env: { ...baseEnv(), ...git } })
-    const fromGit = await runIn(repo, ['locks', 'lock', '--env', 'dev', '--json'], { ...store, ...git })
+    const fromGit = await run(['locks', 'lock', '--env', 'dev', '--json'], { cwd: repo, env: { ...store, ...git } })
     assert.equal(fromGit.code, 0, fromGit.stderr)
     const locked = JSON.parse(fromGit.stdout)
     assert.deepEqual([locked.user, locked.userSource, locked.meta], ['dev@example.com', 'git config user.email', 'CLI'])
     assert.match(fromGit.stderr, /^daplaya: user dev@example\.com \(from git config user\.email\)$/m)
 
     const login = os.userInfo().username.toLowerCase()
-    const fromLogin = await runIn(dir, ['locks', 'lock', '--env', 'other', '--json'], { ...store, ...git })
+    const fromLogin = await run(['locks', 'lock', '--env', 'other', '--json'], { cwd: dir, env: { ...store, ...git } })
     assert.equal(fromLogin.code, 0, fromLogin.stderr)
     assert.deepEqual(
       [JSON.parse(fromLogin.stdout).user, JSON.parse(fromLogin.stdout).userSource],
       [login, 'login name'],
     )
     // Quiet: no line about the user, the JSON still says it.
-    const quiet = await runIn(dir, ['locks', 'release', '--env', 'other', '--json', '--quiet'], { ...store, ...git })
+    const quiet = await run(['locks', 'release', '--env', 'other', '--json', '--quiet'], { cwd: dir, env: { ...store, ...git } })
     assert.equal(quiet.stderr, '')
     assert.deepEqual([JSON.parse(quiet.stdout).released, JSON.parse(quiet.stdout).userSource], [true, 'login name'])
   })

@@ -48,9 +48,10 @@ function uniqueName(prefix) {
 }
 
 /** Runs the CLI; resolves with { code, signal, stdout, stderr } and never rejects. */
-function run(args, { env = {}, onStderr, timeoutMs = 60_000 } = {}) {
+function run(args, { env = {}, cwd, onStderr, timeoutMs = 60_000 } = {}) {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [BIN, ...args], {
+      cwd,
       env: { ...baseEnv(), ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
