@@ -161,7 +161,7 @@ export interface ListLocksOptions {
 }
 
 /** Takes the lock on an env, waiting (silently) while someone else holds it. */
-export declare function lock(options: LockOptions): Promise<Lock & Acquisition & DefaultedUser>
+export declare function lock(options: LockOptions): Promise<Lock & Acquisition>
 
 /** A lock row, as stored. */
 export interface Lock {

@@ -7,7 +7,7 @@
  * adds only what generation cannot say.
  */
 export * from './binding.js'
-import type { Acquisition, DefaultedUser, InitOptions, Lock, SlackHandlerOptions, SlackResponse } from './binding.js'
+import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, SlackHandlerOptions, SlackResponse } from './binding.js'
 
 /** Stable error codes, the same conditions as the CLI's exit codes. */
 export type ErrorCode =
@@ -46,6 +46,9 @@ export interface DaplayaError extends Error {
 
 /** What {@link lock} resolves to: the lock row, how it was got, and where a defaulted user came from. */
 export type LockResult = Lock & Acquisition & DefaultedUser
+
+/** Takes the lock on an env, waiting (silently) while someone else holds it. */
+export declare function lock(options: LockOptions): Promise<LockResult>
 
 /** Where locks live: the options every function takes (`init` takes only these). */
 export type StoreOptions = InitOptions

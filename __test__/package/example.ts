@@ -52,6 +52,15 @@ export async function everyFunction(): Promise<string[]> {
     { ...store, signingSecret: 'secret', appId: 'A1' },
   )
   const status: number = slack.status
+  // The user may be left out; the results say where a defaulted one came from.
+  const defaulted = await lock({ ...store, env: 'staging', noWait: true })
+  const sources: (string | undefined)[] = [
+    defaulted.userSource,
+    (await release({ ...store, env: 'staging' })).userSource,
+    (await startJob({ ...store, jobname: 'deploy', gitversion: 'abc124' })).userSource,
+    (await runLocked({ ...store, env: 'staging' }, ['true'])).userSource,
+  ]
+  void sources
   return [String(exitCode), String(status), ran.lock.id, tables.store, String(token), String(expires), String(locks.length), String(reason), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
 }
 

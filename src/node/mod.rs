@@ -51,7 +51,8 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
 }
 
 /// Takes the lock on an env, waiting (silently) while someone else holds it.
-#[napi(ts_return_type = "Promise<Lock & Acquisition & DefaultedUser>")]
+// index.d.ts declares it resolving to `LockResult`, which adds `DefaultedUser`.
+#[napi(ts_return_type = "Promise<Lock & Acquisition>")]
 pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<LockResult>> {
     let args = lock_args(&options);
     let validate = move |caller: &Caller| args.action(caller);
