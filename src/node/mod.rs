@@ -53,7 +53,7 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
 /// Takes the lock on an env, waiting (silently) while someone else holds it.
 #[napi(ts_return_type = "Promise<Lock & Acquisition>")]
 pub async fn lock(options: LockOptions) -> napi::Result<LockResult> {
-    let action = lock_args(&options).action();
+    let action = lock_args(&options).action(API_META);
     call(&options.store_options(), action, options.signal.as_ref()).await
 }
 
@@ -86,7 +86,7 @@ pub async fn run_locked(
         lock: lock_args(&options),
         command,
     }
-    .action();
+    .action(API_META);
     let abort = options.signal.as_ref();
     let result = call(&options.store_options(), action, abort).await?;
     if abort.is_some_and(|abort| abort.0.token().is_cancelled()) {
@@ -168,6 +168,7 @@ pub async fn handle_slack_command(
         "endpoint": options.endpoint,
         "locksTable": options.locks_table,
         "jobsTable": options.jobs_table,
+        "historyTable": options.history_table,
     });
     let response = crate::slack::handle_js(request, settings, &config::process_env)
         .await
@@ -175,12 +176,14 @@ pub async fn handle_slack_command(
     Ok(SlackResponse::from_json(response))
 }
 
-/// Locks taken from scripts say so unless the caller says more.
+/// Locks taken from scripts say so unless the caller says more (a renewal keeps its meta).
+const API_META: &str = "API";
+
 fn lock_args(options: &LockOptions) -> LockArgs {
     LockArgs {
         env: options.env.clone(),
         user: options.user.clone(),
-        meta: options.meta.clone().or_else(|| Some("API".into())),
+        meta: options.meta.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
         ttl: duration_text(&options.ttl),
         timeout: duration_text(&options.timeout),

@@ -39,6 +39,8 @@ macro_rules! options {
             pub locks_table: Option<String>,
             /// Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`).
             pub jobs_table: Option<String>,
+            /// Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`).
+            pub history_table: Option<String>,
         }
 
         impl FromNapiValue for $name {
@@ -55,6 +57,7 @@ macro_rules! options {
                     endpoint: options.read("endpoint")?,
                     locks_table: options.read("locks_table")?,
                     jobs_table: options.read("jobs_table")?,
+                    history_table: options.read("history_table")?,
                 })
             }
         }
@@ -67,13 +70,21 @@ macro_rules! options {
                     endpoint: self.endpoint.clone(),
                     locks_table: self.locks_table.clone(),
                     jobs_table: self.jobs_table.clone(),
+                    history_table: self.history_table.clone(),
                 }
             }
         }
     };
 }
 
-const STORE_FIELDS: [&str; 5] = ["store", "region", "endpoint", "locks_table", "jobs_table"];
+const STORE_FIELDS: [&str; 6] = [
+    "store",
+    "region",
+    "endpoint",
+    "locks_table",
+    "jobs_table",
+    "history_table",
+];
 
 options! {
     #[doc = " Options of `init`."]
@@ -95,7 +106,8 @@ options! {
         env: String,
         #[doc = " Who holds it, e.g. the committer's email."]
         user: String,
-        #[doc = " What the lock is for (default `'API'`)."]
+        #[doc = " What the lock is for (default `'API'` for a new lock; a renewal or upgrade without one"]
+        #[doc = " keeps the lock's meta)."]
         meta: Option<String>,
         #[doc = " Take an uberlock: never expires, refuses others at once, preempts a normal holder."]
         uberlock: Option<bool>,

@@ -7,14 +7,14 @@ use super::{Action, ServeRequest};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::jobs::{self, EndRequest};
-use crate::locks::{self, LockRequest, Wait, WaitPolicy};
+use crate::locks::{self, LockRequest, Meta, Wait, WaitPolicy};
 use crate::model;
 use crate::run::RunRequest;
 use serde::Deserialize;
 use std::time::Duration;
 
-/// The meta of a lock whose caller gave none, as the README documents it for `--meta`.
-const DEFAULT_META: &str = "CLI";
+/// The meta of a lock taken from the command line whose caller gave none (`--meta`).
+pub const CLI_META: &str = "CLI";
 
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -36,6 +36,16 @@ pub struct LockArgs {
     pub no_wait: bool,
     #[serde(deserialize_with = "duration_text")]
     pub poll_interval: Option<String>,
+}
+
+/// `locks history`: an env's holds, newest first.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HistoryArgs {
+    pub env: String,
+    pub limit: Option<u64>,
+    #[serde(deserialize_with = "duration_text")]
+    pub since: Option<String>,
 }
 
 /// `locks run`: a lock, and the command to run under it.
@@ -138,13 +148,40 @@ impl ListArgs {
     }
 }
 
-impl LockArgs {
+impl HistoryArgs {
     pub fn action(&self) -> Result<Action> {
-        let (request, policy) = self.parts()?;
+        let limit = match self.limit {
+            None => locks::DEFAULT_HISTORY_LIMIT,
+            Some(limit) => usize::try_from(limit)
+                .ok()
+                .filter(|limit| (1..=locks::MAX_HISTORY_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--limit must be from 1 to {}, not {limit}",
+                        locks::MAX_HISTORY_LIMIT
+                    ))
+                })?,
+        };
+        Ok(Action::History {
+            env: model::env_name(&self.env)?,
+            limit,
+            since: self
+                .since
+                .as_deref()
+                .map(|text| duration::parse_positive("--since", text))
+                .transpose()?,
+        })
+    }
+}
+
+impl LockArgs {
+    /// The lock, with `default_meta` for a fresh acquisition when no meta is given.
+    pub fn action(&self, default_meta: &'static str) -> Result<Action> {
+        let (request, policy) = self.parts(default_meta)?;
         Ok(Action::Lock { request, policy })
     }
 
-    fn parts(&self) -> Result<(LockRequest, WaitPolicy)> {
+    fn parts(&self, default_meta: &'static str) -> Result<(LockRequest, WaitPolicy)> {
         let optional = |flag: &str, value: &Option<String>, default: Duration| {
             value
                 .as_deref()
@@ -162,7 +199,10 @@ impl LockArgs {
             LockRequest {
                 env: model::env_name(&self.env)?,
                 user: model::user_name(&self.user)?,
-                meta: model::meta(self.meta.as_deref().unwrap_or(DEFAULT_META))?,
+                meta: match &self.meta {
+                    Some(meta) => Meta::Given(model::meta(meta)?),
+                    None => Meta::Default(default_meta),
+                },
                 uberlock: self.uberlock,
                 ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
             },
@@ -179,12 +219,12 @@ impl LockArgs {
 }
 
 impl RunArgs {
-    pub fn action(&self) -> Result<Action> {
-        self.request().map(Action::Run)
+    pub fn action(&self, default_meta: &'static str) -> Result<Action> {
+        self.request(default_meta).map(Action::Run)
     }
 
-    pub fn request(&self) -> Result<RunRequest> {
-        let (request, policy) = self.lock.parts()?;
+    pub fn request(&self, default_meta: &'static str) -> Result<RunRequest> {
+        let (request, policy) = self.lock.parts(default_meta)?;
         if self
             .command
             .first()
