@@ -41,6 +41,8 @@ export interface EndJobOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 export interface EndJobResult {
@@ -66,6 +68,8 @@ export interface GetJobOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /**
@@ -75,6 +79,32 @@ export interface GetJobOptions {
  * `INVALID_ARGUMENT` when no signing secret is configured.
  */
 export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions): Promise<SlackResponse>
+
+/** One acquisition of an env, from the grant to its end (renewals and upgrades are the same hold). */
+export interface Hold {
+  env: string
+  /** The lock id of the acquisition. */
+  id: string
+  user: string
+  /** What the lock was for, as last written. */
+  meta: string
+  /** An uberlock, now or after an upgrade. */
+  uberlock: boolean
+  fencingToken: number
+  /** When it was granted (epoch ms). */
+  acquiredAt: number
+  /** When its lease runs (or ran) out as last renewed (epoch ms); `null` for an uberlock. */
+  expiresAt: number | null
+  /** When it ended (epoch ms): the release, the lease's end, or the preemption; `null` while held. */
+  endedAt: number | null
+  /** `null` while held. */
+  end: HoldEnd | null
+  /** Who preempted it (`end: 'preempted'`); else `null`. */
+  endedBy: string | null
+}
+
+/** How a hold ended. */
+export type HoldEnd = 'released' | 'expired' | 'preempted'
 
 /** Creates the tables (safe to run again). */
 export declare function init(options?: InitOptions | undefined | null): Promise<InitResult>
@@ -91,6 +121,8 @@ export interface InitOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 export interface InitResult {
@@ -130,6 +162,8 @@ export interface JobWindowOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Active locks, sorted by env. */
@@ -149,6 +183,8 @@ export interface ListLocksOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Takes the lock on an env, waiting (silently) while someone else holds it. */
@@ -181,13 +217,41 @@ export interface Lock {
   fencingToken: number
 }
 
+/** The holds of an env, newest first (an env never locked has none); one store read. */
+export declare function lockHistory(options: LockHistoryOptions): Promise<Array<Hold>>
+
+/** Options of `lockHistory`. */
+export interface LockHistoryOptions {
+  /** Environment whose holds to read. */
+  env: string
+  /** At most this many holds, newest first (default 20, at most 1000). */
+  limit?: number
+  /** Only holds acquired within this long before now: milliseconds, or text such as `'7d'`. */
+  since?: number | string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
+}
+
 /** Options of `lock` and `runLocked`. */
 export interface LockOptions {
   /** Environment to lock. */
   env: string
   /** Who holds it, e.g. the committer's email. */
   user: string
-  /** What the lock is for (default `'API'`). */
+  /**
+   * What the lock is for (default `'API'` for a new lock; a renewal or upgrade without one
+   * keeps the lock's meta).
+   */
   meta?: string
   /** Take an uberlock: never expires, refuses others at once, preempts a normal holder. */
   uberlock?: boolean
@@ -218,6 +282,8 @@ export interface LockOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Releases your lock on an env. */
@@ -239,6 +305,8 @@ export interface ReleaseOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Why `release` changed nothing. */
@@ -295,6 +363,8 @@ export interface SlackHandlerOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** What to answer Slack with. */
@@ -325,6 +395,8 @@ export interface StartJobOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 export interface TableStatus {

@@ -12,7 +12,7 @@ mod results;
 use crate::config::{self, StoreOptions};
 use crate::error::{Error, Result};
 use crate::ops::input::{
-    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
+    EndArgs, GetArgs, HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
 };
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{perform, Action};
@@ -45,6 +45,18 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
     let options = options.unwrap_or_default();
     let action = ListArgs {
         env: options.env.clone(),
+    }
+    .action();
+    call(&options.store_options(), action, None).await
+}
+
+/// The holds of an env, newest first (an env never locked has none); one store read.
+#[napi]
+pub async fn lock_history(options: LockHistoryOptions) -> napi::Result<Vec<Hold>> {
+    let action = HistoryArgs {
+        env: options.env.clone(),
+        limit: options.limit,
+        since: duration_text(&options.since),
     }
     .action();
     call(&options.store_options(), action, None).await

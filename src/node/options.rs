@@ -100,6 +100,18 @@ options! {
 }
 
 options! {
+    #[doc = " Options of `lockHistory`."]
+    LockHistoryOptions {
+        #[doc = " Environment whose holds to read."]
+        env: String,
+        #[doc = " At most this many holds, newest first (default 20, at most 1000)."]
+        limit: Option<i64>,
+        #[doc = " Only holds acquired within this long before now: milliseconds, or text such as `'7d'`."]
+        since: Option<Either<f64, String>>,
+    }
+}
+
+options! {
     #[doc = " Options of `lock` and `runLocked`."]
     LockOptions {
         #[doc = " Environment to lock."]

@@ -43,7 +43,7 @@ pub struct LockArgs {
 #[serde(default, rename_all = "camelCase")]
 pub struct HistoryArgs {
     pub env: String,
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     #[serde(deserialize_with = "duration_text")]
     pub since: Option<String>,
 }

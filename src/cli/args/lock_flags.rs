@@ -59,7 +59,7 @@ pub struct HistoryFlags {
     pub env: String,
     /// Show at most this many holds, newest first [default: 20, at most 1000]
     #[arg(long, value_name = "N")]
-    pub limit: Option<u64>,
+    pub limit: Option<i64>,
     /// Only holds acquired within this long before now, e.g. 7d
     #[arg(long, value_name = "DUR")]
     pub since: Option<String>,
