@@ -161,6 +161,32 @@ impl DynamoStore {
     /// Switches on DynamoDB's TTL on `attribute`, unless it is on (or being switched on)
     /// already; a TTL on another attribute is refused, since a table has only one.
     pub(super) async fn ensure_ttl(&self, table: &str, attribute: &str) -> Result<()> {
+        if self.ttl_is_on(table, attribute).await? {
+            return Ok(());
+        }
+        let specification = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attribute)
+            .build()
+            .expect("enabled and attribute name are set");
+        let switched = self
+            .client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(specification)
+            .send()
+            .await;
+        match switched {
+            Ok(_) => Ok(()),
+            // A concurrent `init` switched it on first.
+            Err(_) if self.ttl_is_on(table, attribute).await? => Ok(()),
+            Err(error) => Err(self.store_error(table, error)),
+        }
+    }
+
+    /// Whether TTL is on (or being switched on) on `attribute`; TTL on another one is a
+    /// schema mismatch.
+    async fn ttl_is_on(&self, table: &str, attribute: &str) -> Result<bool> {
         let described = self
             .client
             .describe_time_to_live()
@@ -169,38 +195,17 @@ impl DynamoStore {
             .await
             .map_err(|error| self.store_error(table, error))?;
         let ttl = described.time_to_live_description();
-        let status = ttl.and_then(|ttl| ttl.time_to_live_status());
-        let current = ttl.and_then(|ttl| ttl.attribute_name());
-        match status {
+        let on = matches!(
+            ttl.and_then(|ttl| ttl.time_to_live_status()),
             Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-                if current == Some(attribute) =>
-            {
-                return Ok(())
-            }
-            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling) => {
-                return Err(Error::SchemaMismatch {
-                    table: table.to_string(),
-                    detail: format!(
-                        "TTL is on attribute {}, expected {attribute}",
-                        current.unwrap_or("(none)")
-                    ),
-                })
-            }
-            _ => {}
+        );
+        match ttl.and_then(|ttl| ttl.attribute_name()) {
+            Some(current) if on && current != attribute => Err(Error::SchemaMismatch {
+                table: table.to_string(),
+                detail: format!("TTL is on attribute {current}, expected {attribute}"),
+            }),
+            _ => Ok(on),
         }
-        let specification = TimeToLiveSpecification::builder()
-            .enabled(true)
-            .attribute_name(attribute)
-            .build()
-            .expect("enabled and attribute name are set");
-        self.client
-            .update_time_to_live()
-            .table_name(table)
-            .time_to_live_specification(specification)
-            .send()
-            .await
-            .map_err(|error| self.store_error(table, error))?;
-        Ok(())
     }
 
     pub(super) async fn describe_table(&self, name: &str) -> Result<Option<TableDescription>> {
