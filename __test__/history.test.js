@@ -63,7 +63,7 @@ for (const store of STORES) {
       assert.equal(lines[0], 'prod: 4 holds, newest first')
       assert.match(lines[1], /dave {2}uberlock {2}held now \(uberlock: never expires\) {2}meta: INC-42/)
       assert.match(lines[2], /carol {2}lock {2}preempted by dave /)
-      assert.match(lines[3], /bob {2}lock {2}lease expired .* ago after 300ms/)
+      assert.match(lines[3], /bob {2}lock {2}lease expired (just now|.* ago) after 300ms/)
       assert.match(lines[4], /alice {2}lock {2}released /)
       const empty = await run(['locks', 'history', '--env', 'nowhere'], { env })
       assert.equal(empty.stdout.trim(), 'nowhere has no holds in its history')
@@ -137,7 +137,7 @@ describe('lock history: usage', () => {
     const commands = help.stdout.split('Commands:')[1].split('Options:')[0]
     assert.deepEqual(
       commands.trim().split('\n').map((line) => line.trim().split(/\s+/)[0]),
-      ['init', 'locks', 'jobs', 'slack', 'completions'],
+      ['init', 'locks', 'jobs', 'serve', 'slack', 'completions'],
     )
     const locksHelp = await run(['locks', '--help'])
     assert.match(locksHelp.stdout, /history {2}Who held an env/)
