@@ -50,6 +50,8 @@ export interface EndJobOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 export interface EndJobResult {
@@ -75,6 +77,8 @@ export interface GetJobOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /**
@@ -84,6 +88,32 @@ export interface GetJobOptions {
  * `INVALID_ARGUMENT` when no signing secret is configured.
  */
 export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions): Promise<SlackResponse>
+
+/** One acquisition of an env, from the grant to its end (renewals and upgrades are the same hold). */
+export interface Hold {
+  env: string
+  /** The lock id of the acquisition. */
+  id: string
+  user: string
+  /** What the lock was for, as last written. */
+  meta: string
+  /** An uberlock, now or after an upgrade. */
+  uberlock: boolean
+  fencingToken: number
+  /** When it was granted (epoch ms). */
+  acquiredAt: number
+  /** When its lease runs (or ran) out as last renewed (epoch ms); `null` for an uberlock. */
+  expiresAt: number | null
+  /** When it ended (epoch ms): the release, the lease's end, or the preemption; `null` while held. */
+  endedAt: number | null
+  /** `null` while held. */
+  end: HoldEnd | null
+  /** Who preempted it (`end: 'preempted'`); else `null`. */
+  endedBy: string | null
+}
+
+/** How a hold ended. */
+export type HoldEnd = 'released' | 'expired' | 'preempted'
 
 /** Creates the tables (safe to run again). */
 export declare function init(options?: InitOptions | undefined | null): Promise<InitResult>
@@ -100,6 +130,8 @@ export interface InitOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 export interface InitResult {
@@ -139,6 +171,8 @@ export interface JobWindowOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Active locks, sorted by env. */
@@ -158,6 +192,8 @@ export interface ListLocksOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Takes the lock on an env, waiting (silently) while someone else holds it. */
@@ -190,6 +226,31 @@ export interface Lock {
   fencingToken: number
 }
 
+/** The holds of an env, newest first (an env never locked has none); one store read. */
+export declare function lockHistory(options: LockHistoryOptions): Promise<Array<Hold>>
+
+/** Options of `lockHistory`. */
+export interface LockHistoryOptions {
+  /** Environment whose holds to read. */
+  env: string
+  /** At most this many holds, newest first (default 20, at most 1000). */
+  limit?: number
+  /** Only holds acquired within this long before now: milliseconds, or text such as `'7d'`. */
+  since?: number | string
+  /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
+  store?: string
+  /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
+  region?: string
+  /** DynamoDB endpoint, e.g. DynamoDB Local (else `DAPLAYA_DYNAMODB_ENDPOINT`). */
+  endpoint?: string
+  /** Locks table name (else `DAPLAYA_LOCKS_TABLE`, else `DaPlayaLocks`). */
+  locksTable?: string
+  /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
+  jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
+}
+
 /** Options of `lock` and `runLocked`. */
 export interface LockOptions {
   /** Environment to lock. */
@@ -199,7 +260,10 @@ export interface LockOptions {
    * login name; see the README's CI section).
    */
   user?: string
-  /** What the lock is for (default: the CI run's URL, else `'API'`). */
+  /**
+   * What the lock is for (default for a new lock: the CI run's URL, else `'API'`; a renewal
+   * or upgrade without one keeps the lock's meta).
+   */
   meta?: string
   /** Take an uberlock: never expires, refuses others at once, preempts a normal holder. */
   uberlock?: boolean
@@ -230,6 +294,8 @@ export interface LockOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Releases your lock on an env. */
@@ -252,6 +318,8 @@ export interface ReleaseOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** Why `release` changed nothing. */
@@ -308,6 +376,8 @@ export interface SlackHandlerOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 /** What to answer Slack with. */
@@ -339,6 +409,8 @@ export interface StartJobOptions {
   locksTable?: string
   /** Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`). */
   jobsTable?: string
+  /** Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`). */
+  historyTable?: string
 }
 
 export interface TableStatus {

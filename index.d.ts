@@ -69,7 +69,7 @@ export interface SlackRequest {
 
 /**
  * Answers a Slack slash command (`/daplaya lock <ENV> [META...]`, `uberlock`, `release`,
- * `leases`, `help`), as `daplaya slack serve` does, for use from a serverless function.
+ * `leases`, `history`, `help`), as `daplaya slack serve` does, for use from a serverless function.
  * Verifies the signature and timestamp first; a refused request touches no store. Never waits
  * on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no signing
  * secret is configured.

@@ -5,5 +5,5 @@ import { createRequire } from 'node:module'
 // also raise index.js's error as uncaught after rejecting the import with it.
 const daplaya = createRequire(import.meta.url)('./index.js')
 
-export const { init, listLocks, lock, release, runLocked, startJob, getJob, endJob, activeJobs, skippedJobs, handleSlackCommand } = daplaya
+export const { init, listLocks, lockHistory, lock, release, runLocked, startJob, getJob, endJob, activeJobs, skippedJobs, handleSlackCommand } = daplaya
 export default daplaya

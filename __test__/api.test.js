@@ -36,7 +36,7 @@ async function rejectsWith(promise, code) {
 for (const store of STORES) {
   describe(`API on ${store.name}`, { skip: store.skip }, () => {
     it('exports typed functions', () => {
-      for (const name of ['init', 'listLocks', 'lock', 'release', 'startJob', 'getJob', 'endJob', 'activeJobs', 'skippedJobs']) {
+      for (const name of ['init', 'listLocks', 'lockHistory', 'lock', 'release', 'startJob', 'getJob', 'endJob', 'activeJobs', 'skippedJobs']) {
         assert.equal(typeof daplaya[name], 'function', name)
       }
     })

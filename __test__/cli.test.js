@@ -11,7 +11,7 @@ for (const store of STORES) {
       for (let i = 0; i < 2; i++) {
         const result = await runJson(['init'], { env })
         assert.equal(result.code, 0, result.stderr)
-        assert.equal(result.json.tables.length, 2)
+        assert.equal(result.json.tables.length, 3, 'locks, jobs and the lock history')
         assert.ok(result.json.tables.every((t) => t.created === false), 'already created by fresh()')
       }
     })

@@ -1,10 +1,13 @@
 'use strict'
 // What each command costs on DynamoDB, counted by a proxy in front of it: no command scans,
 // a lock attempt is at most two requests (one when the env is held), and a lost race learns
-// the holder from the failed write itself.
+// the holder from the failed write itself. Recording the lock history adds no request: the
+// hold rows ride in the lock row's write (one TransactWriteItems), and reading the newest holds
+// is one Query however long the history.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
 const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
+const daplaya = require('..')
 const { STORES, run, runJson } = require('./helpers.js')
 
 const dynamodb = STORES.find((s) => s.name === 'dynamodb')
@@ -12,10 +15,12 @@ const dynamodb = STORES.find((s) => s.name === 'dynamodb')
 describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
   let proxy
   let env
+  let options
   before(async () => {
-    ;({ env } = await dynamodb.fresh())
+    ;({ env, options } = await dynamodb.fresh())
     proxy = await startDynamoDbProxy(env.DAPLAYA_DYNAMODB_ENDPOINT)
     env = { ...env, DAPLAYA_DYNAMODB_ENDPOINT: proxy.endpoint }
+    options = { ...options, endpoint: proxy.endpoint }
   })
   after(() => proxy.stop())
 
@@ -25,13 +30,16 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     return { result, operations: proxy.log.slice(start).map((entry) => entry.operation) }
   }
 
+  // Lock and release are two requests each, as before the history (then GetItem + PutItem).
   const cases = [
-    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'PutItem']],
-    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'PutItem']],
+    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
+    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
     [['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], 3, ['GetItem']],
     [['locks', 'list', '--env', 'prod'], 0, ['GetItem']],
     [['locks', 'list'], 0, ['Query']],
-    [['locks', 'release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'PutItem']],
+    [['locks', 'release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
+    [['release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem']],
+    [['locks', 'history', '--env', 'prod'], 0, ['Query']],
     [['jobs', 'start', '--jobname', 'deploy', '--user', 'alice', '--gitversion', 'v1'], 0, ['PutItem']],
     [['jobs', 'get', '--jobname', 'deploy', '--gitversion', 'v1'], 0, ['Query']],
     [['jobs', 'active', '--jobname', 'deploy'], 0, ['Query']],
@@ -56,6 +64,22 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     const operations = proxy.log.slice(start).map((entry) => entry.operation)
     assert.equal(racers.filter((r) => r.code === 0).length, 1)
     assert.ok(operations.length <= racers.length * 2, operations.join(' '))
-    assert.ok(operations.every((op) => op === 'GetItem' || op === 'PutItem'), operations.join(' '))
+    assert.ok(operations.every((op) => op === 'GetItem' || op === 'TransactWriteItems'), operations.join(' '))
+  })
+
+  it('locks history --limit 5 is one Query after hundreds of holds', async () => {
+    const HOLDS = 250
+    const ids = []
+    for (let n = 0; n < HOLDS; n++) {
+      const user = `user${n % 3}`
+      ids.push((await daplaya.lock({ ...options, env: 'busy', user })).id)
+      await daplaya.release({ ...options, env: 'busy', user })
+    }
+    const { result, operations } = await requestsOf(['locks', 'history', '--env', 'busy', '--limit', '5', '--json'])
+    assert.equal(result.code, 0, result.stderr)
+    assert.deepEqual(operations, ['Query'])
+    const newest = JSON.parse(result.stdout)
+    assert.deepEqual(newest.map((h) => h.id), ids.slice(-5).reverse())
+    assert.ok(newest.every((h) => h.end === 'released'))
   })
 })

@@ -102,19 +102,21 @@ const STORES = [
     async fresh() {
       const locksTable = uniqueName('Locks')
       const jobsTable = uniqueName('Jobs')
+      const historyTable = uniqueName('History')
       const env = {
         DAPLAYA_STORE: 'dynamodb',
         DAPLAYA_DYNAMODB_ENDPOINT: DYNAMODB_ENDPOINT,
         DAPLAYA_AWS_REGION: 'us-east-1',
         DAPLAYA_LOCKS_TABLE: locksTable,
         DAPLAYA_JOBS_TABLE: jobsTable,
+        DAPLAYA_HISTORY_TABLE: historyTable,
         AWS_ACCESS_KEY_ID: 'daplayatest',
         AWS_SECRET_ACCESS_KEY: 'daplayatest',
         AWS_EC2_METADATA_DISABLED: 'true',
       }
       const init = await run(['init'], { env })
       if (init.code !== 0) throw new Error(`init failed: ${init.stderr}`)
-      return { env, options: { store: 'dynamodb', endpoint: DYNAMODB_ENDPOINT, region: 'us-east-1', locksTable, jobsTable } }
+      return { env, options: { store: 'dynamodb', endpoint: DYNAMODB_ENDPOINT, region: 'us-east-1', locksTable, jobsTable, historyTable } }
     },
   },
 ]

@@ -60,7 +60,7 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
     const script = `
       const cjs = require('daplaya')
       import('daplaya').then(async (esm) => {
-        const names = ['init', 'listLocks', 'lock', 'release', 'runLocked', 'startJob', 'getJob', 'endJob', 'activeJobs', 'skippedJobs', 'handleSlackCommand']
+        const names = ['init', 'listLocks', 'lockHistory', 'lock', 'release', 'runLocked', 'startJob', 'getJob', 'endJob', 'activeJobs', 'skippedJobs', 'handleSlackCommand']
         for (const name of names) if (typeof cjs[name] !== 'function' || esm[name] !== cjs[name]) throw new Error(name)
         const held = await esm.lock({ env: 'esm', user: 'me', store: 'sqlite:./esm.db' })
         const listed = await cjs.listLocks({ store: 'sqlite:./esm.db' })

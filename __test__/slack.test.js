@@ -265,6 +265,32 @@ for (const store of STORES) {
       })
     })
 
+    it('history shows the last holds; a lock or uberlock without a meta keeps the lock\'s', async () => {
+      const { options } = await store.fresh()
+      const say = async (user, text) => {
+        const body = form(user, text)
+        const response = await daplaya.handleSlackCommand({ headers: signedHeaders(body), body }, { ...options, signingSecret: SECRET })
+        assert.equal(response.status, 200)
+        return JSON.parse(response.body)
+      }
+      assert.match((await say('alice', 'uberlock prod INC-42')).text, /\(meta: INC-42\)/)
+      assert.match((await say('alice', 'lock prod')).text, /still holds the uberlock on \*prod\* \(meta: INC-42\)/)
+      await say('alice', 'release prod')
+      await say('bob', 'lock prod')
+      for (let n = 0; n < 5; n++) await say('bob', 'lock prod')
+      const history = await say('carol', 'history PROD')
+      assert.equal(history.response_type, 'ephemeral')
+      const lines = history.text.split('\n')
+      assert.equal(lines.length, 3, history.text)
+      assert.equal(lines[0], 'Last holds of *prod*, newest first:')
+      assert.match(lines[1], /^• \*bob\* locked just now \(.*\): held now, expires in 20m \(meta: Slack\)$/)
+      assert.match(lines[2], /^• \*alice\* uberlocked .*: released just now after .* \(meta: INC-42\)$/)
+      assert.equal((await say('carol', 'history qa')).text, '*qa* has no holds in its history.')
+      assert.match((await say('carol', 'history')).text, /`history` needs an env/)
+      assert.match((await say('carol', 'help')).text, /`\/daplaya history &lt;ENV&gt;`: the last 5 holds/)
+      assert.equal((await daplaya.lockHistory({ ...options, env: 'prod' })).length, 2)
+    })
+
     it('handleSlackCommand answers from JS as the server does', async () => {
       const { env, options } = await store.fresh()
       const body = form('roadrunner', 'lock prod deploy 9')

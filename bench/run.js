@@ -95,11 +95,11 @@ let tableCounter = 0
 function tableNames(prefix) {
   tableCounter += 1
   const tag = `${process.pid}-${tableCounter}`
-  return { locksTable: `${prefix}Locks-${tag}`, jobsTable: `${prefix}Jobs-${tag}` }
+  return { locksTable: `${prefix}Locks-${tag}`, jobsTable: `${prefix}Jobs-${tag}`, historyTable: `${prefix}History-${tag}` }
 }
 
 /** Environment of a CLI run against DynamoDB (Local) with the test credentials. */
-function dynamoEnv(endpoint, { locksTable, jobsTable }) {
+function dynamoEnv(endpoint, { locksTable, jobsTable, historyTable }) {
   return {
     ...baseEnv(),
     DAPLAYA_STORE: 'dynamodb',
@@ -107,6 +107,7 @@ function dynamoEnv(endpoint, { locksTable, jobsTable }) {
     DAPLAYA_AWS_REGION: sdk.REGION,
     DAPLAYA_LOCKS_TABLE: locksTable,
     DAPLAYA_JOBS_TABLE: jobsTable,
+    ...(historyTable && { DAPLAYA_HISTORY_TABLE: historyTable }),
     AWS_ACCESS_KEY_ID: sdk.CREDENTIALS.accessKeyId,
     AWS_SECRET_ACCESS_KEY: sdk.CREDENTIALS.secretAccessKey,
     AWS_EC2_METADATA_DISABLED: 'true',
@@ -517,6 +518,7 @@ const COST_COMMANDS = [
   ['locks list --env', ['locks', 'list', '--env', 'bench-cost']],
   ['locks list', ['locks', 'list']],
   ['locks release', ['locks', 'release', '--env', 'bench-cost', '--user', COST_USER]],
+  ['locks history', ['locks', 'history', '--env', 'bench-cost']],
   ['jobs start', ['jobs', 'start', '--jobname', 'bench-deploy', '--user', COST_USER, '--gitversion', 'bench-v1']],
   ['jobs get', ['jobs', 'get', '--jobname', 'bench-deploy', '--gitversion', 'bench-v1']],
   ['jobs active', ['jobs', 'active', '--jobname', 'bench-deploy']],

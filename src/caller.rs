@@ -4,6 +4,7 @@
 //! Front-end neutral: the CLI and the Node API use it; Slack names its own user.
 
 use crate::error::{Error, Result};
+use crate::locks::Meta;
 use crate::model;
 
 /// Where the user came from. Shown on stderr and in `--json` (`userSource`) when not given.
@@ -102,8 +103,14 @@ impl Caller<'_> {
         user(given, self.env, self.machine)
     }
 
-    pub fn meta(&self, given: Option<&str>) -> Result<String> {
-        meta(given, self.env, self.door_meta)
+    /// What a lock is for: a meta the caller gave replaces the lock's; a default (the CI run,
+    /// or the front door's name) marks only a fresh acquisition.
+    pub fn lock_meta(&self, given: Option<&str>) -> Result<Meta> {
+        let meta = meta(given, self.env, self.door_meta)?;
+        Ok(match given {
+            Some(_) => Meta::Given(meta),
+            None => Meta::Default(meta),
+        })
     }
 }
 

@@ -4,9 +4,15 @@
 
 use crate::error::{Error, Result};
 use std::path::PathBuf;
+use std::time::Duration;
 
 pub const DEFAULT_LOCKS_TABLE: &str = "DaPlayaLocks";
 pub const DEFAULT_JOBS_TABLE: &str = "DaPlayaRunningJobs";
+pub const DEFAULT_HISTORY_TABLE: &str = "DaPlayaLockHistory";
+pub const DEFAULT_HISTORY_DAYS: u64 = 90;
+const HISTORY_DAYS_VAR: &str = "DAPLAYA_HISTORY_DAYS";
+/// Ten years: longer than any history a deploy lock needs, far from overflowing epoch arithmetic.
+const MAX_HISTORY_DAYS: u64 = 3_650;
 
 /// Settings that can come from a flag / API option, else from the environment.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
@@ -17,6 +23,7 @@ pub struct StoreOptions {
     pub endpoint: Option<String>,
     pub locks_table: Option<String>,
     pub jobs_table: Option<String>,
+    pub history_table: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,6 +32,9 @@ pub struct DynamoSettings {
     pub endpoint: Option<String>,
     pub locks_table: String,
     pub jobs_table: String,
+    pub history_table: String,
+    /// How long a hold stays in the history after it ended (DynamoDB TTL).
+    pub history_retention: Duration,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,6 +43,8 @@ pub enum StoreChoice {
     Sqlite {
         path: PathBuf,
         implicit: bool,
+        /// How long a hold stays in the history after it ended.
+        history_retention: Duration,
     },
     Dynamo(DynamoSettings),
 }
@@ -56,6 +68,7 @@ pub fn resolve(
             .filter(|v| !v.trim().is_empty())
             .or_else(|| var(name))
     };
+    let history_retention = history_retention(var(HISTORY_DAYS_VAR))?;
     let dynamo = || {
         StoreChoice::Dynamo(DynamoSettings {
             region: pick(&options.region, "DAPLAYA_AWS_REGION"),
@@ -64,6 +77,9 @@ pub fn resolve(
                 .unwrap_or_else(|| DEFAULT_LOCKS_TABLE.into()),
             jobs_table: pick(&options.jobs_table, "DAPLAYA_JOBS_TABLE")
                 .unwrap_or_else(|| DEFAULT_JOBS_TABLE.into()),
+            history_table: pick(&options.history_table, "DAPLAYA_HISTORY_TABLE")
+                .unwrap_or_else(|| DEFAULT_HISTORY_TABLE.into()),
+            history_retention,
         })
     };
     if let Some(store) = pick(&options.store, "DAPLAYA_STORE") {
@@ -80,6 +96,7 @@ pub fn resolve(
             return Ok(StoreChoice::Sqlite {
                 path: PathBuf::from(path),
                 implicit: false,
+                history_retention,
             });
         }
         return Err(Error::usage_with_hint(
@@ -104,7 +121,26 @@ pub fn resolve(
     Ok(StoreChoice::Sqlite {
         path: default_sqlite_path(env),
         implicit: true,
+        history_retention,
     })
+}
+
+/// `DAPLAYA_HISTORY_DAYS`: whole days, 1 to ten years; 90 when unset.
+fn history_retention(days: Option<String>) -> Result<Duration> {
+    let days = match days {
+        None => DEFAULT_HISTORY_DAYS,
+        Some(text) => text
+            .trim()
+            .parse::<u64>()
+            .ok()
+            .filter(|days| (1..=MAX_HISTORY_DAYS).contains(days))
+            .ok_or_else(|| {
+                Error::usage(format!(
+                    "{HISTORY_DAYS_VAR} must be a whole number of days from 1 to {MAX_HISTORY_DAYS}, not '{text}'"
+                ))
+            })?,
+    };
+    Ok(Duration::from_secs(days * 86_400))
 }
 
 /// A per-user file: `$XDG_DATA_HOME/daplaya/daplaya.db` or the platform's data directory.
@@ -142,7 +178,8 @@ mod tests {
             choice,
             StoreChoice::Sqlite {
                 path: PathBuf::from("/data/daplaya/daplaya.db"),
-                implicit: true
+                implicit: true,
+                history_retention: Duration::from_secs(90 * 86_400),
             }
         );
     }
@@ -185,6 +222,26 @@ mod tests {
         };
         assert_eq!(settings.locks_table, "L");
         assert_eq!(settings.jobs_table, DEFAULT_JOBS_TABLE);
+        assert_eq!(settings.history_table, DEFAULT_HISTORY_TABLE);
+    }
+
+    #[test]
+    fn history_retention_comes_in_whole_days() {
+        let retention = |days: &str| match resolve_with(
+            StoreOptions::default(),
+            &[("DAPLAYA_STORE", "dynamodb"), (HISTORY_DAYS_VAR, days)],
+        )? {
+            StoreChoice::Dynamo(settings) => Ok::<_, Error>(settings.history_retention),
+            other => panic!("dynamodb was asked for, got {other:?}"),
+        };
+        assert_eq!(retention("7").unwrap(), Duration::from_secs(7 * 86_400));
+        for bad in ["0", "-1", "1.5", "a week", "3651"] {
+            assert_eq!(
+                retention(bad).unwrap_err().code(),
+                "INVALID_ARGUMENT",
+                "{bad}"
+            );
+        }
     }
 
     #[test]

@@ -2,7 +2,7 @@
 //! or from now, when a lease expires, and the local wall-clock time.
 
 use crate::duration::humanize;
-use crate::model::Lock;
+use crate::model::{Hold, HoldEnd, Lock};
 use std::time::Duration;
 
 /// How long ago (or from now) an epoch-millisecond time is, for people.
@@ -21,6 +21,34 @@ pub fn expiry(lock: &Lock, now: i64) -> String {
     match lock.expires_at {
         None => "never expires".into(),
         Some(at) => format!("expires {}", ago(now, at)),
+    }
+}
+
+/// How a hold went, as of `now`: `held now, expires in 5m`, `released 1h ago after 58m`,
+/// `lease expired 2h ago`, `preempted by bob 3d ago`.
+pub fn hold_outcome(hold: &Hold, now: i64) -> String {
+    let Some(ended_at) = hold.ended_at else {
+        return match hold.expires_at {
+            None => "held now (uberlock: never expires)".into(),
+            Some(at) => format!("held now, expires {}", ago(now, at)),
+        };
+    };
+    let held_for = humanize(Duration::from_millis(
+        ended_at.saturating_sub(hold.acquired_at).max(0) as u64,
+    ));
+    match (hold.end, hold.ended_by.as_deref()) {
+        (Some(HoldEnd::Expired), _) => {
+            format!("lease expired {} after {held_for}", ago(now, ended_at))
+        }
+        (Some(HoldEnd::Preempted), Some(by)) => {
+            format!("preempted by {by} {} after {held_for}", ago(now, ended_at))
+        }
+        (Some(HoldEnd::Preempted), None) => {
+            format!("preempted {} after {held_for}", ago(now, ended_at))
+        }
+        (Some(HoldEnd::Released) | None, _) => {
+            format!("released {} after {held_for}", ago(now, ended_at))
+        }
     }
 }
 

@@ -1,10 +1,14 @@
 //! Lock rules, independent of any store: who may take an env, re-entry, uberlocks, leases, and
 //! the waiting loop. Every change is decided here from the row as read, then written with the
 //! store's compare-and-swap; a lost race re-decides from the row the store returns.
+//!
+//! Every decision also says which history rows (holds) the write records, so the history can
+//! never disagree with the lock row: a fresh acquisition opens a hold and ends the one it took
+//! over (expired or preempted), a renewal or upgrade rewrites its own hold, a release ends it.
 
 use crate::error::{Error, Result};
-use crate::model::{now_ms, Lock};
-use crate::store::{Store, Swap};
+use crate::model::{now_ms, Hold, HoldEnd, Lock};
+use crate::store::{LockWrite, Store, Swap};
 use serde::Serialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -12,13 +16,45 @@ use tokio_util::sync::CancellationToken;
 pub const DEFAULT_TTL: Duration = Duration::from_secs(20 * 60);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
+/// The time every rule here judges by (leases, history). One place, so that the store's clock
+/// can take the local one's place.
+fn clock(_store: &dyn Store) -> i64 {
+    now_ms()
+}
+
 #[derive(Debug, Clone)]
 pub struct LockRequest {
     pub env: String,
     pub user: String,
-    pub meta: String,
+    pub meta: Meta,
     pub uberlock: bool,
     pub ttl: Duration,
+}
+
+/// What a lock is for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Meta {
+    /// The caller said: it replaces the lock's meta, on a renewal too.
+    Given(String),
+    /// The caller said nothing: the default (the CI run's URL, or the front door: `CLI`, `API`,
+    /// `Slack`) for a fresh acquisition; a renewal or an upgrade keeps the meta the lock has.
+    Default(String),
+}
+
+impl Meta {
+    fn for_fresh(&self) -> String {
+        match self {
+            Meta::Given(meta) => meta.clone(),
+            Meta::Default(meta) => meta.clone(),
+        }
+    }
+
+    fn for_renewal(&self, current: &str) -> String {
+        match self {
+            Meta::Given(meta) => meta.clone(),
+            Meta::Default(_) => current.to_string(),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -55,9 +91,28 @@ pub enum Acquired {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
-    Write { next: Lock, acquired: Acquired },
+    Write {
+        write: LockWrite,
+        acquired: Acquired,
+    },
     Busy(Lock),
     Uberlocked(Lock),
+}
+
+/// The write of a lock row whose own hold goes on (taken, renewed, upgraded), and of the hold it
+/// ended, if any.
+fn holding(next: Lock, ended: Option<Hold>) -> LockWrite {
+    let holds = std::iter::once(Hold::of(&next)).chain(ended).collect();
+    LockWrite { lock: next, holds }
+}
+
+/// How the hold of a row that is still active ends at `now`: released by its holder, or, when
+/// its lease lapsed first, expired when it lapsed (whatever happened after).
+fn released_or_lapsed(lock: &Lock, now: i64) -> Hold {
+    match lock.expires_at {
+        Some(at) if !lock.uberlock && at <= now => Hold::of(lock).ended(HoldEnd::Expired, at, None),
+        _ => Hold::of(lock).ended(HoldEnd::Released, now, None),
+    }
 }
 
 pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> Decision {
@@ -70,7 +125,7 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> D
         updated_at: now,
         active: true,
         uberlock: request.uberlock,
-        meta: request.meta.clone(),
+        meta: request.meta.for_fresh(),
         expires_at: expires_at(request.uberlock),
         fencing_token: previous.map_or(0, |l| l.fencing_token) + 1,
         revision: previous.map_or(0, |l| l.revision) + 1,
@@ -78,10 +133,14 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> D
     let holder = match current {
         Some(lock) if lock.is_held_at(now) => lock,
         free => {
+            // A row still marked active here is a lease that lapsed: its hold ends with it.
+            let lapsed = free
+                .filter(|lock| lock.active)
+                .map(|lock| released_or_lapsed(lock, now));
             return Decision::Write {
-                next: fresh(free),
+                write: holding(fresh(free), lapsed),
                 acquired: Acquired::Acquired,
-            }
+            };
         }
     };
     if holder.user == request.user {
@@ -90,7 +149,7 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> D
         let next = Lock {
             updated_at: now,
             uberlock,
-            meta: request.meta.clone(),
+            meta: request.meta.for_renewal(&holder.meta),
             expires_at: expires_at(uberlock),
             revision: holder.revision + 1,
             ..holder.clone()
@@ -100,13 +159,17 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> D
         } else {
             Acquired::Renewed
         };
-        return Decision::Write { next, acquired };
+        return Decision::Write {
+            write: holding(next, None),
+            acquired,
+        };
     }
     if holder.uberlock {
         Decision::Uberlocked(holder.clone())
     } else if request.uberlock {
+        let preempted = Hold::of(holder).ended(HoldEnd::Preempted, now, Some(request.user.clone()));
         Decision::Write {
-            next: fresh(Some(holder)),
+            write: holding(fresh(Some(holder)), Some(preempted)),
             acquired: Acquired::Preempted {
                 preempted_user: holder.user.clone(),
             },
@@ -127,11 +190,11 @@ pub enum Attempt {
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
     let mut current = store.load_lock(&request.env).await?;
     loop {
-        match decide_lock(current.as_ref(), request, now_ms()) {
-            Decision::Write { next, acquired } => {
+        match decide_lock(current.as_ref(), request, clock(store)) {
+            Decision::Write { write, acquired } => {
                 let expected = current.as_ref().map(|l| l.revision);
-                match store.swap_lock(expected, &next).await? {
-                    Swap::Done => return Ok(Attempt::Acquired(next, acquired)),
+                match store.swap_lock(expected, &write).await? {
+                    Swap::Done => return Ok(Attempt::Acquired(write.lock, acquired)),
                     // Every conflict is someone else's completed write, so this loop ends.
                     Swap::Conflict(latest) => current = latest,
                 }
@@ -195,8 +258,21 @@ pub enum NotReleased {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ReleaseDecision {
-    Write(Lock),
+    Write(LockWrite),
     Nothing(NotReleased, Option<Lock>),
+}
+
+/// The release of an active row: inactive from `now`, and its hold ended.
+fn releasing(lock: &Lock, now: i64) -> LockWrite {
+    LockWrite {
+        lock: Lock {
+            active: false,
+            updated_at: now,
+            revision: lock.revision + 1,
+            ..lock.clone()
+        },
+        holds: vec![released_or_lapsed(lock, now)],
+    }
 }
 
 pub fn decide_release(
@@ -234,12 +310,7 @@ pub fn decide_release(
             ),
         ));
     }
-    Ok(ReleaseDecision::Write(Lock {
-        active: false,
-        updated_at: now,
-        revision: lock.revision + 1,
-        ..lock.clone()
-    }))
+    Ok(ReleaseDecision::Write(releasing(lock, now)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -251,12 +322,12 @@ pub enum Released {
 pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
     let mut current = store.load_lock(env).await?;
     loop {
-        match decide_release(current.as_ref(), user, uberlock, now_ms())? {
+        match decide_release(current.as_ref(), user, uberlock, clock(store))? {
             ReleaseDecision::Nothing(reason, lock) => return Ok(Released::Nothing(reason, lock)),
-            ReleaseDecision::Write(next) => {
+            ReleaseDecision::Write(write) => {
                 let expected = current.as_ref().map(|l| l.revision);
-                match store.swap_lock(expected, &next).await? {
-                    Swap::Done => return Ok(Released::Released(next)),
+                match store.swap_lock(expected, &write).await? {
+                    Swap::Done => return Ok(Released::Released(write.lock)),
                     Swap::Conflict(latest) => current = latest,
                 }
             }
@@ -282,10 +353,10 @@ fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
 
 /// Extends the lease of `held` from `now`, as found in `current`: same lock id and fencing
 /// token, a lease as long as `held`'s. An uberlock stays without expiry.
-pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Lock> {
+pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<LockWrite> {
     let lock = still_ours(held, current)?;
     let lease = held.expires_at.map(|at| at - held.updated_at);
-    Ok(Lock {
+    let next = Lock {
         updated_at: now,
         expires_at: if lock.uberlock {
             None
@@ -294,18 +365,13 @@ pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Loc
         },
         revision: lock.revision + 1,
         ..lock.clone()
-    })
+    };
+    Ok(holding(next, None))
 }
 
 /// Ends the acquisition `held`, as found in `current`.
-pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Lock> {
-    let lock = still_ours(held, current)?;
-    Ok(Lock {
-        active: false,
-        updated_at: now,
-        revision: lock.revision + 1,
-        ..lock.clone()
-    })
+pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Result<LockWrite> {
+    Ok(releasing(still_ours(held, current)?, now))
 }
 
 /// Writes `decide(row)` conditionally on the revision of `held`, the row as this holder last
@@ -315,14 +381,14 @@ pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Res
 async fn swap_held(
     store: &dyn Store,
     held: &Lock,
-    decide: impl Fn(Option<&Lock>, i64) -> Result<Lock>,
+    decide: impl Fn(Option<&Lock>, i64) -> Result<LockWrite>,
 ) -> Result<Lock> {
     let mut current = Some(held.clone());
     loop {
-        let next = decide(current.as_ref(), now_ms())?;
+        let write = decide(current.as_ref(), clock(store))?;
         let expected = current.as_ref().map(|l| l.revision);
-        match store.swap_lock(expected, &next).await? {
-            Swap::Done => return Ok(next),
+        match store.swap_lock(expected, &write).await? {
+            Swap::Done => return Ok(write.lock),
             Swap::Conflict(latest) => current = latest,
         }
     }
@@ -345,14 +411,43 @@ pub async fn release_held(store: &dyn Store, held: &Lock) -> Result<Lock> {
 
 /// Locks someone holds now, sorted by env.
 pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
-    let now = now_ms();
     let mut locks = match env {
         Some(env) => store.load_lock(env).await?.into_iter().collect(),
         None => store.active_locks().await?,
     };
+    let now = clock(store);
     locks.retain(|lock| lock.is_held_at(now));
     locks.sort_by(|a, b| a.env.cmp(&b.env));
     Ok(locks)
+}
+
+pub const DEFAULT_HISTORY_LIMIT: usize = 20;
+/// One page of a DynamoDB Query holds far more than this many holds, so a history is one request.
+pub const MAX_HISTORY_LIMIT: usize = 1_000;
+
+/// A hold as of `now`: one still open whose lease ran out has expired when it ran out, even if
+/// nobody has written its env since.
+pub fn judge_hold(hold: Hold, now: i64) -> Hold {
+    match (hold.end, hold.expires_at) {
+        (None, Some(at)) if !hold.uberlock && at <= now => hold.ended(HoldEnd::Expired, at, None),
+        _ => hold,
+    }
+}
+
+/// The holds of an env, newest first: at most `limit`, acquired within `since` when given.
+pub async fn history(
+    store: &dyn Store,
+    env: &str,
+    since: Option<Duration>,
+    limit: usize,
+) -> Result<Vec<Hold>> {
+    let from = since.map(|since| clock(store) - since.as_millis() as i64);
+    let holds = store.holds(env, from, limit).await?;
+    let now = clock(store);
+    Ok(holds
+        .into_iter()
+        .map(|hold| judge_hold(hold, now))
+        .collect())
 }
 
 #[cfg(test)]
@@ -365,7 +460,7 @@ mod tests {
         LockRequest {
             env: "production".into(),
             user: user.into(),
-            meta: "CLI".into(),
+            meta: Meta::Default("CLI".into()),
             uberlock,
             ttl: TTL,
         }
@@ -373,7 +468,7 @@ mod tests {
 
     fn granted(decision: Decision) -> (Lock, Acquired) {
         match decision {
-            Decision::Write { next, acquired } => (next, acquired),
+            Decision::Write { write, acquired } => (write.lock, acquired),
             other => panic!("expected a write, got {other:?}"),
         }
     }
@@ -415,7 +510,7 @@ mod tests {
     #[test]
     fn a_released_env_is_free() {
         let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let ReleaseDecision::Write(released) =
+        let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
             decide_release(Some(&held), "alice", false, 2_000).unwrap()
         else {
             panic!("alice holds it")
@@ -482,7 +577,7 @@ mod tests {
         ));
     }
 
-    fn lost_to(result: Result<Lock>) -> String {
+    fn lost_to(result: Result<LockWrite>) -> String {
         match result {
             Err(Error::LeaseLost { holder, .. }) => holder,
             other => panic!("expected a lost lease, got {other:?}"),
@@ -492,7 +587,7 @@ mod tests {
     #[test]
     fn renewal_extends_the_lease_and_keeps_the_acquisition() {
         let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let renewed = decide_renew(&held, Some(&held), 21_000).unwrap();
+        let renewed = decide_renew(&held, Some(&held), 21_000).unwrap().lock;
         assert_eq!(
             (
                 renewed.id.as_str(),
@@ -510,7 +605,7 @@ mod tests {
     #[test]
     fn renewal_past_the_lease_succeeds_while_nobody_took_the_env() {
         let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let late = decide_renew(&held, Some(&held), 500_000).unwrap();
+        let late = decide_renew(&held, Some(&held), 500_000).unwrap().lock;
         assert_eq!(late.expires_at, Some(560_000));
         assert_eq!(late.id, held.id);
     }
@@ -525,7 +620,7 @@ mod tests {
             "bob"
         );
         // Taken and released again since: the env still passed to bob in between.
-        let ReleaseDecision::Write(released) =
+        let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
             decide_release(Some(&taken), "bob", false, 63_000).unwrap()
         else {
             panic!("bob holds it")
@@ -543,7 +638,7 @@ mod tests {
     #[test]
     fn renewal_fails_once_the_lock_was_released_or_preempted() {
         let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let released = decide_release_held(&held, Some(&held), 2_000).unwrap();
+        let released = decide_release_held(&held, Some(&held), 2_000).unwrap().lock;
         assert!(!released.active);
         assert_eq!(released.id, held.id);
         assert!(lost_to(decide_renew(&held, Some(&released), 3_000)).contains("released"));
@@ -555,14 +650,134 @@ mod tests {
     #[test]
     fn renewal_keeps_an_uberlock_without_expiry_and_follows_an_upgrade() {
         let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
-        let renewed = decide_renew(&uber, Some(&uber), 9_000).unwrap();
+        let renewed = decide_renew(&uber, Some(&uber), 9_000).unwrap().lock;
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
         let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
         let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
-        let renewed = decide_renew(&held, Some(&upgraded), 3_000).unwrap();
+        let renewed = decide_renew(&held, Some(&upgraded), 3_000).unwrap().lock;
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let released = decide_release_held(&held, Some(&upgraded), 4_000).unwrap();
+        let released = decide_release_held(&held, Some(&upgraded), 4_000)
+            .unwrap()
+            .lock;
         assert!(!released.active && released.uberlock);
+    }
+
+    fn written(decision: Decision) -> LockWrite {
+        match decision {
+            Decision::Write { write, .. } => write,
+            other => panic!("expected a write, got {other:?}"),
+        }
+    }
+
+    #[test]
+    fn a_fresh_acquisition_opens_a_hold_and_ends_the_lapsed_one() {
+        let first = written(decide_lock(None, &request("alice", false), 1_000));
+        assert_eq!(first.holds, [Hold::of(&first.lock)]);
+        let taken = written(decide_lock(
+            Some(&first.lock),
+            &request("bob", false),
+            90_000,
+        ));
+        let lapsed = Hold::of(&first.lock).ended(HoldEnd::Expired, 61_000, None);
+        assert_eq!(taken.holds, [Hold::of(&taken.lock), lapsed]);
+        // After a release, the released hold is not written again.
+        let ReleaseDecision::Write(released) =
+            decide_release(Some(&taken.lock), "bob", false, 95_000).unwrap()
+        else {
+            panic!("bob holds it")
+        };
+        let again = written(decide_lock(
+            Some(&released.lock),
+            &request("carol", false),
+            96_000,
+        ));
+        assert_eq!(again.holds, [Hold::of(&again.lock)]);
+    }
+
+    #[test]
+    fn a_preemption_ends_the_hold_it_took_and_names_who() {
+        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let uber = written(decide_lock(Some(&held.lock), &request("bob", true), 2_000));
+        let preempted = Hold::of(&held.lock).ended(HoldEnd::Preempted, 2_000, Some("bob".into()));
+        assert_eq!(uber.holds, [Hold::of(&uber.lock), preempted]);
+    }
+
+    #[test]
+    fn renewals_and_upgrades_rewrite_their_own_hold() {
+        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let renewed = written(decide_lock(
+            Some(&held.lock),
+            &request("alice", false),
+            5_000,
+        ));
+        assert_eq!(renewed.holds, [Hold::of(&renewed.lock)]);
+        assert_eq!(renewed.holds[0].expires_at, Some(65_000));
+        assert_eq!(renewed.holds[0].key(), held.holds[0].key(), "the same hold");
+        let upgraded = written(decide_lock(
+            Some(&renewed.lock),
+            &request("alice", true),
+            6_000,
+        ));
+        assert!(upgraded.holds[0].uberlock && upgraded.holds[0].expires_at.is_none());
+        let by_run = decide_renew(&held.lock, Some(&held.lock), 7_000).unwrap();
+        assert_eq!(by_run.holds, [Hold::of(&by_run.lock)]);
+    }
+
+    #[test]
+    fn a_release_ends_the_hold_as_released_or_as_expired_when_the_lease_lapsed_first() {
+        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let ReleaseDecision::Write(on_time) =
+            decide_release(Some(&held.lock), "alice", false, 2_000).unwrap()
+        else {
+            panic!("alice holds it")
+        };
+        assert_eq!(
+            on_time.holds,
+            [Hold::of(&held.lock).ended(HoldEnd::Released, 2_000, None)]
+        );
+        let late = decide_release_held(&held.lock, Some(&held.lock), 70_000).unwrap();
+        assert!(!late.lock.active);
+        assert_eq!(
+            late.holds,
+            [Hold::of(&held.lock).ended(HoldEnd::Expired, 61_000, None)]
+        );
+        let uber = written(decide_lock(None, &request("alice", true), 1_000));
+        let ended = decide_release_held(&uber.lock, Some(&uber.lock), i64::MAX / 2).unwrap();
+        assert_eq!(ended.holds[0].end, Some(HoldEnd::Released));
+    }
+
+    #[test]
+    fn a_renewal_or_upgrade_keeps_the_meta_unless_one_is_given() {
+        let given = |meta: &str, uberlock| LockRequest {
+            meta: Meta::Given(meta.into()),
+            ..request("alice", uberlock)
+        };
+        let (held, _) = granted(decide_lock(None, &given("https://ci/1", false), 1_000));
+        let (renewed, _) = granted(decide_lock(Some(&held), &request("alice", false), 2_000));
+        assert_eq!(renewed.meta, "https://ci/1");
+        let (upgraded, _) = granted(decide_lock(Some(&renewed), &request("alice", true), 3_000));
+        assert_eq!(upgraded.meta, "https://ci/1");
+        let (replaced, _) = granted(decide_lock(Some(&upgraded), &given("INC-42", false), 4_000));
+        assert_eq!(replaced.meta, "INC-42");
+        // A fresh acquisition takes the default, whatever the previous holder's meta was.
+        let (fresh, _) = granted(decide_lock(Some(&held), &request("bob", false), 90_000));
+        assert_eq!(fresh.meta, "CLI");
+    }
+
+    #[test]
+    fn an_open_hold_past_its_lease_reads_as_expired_when_it_ran_out() {
+        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let open = held.holds[0].clone();
+        assert_eq!(judge_hold(open.clone(), 60_999), open);
+        let judged = judge_hold(open.clone(), 61_000);
+        assert_eq!(
+            (judged.end, judged.ended_at),
+            (Some(HoldEnd::Expired), Some(61_000))
+        );
+        let uber = written(decide_lock(None, &request("alice", true), 1_000));
+        assert_eq!(judge_hold(uber.holds[0].clone(), i64::MAX), uber.holds[0]);
+        let released = open.ended(HoldEnd::Released, 2_000, None);
+        assert_eq!(judge_hold(released.clone(), 90_000), released);
     }
 
     #[test]
@@ -572,7 +787,7 @@ mod tests {
         assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         assert!(matches!(
             decide_release(Some(&uber), "alice", true, 2_000).unwrap(),
-            ReleaseDecision::Write(l) if !l.active
+            ReleaseDecision::Write(w) if !w.lock.active
         ));
     }
 }

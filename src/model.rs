@@ -35,6 +35,106 @@ impl Lock {
     }
 }
 
+/// How a hold ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum HoldEnd {
+    /// Its holder released it.
+    Released,
+    /// Its lease lapsed (whether or not someone took the env afterwards).
+    Expired,
+    /// An uberlock took the env from it.
+    Preempted,
+}
+
+impl HoldEnd {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            HoldEnd::Released => "released",
+            HoldEnd::Expired => "expired",
+            HoldEnd::Preempted => "preempted",
+        }
+    }
+
+    pub fn parse(text: &str) -> Option<HoldEnd> {
+        [HoldEnd::Released, HoldEnd::Expired, HoldEnd::Preempted]
+            .into_iter()
+            .find(|end| end.as_str() == text)
+    }
+}
+
+/// One acquisition of an env, from the grant to its end: the lock history's row. A renewal or
+/// an upgrade by the holder is the same hold (same lock id).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    pub env: String,
+    /// The lock id of the acquisition.
+    pub id: String,
+    pub user: String,
+    pub meta: String,
+    pub uberlock: bool,
+    pub fencing_token: u64,
+    pub acquired_at: i64,
+    /// When the lease runs out as last renewed; `None` for an uberlock.
+    pub expires_at: Option<i64>,
+    /// `None` while held.
+    pub ended_at: Option<i64>,
+    pub end: Option<HoldEnd>,
+    /// Who preempted it.
+    pub ended_by: Option<String>,
+}
+
+impl Hold {
+    /// The hold a lock row records, not ended.
+    pub fn of(lock: &Lock) -> Hold {
+        Hold {
+            env: lock.env.clone(),
+            id: lock.id.clone(),
+            user: lock.user.clone(),
+            meta: lock.meta.clone(),
+            uberlock: lock.uberlock,
+            fencing_token: lock.fencing_token,
+            acquired_at: lock.created_at,
+            expires_at: lock.expires_at,
+            ended_at: None,
+            end: None,
+            ended_by: None,
+        }
+    }
+
+    pub fn ended(self, end: HoldEnd, at: i64, by: Option<String>) -> Hold {
+        Hold {
+            ended_at: Some(at),
+            end: Some(end),
+            ended_by: by,
+            ..self
+        }
+    }
+
+    /// The key that sorts an env's holds by acquisition: see [`hold_key`].
+    pub fn key(&self) -> String {
+        format!("{}#{}", hold_key(self.acquired_at), self.id)
+    }
+
+    /// When a store may forget this hold (epoch ms): `retention` after it ended, else after its
+    /// lease runs out, else (an uberlock still held) after it was acquired.
+    pub fn forget_at(&self, retention: std::time::Duration) -> i64 {
+        let last = self
+            .ended_at
+            .or(self.expires_at)
+            .unwrap_or(self.acquired_at);
+        last.saturating_add(retention.as_millis() as i64)
+    }
+}
+
+/// The start of a hold's sort key: its acquisition time as 13 zero-padded digits of epoch
+/// milliseconds (until the year 2286), so keys sort as times do and "acquired since T" is a key
+/// range.
+pub fn hold_key(acquired_at: i64) -> String {
+    format!("{:013}", acquired_at.max(0))
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Job {

@@ -13,6 +13,7 @@ use aws_sdk_dynamodb::types::{
 };
 use daplaya::config::DynamoSettings;
 use daplaya::error::Error;
+use daplaya::locks;
 use daplaya::store::dynamo::DynamoStore;
 use daplaya::store::Store;
 use std::time::{Duration, Instant};
@@ -62,26 +63,111 @@ async fn create_table_keyed_by(client: &aws_sdk_dynamodb::Client, table: &str, h
 }
 
 #[tokio::test]
-async fn init_creates_both_tables_and_is_idempotent() {
-    let Some(settings) = fresh_settings("init_creates_both_tables_and_is_idempotent") else {
+async fn init_creates_the_tables_and_is_idempotent() {
+    let Some(settings) = fresh_settings("init_creates_the_tables_and_is_idempotent") else {
         return;
     };
     let store = DynamoStore::connect(&settings).await.unwrap();
     let first = store.init().await.unwrap();
     let names: Vec<&str> = first.iter().map(|t| t.name.as_str()).collect();
-    assert_eq!(names, [&settings.locks_table, &settings.jobs_table]);
+    assert_eq!(
+        names,
+        [
+            &settings.locks_table,
+            &settings.jobs_table,
+            &settings.history_table
+        ]
+    );
     assert!(first.iter().all(|t| t.created));
     let second = store.init().await.unwrap();
     assert!(second.iter().all(|t| !t.created));
+    let ttl = raw_client(&settings)
+        .await
+        .describe_time_to_live()
+        .table_name(&settings.history_table)
+        .send()
+        .await
+        .unwrap();
+    let ttl = ttl.time_to_live_description().unwrap();
+    assert_eq!(ttl.attribute_name(), Some("expiresTtl"));
+    assert_eq!(
+        ttl.time_to_live_status(),
+        Some(&aws_sdk_dynamodb::types::TimeToLiveStatus::Enabled)
+    );
     assert_eq!(
         store.describe(),
         format!(
-            "dynamodb (region us-east-1, endpoint {}, tables {} / {})",
+            "dynamodb (region us-east-1, endpoint {}, tables {} / {} / {})",
             settings.endpoint.as_deref().unwrap(),
             settings.locks_table,
-            settings.jobs_table
+            settings.jobs_table,
+            settings.history_table
         )
     );
+}
+
+#[tokio::test]
+async fn an_install_without_the_history_table_is_told_to_run_init() {
+    let Some(settings) = fresh_settings("an_install_without_the_history_table_is_told_to_run_init")
+    else {
+        return;
+    };
+    let store = DynamoStore::connect(&settings).await.unwrap();
+    store.init().await.unwrap();
+    raw_client(&settings)
+        .await
+        .delete_table()
+        .table_name(&settings.history_table)
+        .send()
+        .await
+        .unwrap();
+    let request = common::request("production", "alice", false);
+    match locks::try_lock(&store, &request).await {
+        Err(error @ Error::TableMissing { .. }) => {
+            assert_eq!(
+                error.to_string(),
+                format!("table {} does not exist", settings.history_table)
+            );
+            assert_eq!(
+                error.hint(),
+                Some("run `daplaya init` to create the tables")
+            );
+        }
+        other => panic!("expected TableMissing, got {other:?}"),
+    }
+    assert!(locks::list(&store, None).await.unwrap().is_empty());
+    let created: Vec<bool> = store
+        .init()
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.created)
+        .collect();
+    assert_eq!(created, [false, false, true]);
+    assert!(matches!(
+        locks::try_lock(&store, &request).await.unwrap(),
+        locks::Attempt::Acquired(..)
+    ));
+}
+
+#[tokio::test]
+async fn init_refuses_a_history_table_with_another_key_schema() {
+    let Some(settings) = fresh_settings("init_refuses_a_history_table_with_another_key_schema")
+    else {
+        return;
+    };
+    create_table_keyed_by(&raw_client(&settings).await, &settings.history_table, "env").await;
+    let store = DynamoStore::connect(&settings).await.unwrap();
+    match store.init().await {
+        Err(Error::SchemaMismatch { table, detail }) => {
+            assert_eq!(table, settings.history_table);
+            assert_eq!(
+                detail,
+                "key is env (HASH), expected env (HASH), hold (RANGE)"
+            );
+        }
+        other => panic!("expected a schema mismatch, got {other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -10,12 +10,12 @@
 
 mod common;
 
-use common::{job, lock, request, Fixture};
+use common::{holding, job, lock, request, Fixture};
 use daplaya::error::Error;
 use daplaya::jobs::{self, EndRequest};
-use daplaya::locks::{self, Acquired, Attempt, NotReleased, Released, Wait, WaitPolicy};
-use daplaya::model::{now_ms, Job, Lock};
-use daplaya::store::{JobEnd, Swap};
+use daplaya::locks::{self, Acquired, Attempt, Meta, NotReleased, Released, Wait, WaitPolicy};
+use daplaya::model::{now_ms, Hold, HoldEnd, Job, Lock};
+use daplaya::store::{JobEnd, LockWrite, Swap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -55,21 +55,28 @@ conformance!(
     lock_rules_work_end_to_end,
     job_rules_work_end_to_end,
     racing_lockers_get_exactly_one_lock,
+    a_lock_write_records_its_holds_atomically,
+    holds_come_newest_first_within_limit_and_since,
+    history_tells_how_each_hold_ended,
+    a_renewal_without_meta_keeps_the_meta,
 );
 
 async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     let first = lock("production", "alice", 1);
-    assert_eq!(store.swap_lock(None, &first).await.unwrap(), Swap::Done);
+    assert_eq!(
+        store.swap_lock(None, &holding(&first)).await.unwrap(),
+        Swap::Done
+    );
     let rival = lock("production", "bob", 1);
     assert_eq!(
-        store.swap_lock(None, &rival).await.unwrap(),
+        store.swap_lock(None, &holding(&rival)).await.unwrap(),
         Swap::Conflict(Some(first.clone()))
     );
     let stale = lock("production", "bob", 3);
     assert_eq!(
-        store.swap_lock(Some(2), &stale).await.unwrap(),
+        store.swap_lock(Some(2), &holding(&stale)).await.unwrap(),
         Swap::Conflict(Some(first.clone()))
     );
     let renewed = Lock {
@@ -78,13 +85,13 @@ async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
         ..first.clone()
     };
     assert_eq!(
-        store.swap_lock(Some(1), &renewed).await.unwrap(),
+        store.swap_lock(Some(1), &holding(&renewed)).await.unwrap(),
         Swap::Done
     );
     assert_eq!(store.load_lock("production").await.unwrap(), Some(renewed));
     assert_eq!(
         store
-            .swap_lock(Some(1), &lock("staging", "bob", 2))
+            .swap_lock(Some(1), &holding(&lock("staging", "bob", 2)))
             .await
             .unwrap(),
         Swap::Conflict(None)
@@ -105,7 +112,7 @@ async fn load_lock_round_trips_every_field(fixture: Fixture) {
         ..lock("staging", "bob", 9)
     };
     for written in [&normal, &uber] {
-        store.swap_lock(None, written).await.unwrap();
+        store.swap_lock(None, &holding(written)).await.unwrap();
         assert_eq!(
             store.load_lock(&written.env).await.unwrap().as_ref(),
             Some(written)
@@ -118,7 +125,10 @@ async fn active_locks_lists_only_active_rows(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     for env in ["a", "b", "c"] {
-        store.swap_lock(None, &lock(env, "alice", 1)).await.unwrap();
+        store
+            .swap_lock(None, &holding(&lock(env, "alice", 1)))
+            .await
+            .unwrap();
     }
     let released = Lock {
         active: false,
@@ -126,7 +136,7 @@ async fn active_locks_lists_only_active_rows(fixture: Fixture) {
         ..store.load_lock("b").await.unwrap().unwrap()
     };
     assert_eq!(
-        store.swap_lock(Some(1), &released).await.unwrap(),
+        store.swap_lock(Some(1), &holding(&released)).await.unwrap(),
         Swap::Done
     );
     let mut envs: Vec<String> = store
@@ -154,7 +164,10 @@ async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
         ("held", 30 * 60_000),
     ];
     for (env, age) in ages {
-        store.swap_lock(None, &lock(env, "alice", 1)).await.unwrap();
+        store
+            .swap_lock(None, &holding(&lock(env, "alice", 1)))
+            .await
+            .unwrap();
         let released = Lock {
             active: false,
             updated_at: now - age,
@@ -162,7 +175,7 @@ async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
             ..store.load_lock(env).await.unwrap().unwrap()
         };
         assert_eq!(
-            store.swap_lock(Some(1), &released).await.unwrap(),
+            store.swap_lock(Some(1), &holding(&released)).await.unwrap(),
             Swap::Done
         );
     }
@@ -173,11 +186,11 @@ async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
         ..store.load_lock("held").await.unwrap().unwrap()
     };
     assert_eq!(
-        store.swap_lock(Some(2), &relocked).await.unwrap(),
+        store.swap_lock(Some(2), &holding(&relocked)).await.unwrap(),
         Swap::Done
     );
     store
-        .swap_lock(None, &lock("never-released", "bob", 1))
+        .swap_lock(None, &holding(&lock("never-released", "bob", 1)))
         .await
         .unwrap();
 
@@ -402,4 +415,190 @@ async fn racing_lockers_get_exactly_one_lock(fixture: Fixture) {
         }
     }
     assert_eq!(acquired, 1);
+}
+
+async fn a_lock_write_records_its_holds_atomically(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let first = lock("production", "alice", 1);
+    store.swap_lock(None, &holding(&first)).await.unwrap();
+    // A losing write changes neither the lock row nor the history.
+    let rival = lock("production", "bob", 1);
+    assert_eq!(
+        store.swap_lock(None, &holding(&rival)).await.unwrap(),
+        Swap::Conflict(Some(first.clone()))
+    );
+    assert_eq!(
+        store.holds("production", None, 10).await.unwrap(),
+        [Hold::of(&first)]
+    );
+    // One write replaces a hold row whole and adds another.
+    let taken = Lock {
+        revision: 2,
+        created_at: first.created_at + 5_000,
+        ..lock("production", "bob", 2)
+    };
+    let write = LockWrite {
+        lock: taken.clone(),
+        holds: vec![
+            Hold::of(&taken),
+            Hold::of(&first).ended(HoldEnd::Preempted, taken.created_at, Some("bob".into())),
+        ],
+    };
+    assert_eq!(store.swap_lock(Some(1), &write).await.unwrap(), Swap::Done);
+    assert_eq!(
+        store.holds("production", None, 10).await.unwrap(),
+        [write.holds[0].clone(), write.holds[1].clone()]
+    );
+    assert!(store.holds("staging", None, 10).await.unwrap().is_empty());
+}
+
+async fn holds_come_newest_first_within_limit_and_since(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let now = now_ms();
+    let mut revision = None;
+    let mut written = Vec::new();
+    for n in 0..5_i64 {
+        let held = Lock {
+            created_at: now - (5 - n) * 60_000,
+            revision: n as u64 + 1,
+            ..lock("production", &format!("user{n}"), n as u64 + 1)
+        };
+        store.swap_lock(revision, &holding(&held)).await.unwrap();
+        revision = Some(held.revision);
+        written.push(Hold::of(&held));
+    }
+    written.reverse();
+    assert_eq!(store.holds("production", None, 10).await.unwrap(), written);
+    assert_eq!(
+        store.holds("production", None, 2).await.unwrap(),
+        written[..2]
+    );
+    let since = now - 3 * 60_000;
+    assert_eq!(
+        store.holds("production", Some(since), 10).await.unwrap(),
+        written[..3],
+        "acquired at or after {since}"
+    );
+}
+
+async fn history_tells_how_each_hold_ended(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let short = |user: &str, uberlock| daplaya::locks::LockRequest {
+        ttl: Duration::from_millis(300),
+        ..request("production", user, uberlock)
+    };
+    let acquired = |attempt: Attempt| match attempt {
+        Attempt::Acquired(lock, _) => lock,
+        Attempt::Busy(holder) => panic!("busy: {holder:?}"),
+    };
+    // alice releases; bob's lease lapses and carol takes over; dave's lapses unnoticed...
+    let alice = acquired(
+        locks::try_lock(store, &short("alice", false))
+            .await
+            .unwrap(),
+    );
+    locks::release(store, "production", "alice", false)
+        .await
+        .unwrap();
+    let bob = acquired(locks::try_lock(store, &short("bob", false)).await.unwrap());
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let carol = acquired(
+        locks::try_lock(store, &request("production", "carol", false))
+            .await
+            .unwrap(),
+    );
+    // ...and erin's uberlock preempts carol, and is still held.
+    let erin = acquired(
+        locks::try_lock(store, &request("production", "erin", true))
+            .await
+            .unwrap(),
+    );
+    let history = locks::history(store, "production", None, 20).await.unwrap();
+    let ends: Vec<(&str, Option<HoldEnd>, Option<&str>)> = history
+        .iter()
+        .map(|h| (h.user.as_str(), h.end, h.ended_by.as_deref()))
+        .collect();
+    assert_eq!(
+        ends,
+        [
+            ("erin", None, None),
+            ("carol", Some(HoldEnd::Preempted), Some("erin")),
+            ("bob", Some(HoldEnd::Expired), None),
+            ("alice", Some(HoldEnd::Released), None),
+        ]
+    );
+    assert_eq!(history[0].ended_at, None);
+    assert_eq!(history[1].ended_at, Some(erin.created_at));
+    assert_eq!(
+        history[2].ended_at, bob.expires_at,
+        "expired when its lease ran out"
+    );
+    assert!(history[3].ended_at.is_some_and(|at| at >= alice.created_at));
+    let tokens: Vec<u64> = history.iter().map(|h| h.fencing_token).collect();
+    let expected = [&erin, &carol, &bob, &alice].map(|l| l.fencing_token);
+    assert_eq!(tokens, expected);
+    assert!(history[0].uberlock && history[0].expires_at.is_none());
+    assert_eq!(
+        locks::history(store, "production", None, 2).await.unwrap(),
+        history[..2]
+    );
+    assert!(locks::history(store, "nowhere", None, 20)
+        .await
+        .unwrap()
+        .is_empty());
+
+    // A lease that lapsed with nobody taking the env is told from its hold alone.
+    let frank = acquired(
+        locks::try_lock(store, &short_on("staging", "frank"))
+            .await
+            .unwrap(),
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let lapsed = locks::history(store, "staging", None, 20).await.unwrap();
+    assert_eq!(lapsed.len(), 1);
+    assert_eq!(
+        (lapsed[0].end, lapsed[0].ended_at),
+        (Some(HoldEnd::Expired), frank.expires_at)
+    );
+}
+
+fn short_on(env: &str, user: &str) -> daplaya::locks::LockRequest {
+    daplaya::locks::LockRequest {
+        ttl: Duration::from_millis(300),
+        ..request(env, user, false)
+    }
+}
+
+async fn a_renewal_without_meta_keeps_the_meta(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let with_meta = |meta: Meta, uberlock| daplaya::locks::LockRequest {
+        meta,
+        ..request("production", "alice", uberlock)
+    };
+    let meta_now = || async {
+        let lock = store.load_lock("production").await.unwrap().unwrap();
+        let hold = store.holds("production", None, 1).await.unwrap();
+        assert_eq!(hold[0].meta, lock.meta, "the hold follows the lock");
+        lock.meta
+    };
+    locks::try_lock(store, &with_meta(Meta::Given("https://ci/1".into()), false))
+        .await
+        .unwrap();
+    locks::try_lock(store, &with_meta(Meta::Default("CLI".into()), false))
+        .await
+        .unwrap();
+    assert_eq!(meta_now().await, "https://ci/1", "renewed without a meta");
+    locks::try_lock(store, &with_meta(Meta::Default("Slack".into()), true))
+        .await
+        .unwrap();
+    assert_eq!(meta_now().await, "https://ci/1", "upgraded without a meta");
+    locks::try_lock(store, &with_meta(Meta::Given("INC-42".into()), false))
+        .await
+        .unwrap();
+    assert_eq!(meta_now().await, "INC-42", "an explicit meta replaces it");
+    assert_eq!(store.holds("production", None, 10).await.unwrap().len(), 1);
 }

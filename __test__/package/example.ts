@@ -8,6 +8,7 @@ import {
   init,
   listLocks,
   lock,
+  lockHistory,
   release,
   runLocked,
   skippedJobs,
@@ -15,6 +16,7 @@ import {
   type SlackResponse,
   type DaplayaError,
   type ErrorCode,
+  type Hold,
   type Job,
   type Lock,
   type LockResult,
@@ -40,6 +42,8 @@ export async function everyFunction(): Promise<string[]> {
   const locks: Lock[] = await listLocks({ ...store, env: 'production' })
   const released = await release({ ...store, env: 'production', user: 'me', uberlock: false })
   const reason: null | 'notLocked' | 'heldByOther' = released.reason
+  const holds: Hold[] = await lockHistory({ ...store, env: 'production', limit: 5, since: '7d' })
+  const end: null | 'released' | 'expired' | 'preempted' = holds[0].end
   const job: Job = await startJob({ ...store, jobname: 'deploy', user: 'me', gitversion: 'abc123' })
   const again: Job = await getJob({ ...store, jobname: 'deploy', gitversion: 'abc123' })
   const ended = await endJob({ ...store, gitversion: 'abc123', jobname: 'deploy', skipped: true })
@@ -61,7 +65,7 @@ export async function everyFunction(): Promise<string[]> {
     (await runLocked({ ...store, env: 'staging' }, ['true'])).userSource,
   ]
   void sources
-  return [String(exitCode), String(status), ran.lock.id, tables.store, String(token), String(expires), String(locks.length), String(reason), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
+  return [String(exitCode), String(status), ran.lock.id, tables.store, String(token), String(expires), String(locks.length), String(reason), String(end), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
 }
 
 export async function handleErrors(): Promise<ErrorCode | undefined> {

@@ -4,10 +4,10 @@
 use crate::caller::UserSource;
 use crate::duration::humanize;
 use crate::error::Error;
-use crate::human_time::{ago, clock, expiry};
+use crate::human_time::{ago, clock, expiry, hold_outcome};
 use crate::jobs::Ended;
 use crate::locks::{Acquired, NotReleased, Released};
-use crate::model::{Job, Lock};
+use crate::model::{Hold, Job, Lock};
 use crate::ops::open::Notice;
 use crate::ops::report::{JobList, Report};
 use crate::slack::SIGNING_SECRET_VAR;
@@ -64,6 +64,19 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
     )
 }
 
+fn hold_line(hold: &Hold, now: i64) -> String {
+    let kind = if hold.uberlock { "uberlock" } else { "lock" };
+    format!(
+        "{}  {}  {kind}  {}  meta: {}  (id {}, token {})",
+        when(now, hold.acquired_at),
+        hold.user,
+        hold_outcome(hold, now),
+        hold.meta,
+        hold.id,
+        hold.fencing_token
+    )
+}
+
 fn job_line(job: &Job, now: i64) -> String {
     let state = match (job.ended, job.skipped) {
         (Some(at), true) => format!("skipped {}", ago(now, at)),
@@ -115,6 +128,25 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             .map(|lock| lock_line(lock, now, style))
             .collect::<Vec<_>>()
             .join("\n"),
+        Report::History { env, holds } if holds.is_empty() => {
+            format!("{env} has no holds in its history")
+        }
+        Report::History { env, holds } => {
+            let mut lines = vec![format!(
+                "{}: {} newest first",
+                style.bold(env),
+                match holds.len() {
+                    1 => "1 hold,".to_string(),
+                    n => format!("{n} holds,"),
+                }
+            )];
+            lines.extend(
+                holds
+                    .iter()
+                    .map(|hold| format!("  {}", hold_line(hold, now))),
+            );
+            lines.join("\n")
+        }
         Report::Locked { lock, acquired } => {
             let what = if lock.uberlock {
                 "Uberlocked"

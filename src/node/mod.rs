@@ -13,7 +13,7 @@ use crate::caller::{Caller, ThisMachine};
 use crate::config::{self, StoreOptions};
 use crate::error::{Error, Result};
 use crate::ops::input::{
-    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
+    EndArgs, GetArgs, HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
 };
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{perform, Action};
@@ -46,6 +46,17 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
     let options = options.unwrap_or_default();
     let args = ListArgs {
         env: options.env.clone(),
+    };
+    call(&options.store_options(), move |_| args.action(), None).await
+}
+
+/// The holds of an env, newest first (an env never locked has none); one store read.
+#[napi]
+pub async fn lock_history(options: LockHistoryOptions) -> napi::Result<Vec<Hold>> {
+    let args = HistoryArgs {
+        env: options.env.clone(),
+        limit: options.limit,
+        since: duration_text(&options.since),
     };
     call(&options.store_options(), move |_| args.action(), None).await
 }
@@ -180,6 +191,7 @@ pub async fn handle_slack_command(
         "endpoint": options.endpoint,
         "locksTable": options.locks_table,
         "jobsTable": options.jobs_table,
+        "historyTable": options.history_table,
     });
     let response = crate::slack::handle_js(request, settings, &config::process_env)
         .await

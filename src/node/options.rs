@@ -39,6 +39,8 @@ macro_rules! options {
             pub locks_table: Option<String>,
             /// Jobs table name (else `DAPLAYA_JOBS_TABLE`, else `DaPlayaRunningJobs`).
             pub jobs_table: Option<String>,
+            /// Lock history table name (else `DAPLAYA_HISTORY_TABLE`, else `DaPlayaLockHistory`).
+            pub history_table: Option<String>,
         }
 
         impl FromNapiValue for $name {
@@ -55,6 +57,7 @@ macro_rules! options {
                     endpoint: options.read("endpoint")?,
                     locks_table: options.read("locks_table")?,
                     jobs_table: options.read("jobs_table")?,
+                    history_table: options.read("history_table")?,
                 })
             }
         }
@@ -67,13 +70,21 @@ macro_rules! options {
                     endpoint: self.endpoint.clone(),
                     locks_table: self.locks_table.clone(),
                     jobs_table: self.jobs_table.clone(),
+                    history_table: self.history_table.clone(),
                 }
             }
         }
     };
 }
 
-const STORE_FIELDS: [&str; 5] = ["store", "region", "endpoint", "locks_table", "jobs_table"];
+const STORE_FIELDS: [&str; 6] = [
+    "store",
+    "region",
+    "endpoint",
+    "locks_table",
+    "jobs_table",
+    "history_table",
+];
 
 options! {
     #[doc = " Options of `init`."]
@@ -89,6 +100,18 @@ options! {
 }
 
 options! {
+    #[doc = " Options of `lockHistory`."]
+    LockHistoryOptions {
+        #[doc = " Environment whose holds to read."]
+        env: String,
+        #[doc = " At most this many holds, newest first (default 20, at most 1000)."]
+        limit: Option<i64>,
+        #[doc = " Only holds acquired within this long before now: milliseconds, or text such as `'7d'`."]
+        since: Option<Either<f64, String>>,
+    }
+}
+
+options! {
     #[doc = " Options of `lock` and `runLocked`."]
     LockOptions {
         #[doc = " Environment to lock."]
@@ -96,7 +119,8 @@ options! {
         #[doc = " Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the"]
         #[doc = " login name; see the README's CI section)."]
         user: Option<String>,
-        #[doc = " What the lock is for (default: the CI run's URL, else `'API'`)."]
+        #[doc = " What the lock is for (default for a new lock: the CI run's URL, else `'API'`; a renewal"]
+        #[doc = " or upgrade without one keeps the lock's meta)."]
         meta: Option<String>,
         #[doc = " Take an uberlock: never expires, refuses others at once, preempts a normal holder."]
         uberlock: Option<bool>,

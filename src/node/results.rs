@@ -52,6 +52,63 @@ impl From<model::Lock> for Lock {
     }
 }
 
+/// How a hold ended.
+#[napi(string_enum = "camelCase")]
+pub enum HoldEnd {
+    /// Its holder released it.
+    Released,
+    /// Its lease lapsed, whether or not someone took the env afterwards.
+    Expired,
+    /// An uberlock took the env from it.
+    Preempted,
+}
+
+/// One acquisition of an env, from the grant to its end (renewals and upgrades are the same hold).
+#[napi(object, object_from_js = false, use_nullable = true)]
+pub struct Hold {
+    pub env: String,
+    /// The lock id of the acquisition.
+    pub id: String,
+    pub user: String,
+    /// What the lock was for, as last written.
+    pub meta: String,
+    /// An uberlock, now or after an upgrade.
+    pub uberlock: bool,
+    pub fencing_token: i64,
+    /// When it was granted (epoch ms).
+    pub acquired_at: i64,
+    /// When its lease runs (or ran) out as last renewed (epoch ms); `null` for an uberlock.
+    pub expires_at: Option<i64>,
+    /// When it ended (epoch ms): the release, the lease's end, or the preemption; `null` while held.
+    pub ended_at: Option<i64>,
+    /// `null` while held.
+    pub end: Option<HoldEnd>,
+    /// Who preempted it (`end: 'preempted'`); else `null`.
+    pub ended_by: Option<String>,
+}
+
+impl From<model::Hold> for Hold {
+    fn from(hold: model::Hold) -> Self {
+        Hold {
+            env: hold.env,
+            id: hold.id,
+            user: hold.user,
+            meta: hold.meta,
+            uberlock: hold.uberlock,
+            fencing_token: i64::try_from(hold.fencing_token).unwrap_or(i64::MAX),
+            acquired_at: hold.acquired_at,
+            expires_at: hold.expires_at,
+            ended_at: hold.ended_at,
+            end: hold.end.map(|end| match end {
+                model::HoldEnd::Released => HoldEnd::Released,
+                model::HoldEnd::Expired => HoldEnd::Expired,
+                model::HoldEnd::Preempted => HoldEnd::Preempted,
+            }),
+            ended_by: hold.ended_by,
+        }
+    }
+}
+
 /// How `lock` got the env: `lock` resolves to a {@link Lock} with these fields too.
 #[napi(
     discriminant = "outcome",
@@ -296,6 +353,15 @@ impl FromReport for Vec<Lock> {
     fn from_report(report: Report) -> Option<Self> {
         match report {
             Report::Locks { locks, .. } => Some(locks.into_iter().map(Lock::from).collect()),
+            _ => None,
+        }
+    }
+}
+
+impl FromReport for Vec<Hold> {
+    fn from_report(report: Report) -> Option<Self> {
+        match report {
+            Report::History { holds, .. } => Some(holds.into_iter().map(Hold::from).collect()),
             _ => None,
         }
     }

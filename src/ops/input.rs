@@ -37,6 +37,16 @@ pub struct LockArgs {
     pub poll_interval: Option<String>,
 }
 
+/// `locks history`: an env's holds, newest first.
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(default, rename_all = "camelCase")]
+pub struct HistoryArgs {
+    pub env: String,
+    pub limit: Option<i64>,
+    #[serde(deserialize_with = "duration_text")]
+    pub since: Option<String>,
+}
+
 /// `locks run`: a lock, and the command to run under it.
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -137,6 +147,32 @@ impl ListArgs {
     }
 }
 
+impl HistoryArgs {
+    pub fn action(&self) -> Result<Action> {
+        let limit = match self.limit {
+            None => locks::DEFAULT_HISTORY_LIMIT,
+            Some(limit) => usize::try_from(limit)
+                .ok()
+                .filter(|limit| (1..=locks::MAX_HISTORY_LIMIT).contains(limit))
+                .ok_or_else(|| {
+                    Error::usage(format!(
+                        "--limit must be from 1 to {}, not {limit}",
+                        locks::MAX_HISTORY_LIMIT
+                    ))
+                })?,
+        };
+        Ok(Action::History {
+            env: model::env_name(&self.env)?,
+            limit,
+            since: self
+                .since
+                .as_deref()
+                .map(|text| duration::parse_positive("--since", text))
+                .transpose()?,
+        })
+    }
+}
+
 impl LockArgs {
     pub fn action(&self, caller: &Caller) -> Result<Action> {
         let (request, policy, user_source) = self.parts(caller)?;
@@ -167,7 +203,7 @@ impl LockArgs {
             LockRequest {
                 env,
                 user: user.name,
-                meta: caller.meta(self.meta.as_deref())?,
+                meta: caller.lock_meta(self.meta.as_deref())?,
                 uberlock: self.uberlock,
                 ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
             },

@@ -39,6 +39,13 @@ pub enum Action {
     ListLocks {
         env: Option<String>,
     },
+    /// An env's holds, newest first.
+    History {
+        env: String,
+        limit: usize,
+        /// Only holds acquired within this long before now.
+        since: Option<Duration>,
+    },
     Lock {
         request: LockRequest,
         policy: WaitPolicy,
@@ -141,6 +148,10 @@ pub async fn perform(
         },
         Action::ListLocks { env } => Report::Locks {
             locks: locks::list(store, env.as_deref()).await?,
+            env,
+        },
+        Action::History { env, limit, since } => Report::History {
+            holds: locks::history(store, &env, since, limit).await?,
             env,
         },
         Action::Lock {

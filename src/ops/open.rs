@@ -41,6 +41,7 @@ impl ChosenStore {
             StoreChoice::Sqlite {
                 path,
                 implicit: true,
+                ..
             } => Some(Notice::EmbeddedStore { path: path.clone() }),
             _ => None,
         }

@@ -6,7 +6,7 @@ use crate::caller::UserSource;
 use crate::error::Error;
 use crate::jobs::Ended;
 use crate::locks::{Acquired, Released};
-use crate::model::{Job, Lock};
+use crate::model::{Hold, Job, Lock};
 use crate::store::TableStatus;
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -28,6 +28,11 @@ pub enum Report {
     Locks {
         env: Option<String>,
         locks: Vec<Lock>,
+    },
+    /// An env's holds, newest first.
+    History {
+        env: String,
+        holds: Vec<Hold>,
     },
     Locked {
         lock: Lock,
@@ -83,6 +88,7 @@ impl Report {
         match self {
             Report::Init { store, tables } => json!({ "store": store, "tables": tables }),
             Report::Locks { locks, .. } => to_value(locks),
+            Report::History { holds, .. } => to_value(holds),
             Report::Locked { lock, acquired } => to_value(&LockedDocument { lock, acquired }),
             Report::Busy(holder) => json!({ "outcome": "busy", "holder": holder }),
             Report::Released(Released::Released(lock)) => {

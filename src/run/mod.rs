@@ -242,7 +242,7 @@ mod tests {
             lock: LockRequest {
                 env: "prod".into(),
                 user: user.into(),
-                meta: "test".into(),
+                meta: crate::locks::Meta::Given("test".into()),
                 uberlock: false,
                 ttl,
             },

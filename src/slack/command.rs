@@ -59,10 +59,14 @@ impl SlashRequest {
 pub enum Command {
     Lock {
         env: String,
-        meta: String,
+        /// `None`: none typed; a fresh lock gets [`DEFAULT_META`], a renewal keeps its own.
+        meta: Option<String>,
         uberlock: bool,
     },
     Release {
+        env: String,
+    },
+    History {
         env: String,
     },
     Leases {
@@ -112,23 +116,27 @@ pub fn parse(text: &str) -> Result<Command> {
             }
             Ok(Command::Lock {
                 env: model::env_name(env)?,
-                meta: model::meta(if meta.is_empty() { DEFAULT_META } else { meta })?,
+                meta: (!meta.is_empty()).then(|| model::meta(meta)).transpose()?,
                 uberlock,
             })
         }
-        "release" => {
+        "release" | "history" => {
+            let usage = format!("{verb_lower} <ENV>");
             let (env, extra) = split_word(rest);
             if env.is_empty() {
-                return Err(needs_env("release", "release <ENV>"));
+                return Err(needs_env(&verb_lower, &usage));
             }
             if !extra.is_empty() {
                 return Err(Error::usage_with_hint(
                     format!("unexpected `{extra}` after the env"),
-                    "use: release <ENV>",
+                    format!("use: {usage}"),
                 ));
             }
-            Ok(Command::Release {
-                env: model::env_name(env)?,
+            let env = model::env_name(env)?;
+            Ok(if verb_lower == "release" {
+                Command::Release { env }
+            } else {
+                Command::History { env }
             })
         }
         "leases" | "list" => {
@@ -155,10 +163,10 @@ pub fn parse(text: &str) -> Result<Command> {
 mod tests {
     use super::*;
 
-    fn lock(env: &str, meta: &str, uberlock: bool) -> Command {
+    fn lock(env: &str, meta: Option<&str>, uberlock: bool) -> Command {
         Command::Lock {
             env: env.into(),
-            meta: meta.into(),
+            meta: meta.map(String::from),
             uberlock,
         }
     }
@@ -167,27 +175,31 @@ mod tests {
     fn lock_and_uberlock_take_an_env_and_optional_meta() {
         assert_eq!(
             parse("lock production").unwrap(),
-            lock("production", "Slack", false)
+            lock("production", None, false)
         );
         assert_eq!(
             parse("  LOCK  Production   hotfix for   INC-42 ").unwrap(),
-            lock("production", "hotfix for   INC-42", false)
+            lock("production", Some("hotfix for   INC-42"), false)
         );
         assert_eq!(
             parse("uberlock staging").unwrap(),
-            lock("staging", "Slack", true)
+            lock("staging", None, true)
         );
         assert_eq!(
             parse("Uberlock staging freeze &amp; audit &lt;https://x&gt;").unwrap(),
-            lock("staging", "freeze & audit <https://x>", true)
+            lock("staging", Some("freeze & audit <https://x>"), true)
         );
     }
 
     #[test]
-    fn release_and_leases() {
+    fn release_history_and_leases() {
         assert_eq!(
             parse("release Prod").unwrap(),
             Command::Release { env: "prod".into() }
+        );
+        assert_eq!(
+            parse(" History  Prod ").unwrap(),
+            Command::History { env: "prod".into() }
         );
         assert_eq!(parse("leases").unwrap(), Command::Leases { env: None });
         assert_eq!(
@@ -222,6 +234,8 @@ mod tests {
             "uberlock   ",
             "release",
             "release prod now",
+            "history",
+            "history prod now",
             "leases a b",
             &format!("lock {}", "e".repeat(model::MAX_NAME_LEN + 1)),
             &format!("lock prod {}", "m".repeat(model::MAX_META_LEN + 1)),

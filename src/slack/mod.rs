@@ -14,7 +14,7 @@ pub mod signature;
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
-use crate::locks::{LockRequest, Released, DEFAULT_TTL};
+use crate::locks::{LockRequest, Meta, Released, DEFAULT_TTL};
 use crate::model::now_ms;
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{self, Action, Report};
@@ -240,7 +240,9 @@ where
         Err(error) => return reply::usage_error(name, &error),
     };
     let env = match &command {
-        Command::Lock { env, .. } | Command::Release { env } => Some(env.clone()),
+        Command::Lock { env, .. } | Command::Release { env } | Command::History { env } => {
+            Some(env.clone())
+        }
         Command::Leases { env } => env.clone(),
         Command::Help { .. } => None,
     };
@@ -265,7 +267,7 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             Action::TryLock(LockRequest {
                 env: env.clone(),
                 user: user.to_string(),
-                meta,
+                meta: meta.map_or_else(|| Meta::Default(command::DEFAULT_META.into()), Meta::Given),
                 uberlock,
                 ttl: DEFAULT_TTL,
             }),
@@ -284,6 +286,14 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             Some(env),
         ),
         Command::Leases { env } => (Action::ListLocks { env: env.clone() }, env),
+        Command::History { env } => (
+            Action::History {
+                env: env.clone(),
+                limit: reply::HISTORY_LISTED,
+                since: None,
+            },
+            Some(env),
+        ),
         Command::Help { unknown } => return reply::help(name, unknown.as_deref()),
     };
     // Nothing here waits, so nothing needs cancelling.
@@ -302,6 +312,7 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             now_ms(),
         ),
         Ok(Report::Locks { env, locks }) => reply::leases(env.as_deref(), &locks, now_ms()),
+        Ok(Report::History { env, holds }) => reply::history(&env, &holds, now_ms()),
         Ok(other) => reply::document(&other),
         Err(error @ Error::Uberlocked { .. }) => {
             // Best effort: the refusal stands even if the details cannot be read.
@@ -392,10 +403,11 @@ pub async fn handle_js(
 mod tests {
     use super::*;
     use crate::locks;
+    use crate::model::Hold;
     use crate::model::Job;
     use crate::model::Lock;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{JobEnd, Swap, TableStatus};
+    use crate::store::{JobEnd, LockWrite, Swap, TableStatus};
     use reply::Visibility;
 
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -644,8 +656,11 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(None)
         }
-        async fn swap_lock(&self, _expected: Option<u64>, _next: &Lock) -> Result<Swap> {
+        async fn swap_lock(&self, _expected: Option<u64>, _write: &LockWrite) -> Result<Swap> {
             Ok(Swap::Done)
+        }
+        async fn holds(&self, _env: &str, _since: Option<i64>, _limit: usize) -> Result<Vec<Hold>> {
+            Ok(vec![])
         }
         async fn active_locks(&self) -> Result<Vec<Lock>> {
             Ok(vec![])

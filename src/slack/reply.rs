@@ -4,15 +4,18 @@
 
 use crate::duration::humanize;
 use crate::error::Error;
-use crate::human_time::{ago, expiry};
+use crate::human_time::{ago, clock, expiry, hold_outcome};
 use crate::locks::{Acquired, NotReleased, DEFAULT_TTL};
-use crate::model::Lock;
+use crate::model::{Hold, Lock};
 use crate::ops::Report;
 use serde::Serialize;
 use std::time::Duration;
 
 /// The most leases one answer lists; Slack truncates long messages.
 pub const MAX_LISTED: usize = 50;
+
+/// How many holds `history <ENV>` shows: the last few, for a glance.
+pub const HISTORY_LISTED: usize = 5;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -83,6 +86,7 @@ pub fn help(command: &str, unknown: Option<&str>) -> Reply {
          else and preempts a normal lock.\n\
          • `{cmd} release &lt;ENV&gt;`: release your lock (or uberlock) on ENV.\n\
          • `{cmd} leases [&lt;ENV&gt;]`: who holds which env.\n\
+         • `{cmd} history &lt;ENV&gt;`: the last {HISTORY_LISTED} holds of ENV and how each ended.\n\
          • `{cmd} help`: this text.",
         ttl = humanize(DEFAULT_TTL)
     ));
@@ -215,12 +219,36 @@ pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
     Reply::ephemeral(lines.join("\n"))
 }
 
-/// The store failed: the error's one line (never a credential) and its hint.
+/// The last holds of an env, newest first.
+pub fn history(env: &str, holds: &[Hold], now: i64) -> Reply {
+    if holds.is_empty() {
+        return Reply::ephemeral(format!("{} has no holds in its history.", bold(env)));
+    }
+    let mut lines = vec![format!("Last holds of {}, newest first:", bold(env))];
+    lines.extend(holds.iter().map(|hold| {
+        let kind = if hold.uberlock {
+            "uberlocked"
+        } else {
+            "locked"
+        };
+        format!(
+            "• {} {kind} {} ({}): {} (meta: {})",
+            bold(&hold.user),
+            ago(now, hold.acquired_at),
+            clock(now, hold.acquired_at),
+            escape(&hold_outcome(hold, now)),
+            escape(&hold.meta)
+        )
+    }));
+    Reply::ephemeral(lines.join("\n"))
+}
+
 /// A report Slack has no words of its own for: its JSON document, for the asker only.
 pub fn document(report: &Report) -> Reply {
     Reply::ephemeral(format!("```{}```", report.to_json()))
 }
 
+/// The store failed: the error's one line (never a credential) and its hint.
 pub fn store_failed(command: &str, env: Option<&str>, error: &Error) -> Reply {
     let mut text = format!(
         ":warning: The lock store failed: {}",

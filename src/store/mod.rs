@@ -1,8 +1,9 @@
 //! Where locks and jobs live. Rules never live here: a store offers a compare-and-swap on one
-//! lock row and a handful of keyed job queries, and the rules in `locks` / `jobs` decide.
+//! lock row (with the history rows that change records), an env's history newest first, and a
+//! handful of keyed job queries; the rules in `locks` / `jobs` decide.
 
 use crate::error::Result;
-use crate::model::{Job, Lock};
+use crate::model::{Hold, Job, Lock};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +16,14 @@ pub enum Swap {
     Done,
     /// Someone wrote first; this is the row as it is now (`None`: no row at all).
     Conflict(Option<Lock>),
+}
+
+/// One change of an env's lock row and the hold rows it records (the new or renewed hold, and
+/// the one it ended): written together, atomically, or not at all.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LockWrite {
+    pub lock: Lock,
+    pub holds: Vec<Hold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -40,8 +49,13 @@ pub trait Store: Send + Sync {
     /// The lock row of an env, read so that it reflects every completed write.
     async fn load_lock(&self, env: &str) -> Result<Option<Lock>>;
 
-    /// Writes `next` only if the env's row still has `expected_revision` (`None`: no row yet).
-    async fn swap_lock(&self, expected_revision: Option<u64>, next: &Lock) -> Result<Swap>;
+    /// Writes the lock row and its hold rows only if the env's row still has
+    /// `expected_revision` (`None`: no row yet); the hold rows are written whole.
+    async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap>;
+
+    /// An env's holds, newest first: at most `limit`, acquired at or after `since` when given,
+    /// read so that it reflects every completed write.
+    async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>>;
 
     /// Every row marked active, expired ones included (the caller knows the time).
     async fn active_locks(&self) -> Result<Vec<Lock>>;
@@ -66,7 +80,15 @@ pub trait Store: Send + Sync {
 pub async fn open(choice: &crate::config::StoreChoice) -> Result<Box<dyn Store>> {
     use crate::config::StoreChoice;
     Ok(match choice {
-        StoreChoice::Sqlite { path, .. } => Box::new(sqlite::SqliteStore::open(path).await?),
+        StoreChoice::Sqlite {
+            path,
+            history_retention,
+            ..
+        } => Box::new(
+            sqlite::SqliteStore::open(path)
+                .await?
+                .with_history_retention(*history_retention),
+        ),
         StoreChoice::Dynamo(settings) => Box::new(dynamo::DynamoStore::connect(settings).await?),
     })
 }

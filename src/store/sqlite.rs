@@ -1,10 +1,12 @@
 //! The embedded store: one SQLite file, safe across processes on one machine (WAL, a busy
-//! timeout, and every lock decision written inside one `BEGIN IMMEDIATE` transaction).
-//! rusqlite blocks, so every call runs on Tokio's blocking pool, never on an async worker.
+//! timeout, and every lock decision written inside one `BEGIN IMMEDIATE` transaction, with the
+//! hold rows of the lock history it records). rusqlite blocks, so every call runs on Tokio's
+//! blocking pool, never on an async worker.
 
-use super::{JobEnd, Store, Swap, TableStatus};
+use super::{JobEnd, LockWrite, Store, Swap, TableStatus};
+use crate::config::DEFAULT_HISTORY_DAYS;
 use crate::error::{Error, Result};
-use crate::model::{Job, Lock};
+use crate::model::{hold_key, now_ms, Hold, HoldEnd, Job, Lock};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -12,7 +14,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-const SCHEMA_VERSION: i64 = 1;
+/// 2: the `holds` table (lock history). Every statement is `IF NOT EXISTS`, so an older file
+/// gets what it lacks.
+const SCHEMA_VERSION: i64 = 2;
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS locks (
     env          TEXT PRIMARY KEY,
@@ -39,14 +43,33 @@ CREATE TABLE IF NOT EXISTS jobs (
 );
 CREATE INDEX IF NOT EXISTS jobs_by_version ON jobs (version, started DESC, id DESC);
 CREATE INDEX IF NOT EXISTS jobs_by_jobname ON jobs (jobname, started DESC, id DESC);
+CREATE TABLE IF NOT EXISTS holds (
+    env          TEXT NOT NULL,
+    hold         TEXT NOT NULL,
+    id           TEXT NOT NULL,
+    user         TEXT NOT NULL,
+    meta         TEXT NOT NULL,
+    uberlock     INTEGER NOT NULL,
+    fencingToken INTEGER NOT NULL,
+    acquiredAt   INTEGER NOT NULL,
+    expiresAt    INTEGER,
+    endedAt      INTEGER,
+    "end"        TEXT,
+    endedBy      TEXT,
+    forgetAt     INTEGER NOT NULL,
+    PRIMARY KEY (env, hold)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS holds_forget ON holds (forgetAt);
 "#;
 const LOCK_COLUMNS: &str =
     "env, id, user, createdAt, updatedAt, active, uberlock, meta, expiresAt, fencingToken, revision";
 const JOB_COLUMNS: &str = "id, user, jobname, version, started, ended, skipped";
+const HOLD_COLUMNS: &str = r#"env, id, user, meta, uberlock, fencingToken, acquiredAt, expiresAt, endedAt, "end", endedBy"#;
 
 pub struct SqliteStore {
     path: PathBuf,
     conn: Arc<Mutex<Connection>>,
+    history_retention: Duration,
 }
 
 impl SqliteStore {
@@ -61,7 +84,16 @@ impl SqliteStore {
         Ok(SqliteStore {
             path,
             conn: Arc::new(Mutex::new(conn)),
+            history_retention: Duration::from_secs(DEFAULT_HISTORY_DAYS * 86_400),
         })
+    }
+
+    /// How long a hold stays in the history after it ended (default 90 days).
+    pub fn with_history_retention(self, retention: Duration) -> SqliteStore {
+        SqliteStore {
+            history_retention: retention,
+            ..self
+        }
     }
 
     async fn with_conn<T, F>(&self, work: F) -> Result<T>
@@ -133,6 +165,56 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
     })
 }
 
+fn hold_from_row(row: &Row) -> rusqlite::Result<Hold> {
+    let end: Option<String> = row.get(9)?;
+    Ok(Hold {
+        env: row.get(0)?,
+        id: row.get(1)?,
+        user: row.get(2)?,
+        meta: row.get(3)?,
+        uberlock: row.get(4)?,
+        fencing_token: row.get(5)?,
+        acquired_at: row.get(6)?,
+        expires_at: row.get(7)?,
+        ended_at: row.get(8)?,
+        end: end
+            .map(|text| {
+                HoldEnd::parse(&text).ok_or_else(|| {
+                    rusqlite::Error::FromSqlConversionFailure(
+                        9,
+                        rusqlite::types::Type::Text,
+                        format!("unknown end of a hold: {text}").into(),
+                    )
+                })
+            })
+            .transpose()?,
+        ended_by: row.get(10)?,
+    })
+}
+
+/// Writes a hold row whole, and forgets the holds past the retention.
+fn put_hold(conn: &Connection, hold: &Hold, retention: Duration) -> rusqlite::Result<()> {
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO holds (hold, forgetAt, {HOLD_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))?
+    .execute(params![
+        hold.key(),
+        hold.forget_at(retention),
+        hold.env,
+        hold.id,
+        hold.user,
+        hold.meta,
+        hold.uberlock,
+        hold.fencing_token,
+        hold.acquired_at,
+        hold.expires_at,
+        hold.ended_at,
+        hold.end.map(HoldEnd::as_str),
+        hold.ended_by,
+    ])?;
+    Ok(())
+}
+
 fn select_lock(conn: &Connection, env: &str) -> rusqlite::Result<Option<Lock>> {
     conn.query_row(
         &format!("SELECT {LOCK_COLUMNS} FROM locks WHERE env = ?1"),
@@ -162,7 +244,7 @@ impl Store for SqliteStore {
 
     async fn init(&self) -> Result<Vec<TableStatus>> {
         // `open` created the schema; init only reports it.
-        Ok(["locks", "jobs"]
+        Ok(["locks", "jobs", "holds"]
             .into_iter()
             .map(|name| TableStatus {
                 name: format!("{} ({name})", self.describe()),
@@ -176,8 +258,9 @@ impl Store for SqliteStore {
         self.with_conn(move |conn| select_lock(conn, &env)).await
     }
 
-    async fn swap_lock(&self, expected_revision: Option<u64>, next: &Lock) -> Result<Swap> {
-        let next = next.clone();
+    async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap> {
+        let LockWrite { lock: next, holds } = write.clone();
+        let retention = self.history_retention;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current = select_lock(&tx, &next.env)?;
@@ -200,8 +283,28 @@ impl Store for SqliteStore {
                     next.revision
                 ],
             )?;
+            for hold in &holds {
+                put_hold(&tx, hold, retention)?;
+            }
+            tx.prepare_cached("DELETE FROM holds WHERE forgetAt < ?1")?
+                .execute([now_ms()])?;
             tx.commit()?;
             Ok(Swap::Done)
+        })
+        .await
+    }
+
+    async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>> {
+        let env = env.to_string();
+        let from = hold_key(since.unwrap_or(0));
+        self.with_conn(move |conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {HOLD_COLUMNS} FROM holds WHERE env = ?1 AND hold >= ?2 ORDER BY hold DESC LIMIT ?3"
+            ))?;
+            let holds = statement
+                .query_map(params![env, from, limit as i64], hold_from_row)?
+                .collect();
+            holds
         })
         .await
     }
@@ -289,5 +392,53 @@ impl Store for SqliteStore {
             )
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lock(env: &str, created_at: i64, revision: u64) -> Lock {
+        Lock {
+            id: uuid::Uuid::now_v7().to_string(),
+            user: "alice".into(),
+            env: env.into(),
+            created_at,
+            updated_at: created_at,
+            active: true,
+            uberlock: false,
+            meta: "CLI".into(),
+            expires_at: Some(created_at + 60_000),
+            fencing_token: revision,
+            revision,
+        }
+    }
+
+    #[tokio::test]
+    async fn holds_past_the_retention_are_pruned_on_the_next_write() {
+        const DAY: i64 = 86_400_000;
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join("locks.db"))
+            .await
+            .unwrap()
+            .with_history_retention(Duration::from_millis(DAY as u64));
+        let now = now_ms();
+        let old = lock("production", now - 3 * DAY, 1);
+        let released = Hold::of(&old).ended(HoldEnd::Released, now - 2 * DAY, None);
+        let recent = lock("staging", now - DAY / 2, 1);
+        for (lock, hold) in [(&old, released), (&recent, Hold::of(&recent))] {
+            let write = LockWrite {
+                lock: lock.clone(),
+                holds: vec![hold],
+            };
+            assert_eq!(store.swap_lock(None, &write).await.unwrap(), Swap::Done);
+        }
+        assert!(store
+            .holds("production", None, 10)
+            .await
+            .unwrap()
+            .is_empty());
+        assert_eq!(store.holds("staging", None, 10).await.unwrap().len(), 1);
     }
 }

@@ -2,11 +2,11 @@
 #![allow(dead_code)] // each test crate uses its own part of this module
 
 use daplaya::config::DynamoSettings;
-use daplaya::locks::LockRequest;
-use daplaya::model::{Job, Lock};
+use daplaya::locks::{LockRequest, Meta};
+use daplaya::model::{Hold, Job, Lock};
 use daplaya::store::dynamo::DynamoStore;
 use daplaya::store::sqlite::SqliteStore;
-use daplaya::store::Store;
+use daplaya::store::{LockWrite, Store};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -63,20 +63,24 @@ pub fn fresh_settings(test: &str) -> Option<DynamoSettings> {
         endpoint: Some(endpoint),
         locks_table: format!("TestLocks-{suffix}"),
         jobs_table: format!("TestJobs-{suffix}"),
+        history_table: format!("TestHistory-{suffix}"),
+        history_retention: Duration::from_secs(90 * 86_400),
     })
 }
 
+/// A lock row taken a moment ago (recent, so that no history retention forgets its hold).
 pub fn lock(env: &str, user: &str, revision: u64) -> Lock {
+    let now = daplaya::model::now_ms();
     Lock {
         id: uuid::Uuid::now_v7().to_string(),
         user: user.into(),
         env: env.into(),
-        created_at: 1_000,
-        updated_at: 2_000,
+        created_at: now - 2_000,
+        updated_at: now - 1_000,
         active: true,
         uberlock: false,
         meta: "CLI".into(),
-        expires_at: Some(3_000),
+        expires_at: Some(now + 60_000),
         fencing_token: 7,
         revision,
     }
@@ -98,8 +102,16 @@ pub fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
     LockRequest {
         env: env.into(),
         user: user.into(),
-        meta: "CLI".into(),
+        meta: Meta::Default("CLI".into()),
         uberlock,
         ttl: Duration::from_secs(60),
+    }
+}
+
+/// A lock row written with the hold it records, as the rules write a fresh or renewed lock.
+pub fn holding(lock: &Lock) -> LockWrite {
+    LockWrite {
+        lock: lock.clone(),
+        holds: vec![Hold::of(lock)],
     }
 }

@@ -1,13 +1,30 @@
 //! The flags of `locks ...`; `ops::input` validates them.
 
-use crate::ops::input::{ListArgs, LockArgs, ReleaseArgs, RunArgs};
+use crate::ops::input::{HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs};
 use clap::{Args, Subcommand};
+
+/// `locks <SUBCOMMAND>`, or the first spec's `locks --env <ENV>` (the same as `locks list
+/// --env <ENV>`, kept for compatibility and left out of the help).
+#[derive(Debug, Args)]
+#[command(args_conflicts_with_subcommands = true, arg_required_else_help = true)]
+pub struct LocksArgs {
+    #[command(subcommand)]
+    pub command: Option<LocksCommand>,
+    /// The first spec's `daplaya locks --env <ENV>`: lists that env's lock
+    #[arg(long, hide = true)]
+    pub env: Option<String>,
+}
 
 #[derive(Debug, Subcommand)]
 pub enum LocksCommand {
     /// List active locks (all envs when --env is left out)
     #[command(after_help = "Example:\n  daplaya locks list --env production")]
     List(ListFlags),
+    /// Who held an env, when, and how each hold ended (newest first)
+    #[command(
+        after_help = "Each hold ends as released, expired (its lease lapsed; endedAt is when) or preempted (an uberlock took it; endedBy names who); a hold still held has no end.\n\nExample:\n  daplaya locks history --env production --since 7d"
+    )]
+    History(HistoryFlags),
     /// Take the lock on an env, waiting while someone else holds it
     #[command(
         after_help = "Example:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m"
@@ -33,6 +50,19 @@ pub struct ListFlags {
     /// Only this env's lock, e.g. production
     #[arg(long)]
     pub env: Option<String>,
+}
+
+#[derive(Debug, Default, Args)]
+pub struct HistoryFlags {
+    /// The environment whose holds to show, e.g. production
+    #[arg(long)]
+    pub env: String,
+    /// Show at most this many holds, newest first [default: 20, at most 1000]
+    #[arg(long, value_name = "N")]
+    pub limit: Option<i64>,
+    /// Only holds acquired within this long before now, e.g. 7d
+    #[arg(long, value_name = "DUR")]
+    pub since: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Args)]
@@ -90,6 +120,16 @@ impl From<&ListFlags> for ListArgs {
     fn from(flags: &ListFlags) -> Self {
         ListArgs {
             env: flags.env.clone(),
+        }
+    }
+}
+
+impl From<&HistoryFlags> for HistoryArgs {
+    fn from(flags: &HistoryFlags) -> Self {
+        HistoryArgs {
+            env: flags.env.clone(),
+            limit: flags.limit,
+            since: flags.since.clone(),
         }
     }
 }

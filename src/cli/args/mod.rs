@@ -5,13 +5,16 @@ mod job_flags;
 mod lock_flags;
 
 pub use job_flags::{EndFlags, GetFlags, JobsCommand, StartFlags, WindowFlags};
-pub use lock_flags::{ListFlags, LockFlags, LocksCommand, ReleaseFlags, RunFlags};
+pub use lock_flags::{
+    HistoryFlags, ListFlags, LockFlags, LocksArgs, LocksCommand, ReleaseFlags, RunFlags,
+};
 
 use crate::caller::Caller;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::ops::input::{
-    EndArgs, GetArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, ServeArgs, StartArgs, WindowArgs,
+    EndArgs, GetArgs, HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, ServeArgs, StartArgs,
+    WindowArgs,
 };
 use crate::ops::{Action, Invocation, Shell};
 use clap::{Args, Parser, Subcommand};
@@ -47,12 +50,11 @@ pub enum Command {
     /// Create the tables (safe to run again)
     #[command(after_help = "Example:\n  daplaya init")]
     Init,
-    /// Take, release and list deploy locks
+    /// Take, release and list deploy locks, and show their history
     #[command(
-        subcommand,
         after_help = "Example:\n  daplaya locks lock --env production --user me@example.com --no-wait"
     )]
-    Locks(LocksCommand),
+    Locks(LocksArgs),
     /// Record and query running jobs
     #[command(
         subcommand,
@@ -70,6 +72,12 @@ pub enum Command {
     )]
     #[command(subcommand)]
     Slack(SlackCommand),
+    /// The first spec's `daplaya lock`: the same as `locks lock` (kept for compatibility)
+    #[command(hide = true)]
+    Lock(LockFlags),
+    /// The first spec's `daplaya release`: the same as `locks release` (kept for compatibility)
+    #[command(hide = true)]
+    Release(ReleaseFlags),
     /// Print shell completions (bash, zsh, fish, elvish, powershell)
     #[command(
         after_help = "Example:\n  daplaya completions bash > /etc/bash_completion.d/daplaya"
@@ -147,12 +155,17 @@ impl Cli {
         };
         match &self.command {
             Command::Init => act(Ok(Action::Init)),
-            Command::Locks(LocksCommand::List(flags)) => act(ListArgs::from(flags).action()),
-            Command::Locks(LocksCommand::Lock(flags)) => act(LockArgs::from(flags).action(caller)),
-            Command::Locks(LocksCommand::Release(flags)) => {
-                act(ReleaseArgs::from(flags).action(caller))
-            }
-            Command::Locks(LocksCommand::Run(flags)) => act(RunArgs::from(flags).action(caller)),
+            Command::Locks(LocksArgs { command, env }) => match command {
+                // `arg_required_else_help` leaves only `--env` when there is no subcommand.
+                None => act(ListArgs { env: env.clone() }.action()),
+                Some(LocksCommand::List(flags)) => act(ListArgs::from(flags).action()),
+                Some(LocksCommand::History(flags)) => act(HistoryArgs::from(flags).action()),
+                Some(LocksCommand::Lock(flags)) => act(LockArgs::from(flags).action(caller)),
+                Some(LocksCommand::Release(flags)) => act(ReleaseArgs::from(flags).action(caller)),
+                Some(LocksCommand::Run(flags)) => act(RunArgs::from(flags).action(caller)),
+            },
+            Command::Lock(flags) => act(LockArgs::from(flags).action(caller)),
+            Command::Release(flags) => act(ReleaseArgs::from(flags).action(caller)),
             Command::Jobs(JobsCommand::Start(flags)) => act(StartArgs::from(flags).action(caller)),
             Command::Jobs(JobsCommand::Get(flags)) => act(GetArgs::from(flags).action()),
             Command::Jobs(JobsCommand::End(flags)) => act(EndArgs::from(flags).action()),
@@ -234,7 +247,7 @@ mod tests {
             (request.env.as_str(), request.user.as_str()),
             ("prod", "me")
         );
-        assert_eq!(request.meta, "CLI");
+        assert_eq!(request.meta, locks::Meta::Default("CLI".into()));
         assert_eq!(request.ttl, locks::DEFAULT_TTL);
         assert_eq!(policy.wait, Wait::Forever);
         assert_eq!(policy.poll_interval, locks::DEFAULT_POLL_INTERVAL);

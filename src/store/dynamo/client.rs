@@ -59,6 +59,8 @@ impl DynamoStore {
             endpoint: settings.endpoint.clone(),
             locks_table: settings.locks_table.clone(),
             jobs_table: settings.jobs_table.clone(),
+            history_table: settings.history_table.clone(),
+            history_retention: settings.history_retention,
         })
     }
 }

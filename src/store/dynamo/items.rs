@@ -3,7 +3,7 @@
 
 use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE};
 use crate::error::{Error, Result};
-use crate::model::{Job, Lock};
+use crate::model::{Hold, HoldEnd, Job, Lock};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -67,6 +67,73 @@ pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
     })
 }
 
+/// The attribute DynamoDB's TTL deletes history rows by (epoch seconds).
+pub(super) const HISTORY_TTL_ATTRIBUTE: &str = "expiresTtl";
+
+pub(super) fn hold_item(hold: &Hold, retention: std::time::Duration) -> Item {
+    let mut item = Item::from([
+        ("env".into(), AttributeValue::S(hold.env.clone())),
+        ("hold".into(), AttributeValue::S(hold.key())),
+        ("id".into(), AttributeValue::S(hold.id.clone())),
+        ("user".into(), AttributeValue::S(hold.user.clone())),
+        ("meta".into(), AttributeValue::S(hold.meta.clone())),
+        ("uberlock".into(), AttributeValue::Bool(hold.uberlock)),
+        (
+            "fencingToken".into(),
+            AttributeValue::N(hold.fencing_token.to_string()),
+        ),
+        (
+            "acquiredAt".into(),
+            AttributeValue::N(hold.acquired_at.to_string()),
+        ),
+        (
+            HISTORY_TTL_ATTRIBUTE.into(),
+            AttributeValue::N((hold.forget_at(retention) / 1_000).to_string()),
+        ),
+    ]);
+    let optional = [
+        (
+            "expiresAt",
+            hold.expires_at.map(|at| AttributeValue::N(at.to_string())),
+        ),
+        (
+            "endedAt",
+            hold.ended_at.map(|at| AttributeValue::N(at.to_string())),
+        ),
+        (
+            "end",
+            hold.end.map(|end| AttributeValue::S(end.as_str().into())),
+        ),
+        ("endedBy", hold.ended_by.clone().map(AttributeValue::S)),
+    ];
+    item.extend(
+        optional
+            .into_iter()
+            .filter_map(|(name, value)| Some((name.to_string(), value?))),
+    );
+    item
+}
+
+pub(super) fn hold_from_item(table: &str, item: &Item) -> Result<Hold> {
+    let fields = Fields { table, item };
+    let end = fields.optional_string("end")?;
+    Ok(Hold {
+        env: fields.string("env")?,
+        id: fields.string("id")?,
+        user: fields.string("user")?,
+        meta: fields.string("meta")?,
+        uberlock: fields.boolean("uberlock")?,
+        fencing_token: fields.number("fencingToken")?,
+        acquired_at: fields.number("acquiredAt")?,
+        expires_at: fields.optional_number("expiresAt")?,
+        ended_at: fields.optional_number("endedAt")?,
+        end: end
+            .map(|end| HoldEnd::parse(&end).ok_or_else(|| fields.malformed("end", "a known end")))
+            .transpose()?,
+        ended_by: fields.optional_string("endedBy")?,
+    })
+}
+
 pub(super) fn job_item(job: &Job) -> Item {
     let mut item = Item::from([
         ("version".into(), AttributeValue::S(job.version.clone())),
@@ -106,6 +173,14 @@ impl Fields<'_> {
         match self.item.get(name) {
             Some(AttributeValue::S(value)) => Ok(value.clone()),
             _ => Err(self.malformed(name, "a string")),
+        }
+    }
+
+    fn optional_string(&self, name: &str) -> Result<Option<String>> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(true)) => Ok(None),
+            Some(AttributeValue::S(value)) => Ok(Some(value.clone())),
+            Some(_) => Err(self.malformed(name, "a string")),
         }
     }
 

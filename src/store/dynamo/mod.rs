@@ -1,26 +1,34 @@
 //! The shared store on DynamoDB. Locks are keyed by env, so a lock decision is one consistent
-//! GetItem and one conditional PutItem. Jobs are keyed by version with a time-ordered UUIDv7
-//! id, and a `ByJobname` index answers the recent-jobs window. Every listing is a Query, never a
-//! Scan: active locks come from a sparse index that holds only active rows.
+//! GetItem and one TransactWriteItems: the lock row's conditional Put and the Puts of the hold
+//! rows it records in the history table (keyed by env and acquisition, so an env's newest holds
+//! are one Query). Jobs are keyed by version with a time-ordered UUIDv7 id, and a `ByJobname`
+//! index answers the recent-jobs window. Every listing is a Query, never a Scan: active locks
+//! come from a sparse index that holds only active rows.
 
 mod client;
 mod errors;
 mod items;
 mod tables;
 
-use super::{JobEnd, Store, Swap, TableStatus};
+use super::{JobEnd, LockWrite, Store, Swap, TableStatus};
 use crate::error::{Error, Result};
-use crate::model::{Job, Lock};
+use crate::model::{hold_key, Hold, Job, Lock};
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
+use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
+use aws_sdk_dynamodb::types::{
+    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+};
 use aws_sdk_dynamodb::Client;
-use items::{job_from_item, job_item, lock_from_item, lock_item, Item};
+use items::{
+    hold_from_item, hold_item, job_from_item, job_item, lock_from_item, lock_item, Item,
+    HISTORY_TTL_ATTRIBUTE,
+};
+use std::time::Duration;
 use tables::{
     released_shards, TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE,
-    BY_JOBNAME_INDEX, JOBS_KEY, LOCKS_KEY,
+    BY_JOBNAME_INDEX, HISTORY_KEY, JOBS_KEY, LOCKS_KEY,
 };
 
 pub struct DynamoStore {
@@ -29,6 +37,8 @@ pub struct DynamoStore {
     endpoint: Option<String>,
     locks_table: String,
     jobs_table: String,
+    history_table: String,
+    history_retention: Duration,
 }
 
 impl DynamoStore {
@@ -72,6 +82,51 @@ impl DynamoStore {
         jobs.sort_by(|a, b| (b.started, &b.id).cmp(&(a.started, &a.id)));
         Ok(jobs)
     }
+
+    /// The transaction of a lock write failed: a lost race is a conflict with the row as it is
+    /// now (from the cancellation itself when DynamoDB returns it, else read again: the
+    /// contended path), anything else a store error.
+    async fn transaction_failure(
+        &self,
+        env: &str,
+        error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+    ) -> Result<Swap> {
+        let table = &self.locks_table;
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                let reasons = cancelled.cancellation_reasons();
+                let lost = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
+                if !lost("ConditionalCheckFailed") && !lost("TransactionConflict") {
+                    return Err(Error::Store(format!(
+                        "DynamoDB cancelled a lock write on tables {table} / {}: {}",
+                        self.history_table,
+                        errors::one_line(cancelled.message().unwrap_or("no reason given"))
+                    )));
+                }
+                // The lock row is the transaction's first item.
+                let returned = reasons
+                    .first()
+                    .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+                    .and_then(|r| r.item());
+                let current = match returned {
+                    Some(item) => Some(lock_from_item(table, item)?),
+                    None => self.load_lock(env).await?,
+                };
+                Ok(Swap::Conflict(current))
+            }
+            Some(TransactWriteItemsError::ResourceNotFoundException(_)) => {
+                // One of the two tables is missing: name the one that is.
+                let missing = match self.describe_table(&self.history_table).await? {
+                    None => &self.history_table,
+                    Some(_) => table,
+                };
+                Err(Error::TableMissing {
+                    table: missing.clone(),
+                })
+            }
+            _ => Err(self.store_error(table, error)),
+        }
+    }
 }
 
 #[async_trait]
@@ -83,8 +138,8 @@ impl Store for DynamoStore {
             .map(|endpoint| format!(", endpoint {endpoint}"))
             .unwrap_or_default();
         format!(
-            "dynamodb (region {}{endpoint}, tables {} / {})",
-            self.region, self.locks_table, self.jobs_table
+            "dynamodb (region {}{endpoint}, tables {} / {} / {})",
+            self.region, self.locks_table, self.jobs_table, self.history_table
         )
     }
 
@@ -92,17 +147,26 @@ impl Store for DynamoStore {
         let locks = TableSpec {
             name: &self.locks_table,
             key: LOCKS_KEY,
-            index: ACTIVE_LOCKS_INDEX,
+            index: Some(ACTIVE_LOCKS_INDEX),
         };
         let jobs = TableSpec {
             name: &self.jobs_table,
             key: JOBS_KEY,
-            index: BY_JOBNAME_INDEX,
+            index: Some(BY_JOBNAME_INDEX),
         };
-        Ok(vec![
+        let history = TableSpec {
+            name: &self.history_table,
+            key: HISTORY_KEY,
+            index: None,
+        };
+        let tables = vec![
             self.ensure_table(&locks).await?,
             self.ensure_table(&jobs).await?,
-        ])
+            self.ensure_table(&history).await?,
+        ];
+        self.ensure_ttl(&self.history_table, HISTORY_TTL_ATTRIBUTE)
+            .await?;
+        Ok(tables)
     }
 
     async fn load_lock(&self, env: &str) -> Result<Option<Lock>> {
@@ -122,34 +186,66 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn swap_lock(&self, expected_revision: Option<u64>, next: &Lock) -> Result<Swap> {
-        let table = &self.locks_table;
-        let request = self
-            .client
-            .put_item()
-            .table_name(table)
-            .set_item(Some(lock_item(next)))
+    async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap> {
+        let lock = Put::builder()
+            .table_name(&self.locks_table)
+            .set_item(Some(lock_item(&write.lock)))
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let request = match expected_revision {
-            None => request
+        let lock = match expected_revision {
+            None => lock
                 .condition_expression("attribute_not_exists(#env)")
                 .expression_attribute_names("#env", "env"),
-            Some(revision) => request
+            Some(revision) => lock
                 .condition_expression("#revision = :expected")
                 .expression_attribute_names("#revision", "revision")
                 .expression_attribute_values(":expected", AttributeValue::N(revision.to_string())),
         };
-        let error = match request.send().await {
-            Ok(_) => return Ok(Swap::Done),
-            Err(error) => error,
-        };
-        if let Some(PutItemError::ConditionalCheckFailedException(failed)) =
-            error.as_service_error()
+        let holds = write.holds.iter().map(|hold| {
+            Put::builder()
+                .table_name(&self.history_table)
+                .set_item(Some(hold_item(hold, self.history_retention)))
+        });
+        let items = std::iter::once(lock)
+            .chain(holds)
+            .map(|put| {
+                let put = put.build().expect("table name and item are set");
+                TransactWriteItem::builder().put(put).build()
+            })
+            .collect();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
         {
-            let current = failed.item().map(|item| lock_from_item(table, item));
-            return Ok(Swap::Conflict(current.transpose()?));
+            Ok(_) => Ok(Swap::Done),
+            Err(error) => self.transaction_failure(&write.lock.env, error).await,
         }
-        Err(self.store_error(table, error))
+    }
+
+    async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>> {
+        let table = &self.history_table;
+        let output = self
+            .client
+            .query()
+            .table_name(table)
+            .key_condition_expression("#env = :env AND #hold >= :from")
+            .expression_attribute_names("#env", "env")
+            .expression_attribute_names("#hold", "hold")
+            .expression_attribute_values(":env", AttributeValue::S(env.to_string()))
+            .expression_attribute_values(":from", AttributeValue::S(hold_key(since.unwrap_or(0))))
+            .scan_index_forward(false)
+            .limit(i32::try_from(limit).unwrap_or(i32::MAX))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|error| self.store_error(table, error))?;
+        output
+            .items()
+            .iter()
+            .map(|item| hold_from_item(table, item))
+            .collect()
     }
 
     async fn active_locks(&self) -> Result<Vec<Lock>> {

@@ -8,7 +8,7 @@ use crate::store::TableStatus;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, IndexStatus, KeySchemaElement, KeyType,
     Projection, ProjectionType, ScalarAttributeType, TableDescription,
-    TableStatus as DynamoTableStatus,
+    TableStatus as DynamoTableStatus, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use std::time::Duration;
 
@@ -74,7 +74,16 @@ pub(super) struct Index {
 pub(super) struct TableSpec<'a> {
     pub(super) name: &'a str,
     pub(super) key: Key,
-    pub(super) index: Index,
+    pub(super) index: Option<Index>,
+}
+
+impl TableSpec<'_> {
+    /// Every attribute a key of the table or its index names, with its type.
+    fn key_attributes(&self) -> impl Iterator<Item = &(&'static str, ScalarAttributeType)> {
+        self.key
+            .attributes()
+            .chain(self.index.iter().flat_map(|index| index.key.attributes()))
+    }
 }
 
 pub(super) const LOCKS_KEY: Key = Key {
@@ -91,6 +100,11 @@ pub(super) const ACTIVE_LOCKS_INDEX: Index = Index {
 pub(super) const JOBS_KEY: Key = Key {
     hash: ("version", ScalarAttributeType::S),
     range: Some(("id", ScalarAttributeType::S)),
+};
+/// One row per hold: the env's partition, sorted by acquisition (`model::Hold::key`).
+pub(super) const HISTORY_KEY: Key = Key {
+    hash: ("env", ScalarAttributeType::S),
+    range: Some(("hold", ScalarAttributeType::S)),
 };
 pub(super) const BY_JOBNAME_INDEX: Index = Index {
     name: "ByJobname",
@@ -144,7 +158,57 @@ impl DynamoStore {
         }
     }
 
-    async fn describe_table(&self, name: &str) -> Result<Option<TableDescription>> {
+    /// Switches on DynamoDB's TTL on `attribute`, unless it is on (or being switched on)
+    /// already; a TTL on another attribute is refused, since a table has only one.
+    pub(super) async fn ensure_ttl(&self, table: &str, attribute: &str) -> Result<()> {
+        if self.ttl_is_on(table, attribute).await? {
+            return Ok(());
+        }
+        let specification = TimeToLiveSpecification::builder()
+            .enabled(true)
+            .attribute_name(attribute)
+            .build()
+            .expect("enabled and attribute name are set");
+        let switched = self
+            .client
+            .update_time_to_live()
+            .table_name(table)
+            .time_to_live_specification(specification)
+            .send()
+            .await;
+        match switched {
+            Ok(_) => Ok(()),
+            // A concurrent `init` switched it on first.
+            Err(_) if self.ttl_is_on(table, attribute).await? => Ok(()),
+            Err(error) => Err(self.store_error(table, error)),
+        }
+    }
+
+    /// Whether TTL is on (or being switched on) on `attribute`; TTL on another one is a
+    /// schema mismatch.
+    async fn ttl_is_on(&self, table: &str, attribute: &str) -> Result<bool> {
+        let described = self
+            .client
+            .describe_time_to_live()
+            .table_name(table)
+            .send()
+            .await
+            .map_err(|error| self.store_error(table, error))?;
+        let ttl = described.time_to_live_description();
+        let on = matches!(
+            ttl.and_then(|ttl| ttl.time_to_live_status()),
+            Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+        );
+        match ttl.and_then(|ttl| ttl.attribute_name()) {
+            Some(current) if on && current != attribute => Err(Error::SchemaMismatch {
+                table: table.to_string(),
+                detail: format!("TTL is on attribute {current}, expected {attribute}"),
+            }),
+            _ => Ok(on),
+        }
+    }
+
+    pub(super) async fn describe_table(&self, name: &str) -> Result<Option<TableDescription>> {
         match self.client.describe_table().table_name(name).send().await {
             Ok(output) => Ok(output.table),
             Err(error)
@@ -161,9 +225,7 @@ impl DynamoStore {
     /// False when a concurrent `init` created the table first.
     async fn create_table(&self, spec: &TableSpec<'_>) -> Result<bool> {
         let definitions = spec
-            .key
-            .attributes()
-            .chain(spec.index.key.attributes())
+            .key_attributes()
             .map(|(name, kind)| {
                 AttributeDefinition::builder()
                     .attribute_name(*name)
@@ -172,16 +234,18 @@ impl DynamoStore {
                     .expect("name and type are set")
             })
             .collect();
-        let index = GlobalSecondaryIndex::builder()
-            .index_name(spec.index.name)
-            .set_key_schema(Some(spec.index.key.elements()))
-            .projection(
-                Projection::builder()
-                    .projection_type(ProjectionType::All)
-                    .build(),
-            )
-            .build()
-            .expect("name, key schema and projection are set");
+        let index = spec.index.as_ref().map(|index| {
+            GlobalSecondaryIndex::builder()
+                .index_name(index.name)
+                .set_key_schema(Some(index.key.elements()))
+                .projection(
+                    Projection::builder()
+                        .projection_type(ProjectionType::All)
+                        .build(),
+                )
+                .build()
+                .expect("name, key schema and projection are set")
+        });
         let request = self
             .client
             .create_table()
@@ -189,7 +253,7 @@ impl DynamoStore {
             .billing_mode(BillingMode::PayPerRequest)
             .set_attribute_definitions(Some(definitions))
             .set_key_schema(Some(spec.key.elements()))
-            .global_secondary_indexes(index);
+            .set_global_secondary_indexes(index.map(|index| vec![index]));
         match request.send().await {
             Ok(_) => Ok(true),
             Err(error)
@@ -219,46 +283,53 @@ fn schema_difference(table: &TableDescription, spec: &TableSpec<'_>) -> Option<S
     if actual_key != expected_key {
         return Some(format!("key is {actual_key}, expected {expected_key}"));
     }
-    let Some(index) = table
+    if let Some(difference) = spec
+        .index
+        .as_ref()
+        .and_then(|index| index_difference(table, index))
+    {
+        return Some(difference);
+    }
+    spec.key_attributes().find_map(|(name, expected)| {
+        let actual = table
+            .attribute_definitions()
+            .iter()
+            .find(|definition| definition.attribute_name() == *name)?
+            .attribute_type();
+        (actual != expected).then(|| {
+            format!(
+                "attribute {name} is {}, expected {}",
+                actual.as_str(),
+                expected.as_str()
+            )
+        })
+    })
+}
+
+fn index_difference(table: &TableDescription, index: &Index) -> Option<String> {
+    let Some(found) = table
         .global_secondary_indexes()
         .iter()
-        .find(|index| index.index_name() == Some(spec.index.name))
+        .find(|found| found.index_name() == Some(index.name))
     else {
-        return Some(format!("index {} is missing", spec.index.name));
+        return Some(format!("index {} is missing", index.name));
     };
-    let expected_key = describe_key(&spec.index.key.elements());
-    let actual_key = describe_key(index.key_schema());
+    let expected_key = describe_key(&index.key.elements());
+    let actual_key = describe_key(found.key_schema());
     if actual_key != expected_key {
         return Some(format!(
             "index {} key is {actual_key}, expected {expected_key}",
-            spec.index.name
+            index.name
         ));
     }
-    let projection = index.projection().and_then(|p| p.projection_type());
-    if projection != Some(&ProjectionType::All) {
-        return Some(format!(
+    let projection = found.projection().and_then(|p| p.projection_type());
+    (projection != Some(&ProjectionType::All)).then(|| {
+        format!(
             "index {} projects {}, expected ALL",
-            spec.index.name,
+            index.name,
             projection.map_or("nothing", |p| p.as_str())
-        ));
-    }
-    spec.key
-        .attributes()
-        .chain(spec.index.key.attributes())
-        .find_map(|(name, expected)| {
-            let actual = table
-                .attribute_definitions()
-                .iter()
-                .find(|definition| definition.attribute_name() == *name)?
-                .attribute_type();
-            (actual != expected).then(|| {
-                format!(
-                    "attribute {name} is {}, expected {}",
-                    actual.as_str(),
-                    expected.as_str()
-                )
-            })
-        })
+        )
+    })
 }
 
 fn describe_key(elements: &[KeySchemaElement]) -> String {
