@@ -6,6 +6,7 @@ use crate::model::{Job, Lock};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 
+pub mod clock;
 pub mod dynamo;
 pub mod sqlite;
 
