@@ -1,9 +1,20 @@
 //! Lock rules, independent of any store: who may take an env, re-entry, uberlocks, leases, and
 //! the waiting loop. Every change is decided here from the row as read, then written with the
 //! store's compare-and-swap; a lost race re-decides from the row the store returns.
+//!
+//! Time is the store's clock ([`Store::now`]), never this machine's, and always its earliest
+//! possible reading: a lease counts as over only once the store's clock has certainly passed
+//! its `expiresAt`, and stamps (`updatedAt`, `expiresAt`) never run ahead of the store's clock,
+//! so a client's skewed clock neither takes a live lease nor stretches or cuts its own. Every
+//! attempt reads the row before writing, so the store's clock is known before the first stamp.
+//! (Should a lock on a free env become a single write without that read, the rule stays: that
+//! write conditions only on "free", which needs no time; its response tells the store's clock,
+//! and if its stamp turns out further off than the clock's uncertainty, one more write on the
+//! revision just written corrects it before the lock is reported taken; losing that write
+//! means it was never held.)
 
 use crate::error::{Error, Result};
-use crate::model::{now_ms, Lock};
+use crate::model::Lock;
 use crate::store::{Store, Swap};
 use serde::Serialize;
 use std::time::Duration;
@@ -127,7 +138,7 @@ pub enum Attempt {
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
     let mut current = store.load_lock(&request.env).await?;
     loop {
-        match decide_lock(current.as_ref(), request, now_ms()) {
+        match decide_lock(current.as_ref(), request, store.now().earliest) {
             Decision::Write { next, acquired } => {
                 let expected = current.as_ref().map(|l| l.revision);
                 match store.swap_lock(expected, &next).await? {
@@ -251,7 +262,7 @@ pub enum Released {
 pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
     let mut current = store.load_lock(env).await?;
     loop {
-        match decide_release(current.as_ref(), user, uberlock, now_ms())? {
+        match decide_release(current.as_ref(), user, uberlock, store.now().earliest)? {
             ReleaseDecision::Nothing(reason, lock) => return Ok(Released::Nothing(reason, lock)),
             ReleaseDecision::Write(next) => {
                 let expected = current.as_ref().map(|l| l.revision);
@@ -319,7 +330,7 @@ async fn swap_held(
 ) -> Result<Lock> {
     let mut current = Some(held.clone());
     loop {
-        let next = decide(current.as_ref(), now_ms())?;
+        let next = decide(current.as_ref(), store.now().earliest)?;
         let expected = current.as_ref().map(|l| l.revision);
         match store.swap_lock(expected, &next).await? {
             Swap::Done => return Ok(next),
@@ -345,11 +356,11 @@ pub async fn release_held(store: &dyn Store, held: &Lock) -> Result<Lock> {
 
 /// Locks someone holds now, sorted by env.
 pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
-    let now = now_ms();
     let mut locks = match env {
         Some(env) => store.load_lock(env).await?.into_iter().collect(),
         None => store.active_locks().await?,
     };
+    let now = store.now().earliest;
     locks.retain(|lock| lock.is_held_at(now));
     locks.sort_by(|a, b| a.env.cmp(&b.env));
     Ok(locks)

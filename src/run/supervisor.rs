@@ -8,7 +8,7 @@ use super::Event;
 use crate::duration::humanize;
 use crate::error::{Error, Result};
 use crate::locks;
-use crate::model::{now_ms, Lock};
+use crate::model::Lock;
 use crate::store::Store;
 use std::future::Future;
 use std::pin::Pin;
@@ -24,7 +24,7 @@ pub(super) struct Supervised {
     pub(super) status: std::io::Result<ExitStatus>,
 }
 
-type Renewal<'a> = Pin<Box<dyn Future<Output = (Instant, Result<Lock>)> + Send + 'a>>;
+type Renewal<'a> = Pin<Box<dyn Future<Output = Result<Lock>> + Send + 'a>>;
 
 /// Waits for the command while renewing the lease and forwarding signals. When the lock is
 /// lost it says so, sends the command SIGTERM, and goes on waiting for it to exit.
@@ -35,7 +35,7 @@ pub(super) async fn supervise<'a>(
     signals: &mut broadcast::Receiver<i32>,
     events: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Supervised {
-    let mut lease = Lease::new(&held, Instant::now(), now_ms());
+    let mut lease = Lease::new(&held, Instant::now(), store.now());
     let mut renewal: Option<Renewal<'a>> = None;
     let mut lost: Option<Error> = None;
     let mut signals_open = true;
@@ -60,12 +60,12 @@ pub(super) async fn supervise<'a>(
                     Step::Renew { budget } => renewal = Some(renew(store, held.clone(), budget)),
                 }
             }
-            (started, result) = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
+            result = async { renewal.as_mut().expect("guarded").await }, if renewal.is_some() => {
                 renewal = None;
                 let Some(lease) = &mut lease else { continue };
                 match result {
                     Ok(renewed) => {
-                        lease.renewed(started);
+                        lease.renewed(&renewed, Instant::now(), store.now());
                         held = renewed;
                     }
                     Err(error @ Error::LeaseLost { .. }) => lost = Some(stop(error, child, events)),
@@ -98,14 +98,12 @@ fn stop(error: Error, child: &mut Child, events: &mut (dyn FnMut(Event<'_>) + Se
 
 fn renew(store: &dyn Store, held: Lock, budget: Duration) -> Renewal<'_> {
     Box::pin(async move {
-        let started = Instant::now();
-        let result = match tokio::time::timeout(budget, locks::renew(store, &held)).await {
+        match tokio::time::timeout(budget, locks::renew(store, &held)).await {
             Ok(result) => result,
             Err(_) => Err(Error::Store(format!(
                 "the store did not answer within {}",
                 humanize(budget)
             ))),
-        };
-        (started, result)
+        }
     })
 }

@@ -2,9 +2,9 @@
 //! timeout, and every lock decision written inside one `BEGIN IMMEDIATE` transaction).
 //! rusqlite blocks, so every call runs on Tokio's blocking pool, never on an async worker.
 
-use super::{JobEnd, Store, Swap, TableStatus};
+use super::{JobEnd, Store, StoreTime, Swap, TableStatus};
 use crate::error::{Error, Result};
-use crate::model::{Job, Lock};
+use crate::model::{now_ms, Job, Lock};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -158,6 +158,11 @@ fn select_jobs(
 impl Store for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
+    }
+
+    /// This machine's wall clock: the file, and everyone who locks through it, live on it.
+    fn now(&self) -> StoreTime {
+        StoreTime::exact(now_ms())
     }
 
     async fn init(&self) -> Result<Vec<TableStatus>> {

@@ -4,13 +4,15 @@
 //! Scan: active locks come from a sparse index that holds only active rows.
 
 mod client;
+mod clock;
 mod errors;
 mod items;
 mod tables;
 
+use super::clock::{ServerClock, StoreTime};
 use super::{JobEnd, Store, Swap, TableStatus};
 use crate::error::{Error, Result};
-use crate::model::{Job, Lock};
+use crate::model::{now_ms, Job, Lock};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
@@ -18,6 +20,7 @@ use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{AttributeValue, ReturnValuesOnConditionCheckFailure};
 use aws_sdk_dynamodb::Client;
 use items::{job_from_item, job_item, lock_from_item, lock_item, Item};
+use std::sync::Arc;
 use tables::{
     released_shards, TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE,
     BY_JOBNAME_INDEX, JOBS_KEY, LOCKS_KEY,
@@ -25,6 +28,8 @@ use tables::{
 
 pub struct DynamoStore {
     client: Client,
+    /// DynamoDB's clock, learned from the responses of this client.
+    clock: Arc<ServerClock>,
     region: String,
     endpoint: Option<String>,
     locks_table: String,
@@ -86,6 +91,13 @@ impl Store for DynamoStore {
             "dynamodb (region {}{endpoint}, tables {} / {})",
             self.region, self.locks_table, self.jobs_table
         )
+    }
+
+    /// DynamoDB's clock as its responses told it; this machine's clock until one has.
+    fn now(&self) -> StoreTime {
+        self.clock
+            .now()
+            .unwrap_or_else(|| StoreTime::exact(now_ms()))
     }
 
     async fn init(&self) -> Result<Vec<TableStatus>> {
