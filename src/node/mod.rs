@@ -53,7 +53,12 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
 /// Takes the lock on an env, waiting (silently) while someone else holds it.
 #[napi(ts_return_type = "Promise<Lock & Acquisition>")]
 pub async fn lock(options: LockOptions) -> napi::Result<LockResult> {
-    let action = lock_args(&options).action();
+    let action = match options.kill_after {
+        Some(_) => Err(Error::usage(
+            "killAfter is an option of runLocked: lock runs no command",
+        )),
+        None => lock_args(&options).action(),
+    };
     call(&options.store_options(), action, options.signal.as_ref()).await
 }
 
@@ -74,9 +79,10 @@ pub async fn release(options: ReleaseOptions) -> napi::Result<ReleaseResult> {
 /// `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third
 /// of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
 /// `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
-/// command SIGTERM, and with the errors of `lock` before the command starts
-/// (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked).
-/// Signals to this Node process are not forwarded.
+/// command SIGTERM (and SIGKILL `killAfter` later if it is still running), and with the
+/// errors of `lock` before the command starts (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it
+/// cannot start; nothing stays locked). The command runs in its own process group; on Linux it
+/// gets SIGTERM if this Node process dies. Signals to this Node process are not forwarded.
 #[napi]
 pub async fn run_locked(
     options: LockOptions,
@@ -84,6 +90,7 @@ pub async fn run_locked(
 ) -> napi::Result<RunLockedResult> {
     let action = RunArgs {
         lock: lock_args(&options),
+        kill_after: duration_text(&options.kill_after),
         command,
     }
     .action();

@@ -44,6 +44,8 @@ pub struct LockArgs {
 pub struct RunArgs {
     #[serde(flatten)]
     pub lock: LockArgs,
+    #[serde(deserialize_with = "duration_text")]
+    pub kill_after: Option<String>,
     pub command: Vec<String>,
 }
 
@@ -195,9 +197,14 @@ impl RunArgs {
                 "daplaya locks run --env <ENV> --user <USER> -- <command> [args...]",
             ));
         }
+        let kill_after = match &self.kill_after {
+            Some(text) => duration::parse_positive("--kill-after", text)?,
+            None => crate::run::DEFAULT_KILL_AFTER,
+        };
         Ok(RunRequest {
             lock: request,
             policy,
+            kill_after,
             command: self.command.clone(),
         })
     }
