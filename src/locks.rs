@@ -2,10 +2,11 @@
 //! the waiting loop. Every change is decided here from the row as read, then written with the
 //! store's compare-and-swap; a lost race re-decides from the row the store returns.
 //!
-//! Time is the store's clock ([`Store::now`]), never this machine's, and always its earliest
-//! possible reading: a lease counts as over only once the store's clock has certainly passed
-//! its `expiresAt`, and stamps (`updatedAt`, `expiresAt`) never run ahead of the store's clock,
-//! so a client's skewed clock neither takes a live lease nor stretches or cuts its own. Every
+//! Time is the store's clock ([`Store::now`]), never this machine's, known to within an
+//! interval: a lease counts as over only once the store's clock has certainly passed its
+//! `expiresAt` (the interval's earliest end), and stamps (`updatedAt`, `expiresAt`) come from
+//! its latest end, so nobody sees a lease shorter than its `--ttl`. A client's skewed clock
+//! therefore neither takes a live lease nor stretches or cuts its own. Every
 //! attempt reads the row before writing, so the store's clock is known before the first stamp.
 //! (Should a lock on a free env become a single write without that read, the rule stays: that
 //! write conditions only on "free", which needs no time; its response tells the store's clock,
@@ -15,7 +16,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::Lock;
-use crate::store::{Store, Swap};
+use crate::store::{Store, StoreTime, Swap};
 use serde::Serialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -71,7 +72,12 @@ pub enum Decision {
     Uberlocked(Lock),
 }
 
-pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> Decision {
+/// Decides a lock attempt on the row as read, at store time `time`: a lease counts as over only
+/// once the store's clock has certainly passed it (`time.earliest`), and a new or renewed lease
+/// is stamped from the latest the store's clock may read (`time.latest`), so that nobody sees it
+/// shorter than `--ttl`.
+pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, time: StoreTime) -> Decision {
+    let now = time.latest;
     let expires_at = |uberlock: bool| (!uberlock).then(|| now + request.ttl.as_millis() as i64);
     let fresh = |previous: Option<&Lock>| Lock {
         id: uuid::Uuid::now_v7().to_string(),
@@ -87,7 +93,7 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> D
         revision: previous.map_or(0, |l| l.revision) + 1,
     };
     let holder = match current {
-        Some(lock) if lock.is_held_at(now) => lock,
+        Some(lock) if lock.is_held_at(time.earliest) => lock,
         free => {
             return Decision::Write {
                 next: fresh(free),
@@ -138,7 +144,7 @@ pub enum Attempt {
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
     let mut current = store.load_lock(&request.env).await?;
     loop {
-        match decide_lock(current.as_ref(), request, store.now().earliest) {
+        match decide_lock(current.as_ref(), request, store.now()) {
             Decision::Write { next, acquired } => {
                 let expected = current.as_ref().map(|l| l.revision);
                 match store.swap_lock(expected, &next).await? {
@@ -214,7 +220,7 @@ pub fn decide_release(
     current: Option<&Lock>,
     user: &str,
     uberlock: bool,
-    now: i64,
+    time: StoreTime,
 ) -> Result<ReleaseDecision> {
     let lock = match current {
         Some(lock) if lock.active => lock,
@@ -226,7 +232,7 @@ pub fn decide_release(
         }
     };
     if lock.user != user {
-        let reason = if lock.is_held_at(now) {
+        let reason = if lock.is_held_at(time.earliest) {
             NotReleased::HeldByOther
         } else {
             NotReleased::NotLocked
@@ -247,7 +253,7 @@ pub fn decide_release(
     }
     Ok(ReleaseDecision::Write(Lock {
         active: false,
-        updated_at: now,
+        updated_at: time.latest,
         revision: lock.revision + 1,
         ..lock.clone()
     }))
@@ -262,7 +268,7 @@ pub enum Released {
 pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
     let mut current = store.load_lock(env).await?;
     loop {
-        match decide_release(current.as_ref(), user, uberlock, store.now().earliest)? {
+        match decide_release(current.as_ref(), user, uberlock, store.now())? {
             ReleaseDecision::Nothing(reason, lock) => return Ok(Released::Nothing(reason, lock)),
             ReleaseDecision::Write(next) => {
                 let expected = current.as_ref().map(|l| l.revision);
@@ -291,9 +297,10 @@ fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
     }
 }
 
-/// Extends the lease of `held` from `now`, as found in `current`: same lock id and fencing
-/// token, a lease as long as `held`'s. An uberlock stays without expiry.
-pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Lock> {
+/// Extends the lease of `held` from store time `time`, as found in `current`: same lock id and
+/// fencing token, a lease as long as `held`'s. An uberlock stays without expiry.
+pub fn decide_renew(held: &Lock, current: Option<&Lock>, time: StoreTime) -> Result<Lock> {
+    let now = time.latest;
     let lock = still_ours(held, current)?;
     let lease = held.expires_at.map(|at| at - held.updated_at);
     Ok(Lock {
@@ -309,11 +316,11 @@ pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Loc
 }
 
 /// Ends the acquisition `held`, as found in `current`.
-pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Lock> {
+pub fn decide_release_held(held: &Lock, current: Option<&Lock>, time: StoreTime) -> Result<Lock> {
     let lock = still_ours(held, current)?;
     Ok(Lock {
         active: false,
-        updated_at: now,
+        updated_at: time.latest,
         revision: lock.revision + 1,
         ..lock.clone()
     })
@@ -326,11 +333,11 @@ pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Res
 async fn swap_held(
     store: &dyn Store,
     held: &Lock,
-    decide: impl Fn(Option<&Lock>, i64) -> Result<Lock>,
+    decide: impl Fn(Option<&Lock>, StoreTime) -> Result<Lock>,
 ) -> Result<Lock> {
     let mut current = Some(held.clone());
     loop {
-        let next = decide(current.as_ref(), store.now().earliest)?;
+        let next = decide(current.as_ref(), store.now())?;
         let expected = current.as_ref().map(|l| l.revision);
         match store.swap_lock(expected, &next).await? {
             Swap::Done => return Ok(next),
@@ -372,6 +379,10 @@ mod tests {
 
     const TTL: Duration = Duration::from_secs(60);
 
+    fn at(now: i64) -> StoreTime {
+        StoreTime::exact(now)
+    }
+
     fn request(user: &str, uberlock: bool) -> LockRequest {
         LockRequest {
             env: "production".into(),
@@ -391,7 +402,7 @@ mod tests {
 
     #[test]
     fn a_free_env_is_granted_with_a_lease() {
-        let (lock, acquired) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (lock, acquired) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         assert_eq!(acquired, Acquired::Acquired);
         assert_eq!(lock.expires_at, Some(61_000));
         assert_eq!((lock.fencing_token, lock.revision), (1, 1));
@@ -400,8 +411,12 @@ mod tests {
 
     #[test]
     fn the_holder_renews_and_keeps_the_id() {
-        let (first, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (again, acquired) = granted(decide_lock(Some(&first), &request("alice", false), 5_000));
+        let (first, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (again, acquired) = granted(decide_lock(
+            Some(&first),
+            &request("alice", false),
+            at(5_000),
+        ));
         assert_eq!(acquired, Acquired::Renewed);
         assert_eq!(again.id, first.id);
         assert_eq!(again.fencing_token, first.fencing_token);
@@ -412,50 +427,81 @@ mod tests {
 
     #[test]
     fn someone_else_waits_until_the_lease_expires() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         assert!(matches!(
-            decide_lock(Some(&held), &request("bob", false), 60_999),
+            decide_lock(Some(&held), &request("bob", false), at(60_999)),
             Decision::Busy(l) if l.user == "alice"
         ));
-        let (taken, acquired) = granted(decide_lock(Some(&held), &request("bob", false), 61_000));
+        let (taken, acquired) =
+            granted(decide_lock(Some(&held), &request("bob", false), at(61_000)));
         assert_eq!(acquired, Acquired::Acquired);
         assert_ne!(taken.id, held.id);
         assert_eq!(taken.fencing_token, held.fencing_token + 1);
     }
 
     #[test]
+    fn expiry_is_judged_on_the_store_clock_s_earliest_reading_and_stamped_from_its_latest() {
+        // The store's clock is known to within 800 ms: a new lease counts from the latest end.
+        let uncertain = |earliest| StoreTime {
+            earliest,
+            latest: earliest + 800,
+        };
+        let (held, _) = granted(decide_lock(
+            None,
+            &request("alice", false),
+            uncertain(1_000),
+        ));
+        assert_eq!((held.updated_at, held.expires_at), (1_800, Some(61_800)));
+        // Taken only once the store's clock has certainly passed the expiry.
+        assert!(matches!(
+            decide_lock(Some(&held), &request("bob", false), uncertain(61_799)),
+            Decision::Busy(_)
+        ));
+        let (taken, _) = granted(decide_lock(
+            Some(&held),
+            &request("bob", false),
+            uncertain(61_800),
+        ));
+        assert_eq!(taken.user, "bob");
+    }
+
+    #[test]
     fn a_released_env_is_free() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         let ReleaseDecision::Write(released) =
-            decide_release(Some(&held), "alice", false, 2_000).unwrap()
+            decide_release(Some(&held), "alice", false, at(2_000)).unwrap()
         else {
             panic!("alice holds it")
         };
         assert!(!released.active);
         assert_eq!(released.updated_at, 2_000);
-        let (taken, _) = granted(decide_lock(Some(&released), &request("bob", false), 2_001));
+        let (taken, _) = granted(decide_lock(
+            Some(&released),
+            &request("bob", false),
+            at(2_001),
+        ));
         assert_eq!(taken.user, "bob");
     }
 
     #[test]
     fn an_uberlock_never_expires_and_refuses_everyone_else() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
         assert_eq!(uber.expires_at, None);
         let much_later = 1_000 + 10 * 365 * 86_400_000;
         assert!(matches!(
-            decide_lock(Some(&uber), &request("bob", false), much_later),
+            decide_lock(Some(&uber), &request("bob", false), at(much_later)),
             Decision::Uberlocked(l) if l.user == "alice"
         ));
         assert!(matches!(
-            decide_lock(Some(&uber), &request("bob", true), much_later),
+            decide_lock(Some(&uber), &request("bob", true), at(much_later)),
             Decision::Uberlocked(_)
         ));
     }
 
     #[test]
     fn an_uberlock_preempts_a_normal_holder() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (uber, acquired) = granted(decide_lock(Some(&held), &request("bob", true), 2_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (uber, acquired) = granted(decide_lock(Some(&held), &request("bob", true), at(2_000)));
         assert_eq!(
             acquired,
             Acquired::Preempted {
@@ -468,27 +514,32 @@ mod tests {
 
     #[test]
     fn the_holder_can_upgrade_and_a_normal_relock_keeps_the_uberlock() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (uber, acquired) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (uber, acquired) =
+            granted(decide_lock(Some(&held), &request("alice", true), at(2_000)));
         assert_eq!(acquired, Acquired::Upgraded);
         assert_eq!(
             (uber.id.as_str(), uber.expires_at),
             (held.id.as_str(), None)
         );
-        let (still, acquired) = granted(decide_lock(Some(&uber), &request("alice", false), 3_000));
+        let (still, acquired) = granted(decide_lock(
+            Some(&uber),
+            &request("alice", false),
+            at(3_000),
+        ));
         assert_eq!(acquired, Acquired::Renewed);
         assert!(still.uberlock && still.expires_at.is_none());
     }
 
     #[test]
     fn release_changes_nothing_unless_you_hold_it() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         assert_eq!(
-            decide_release(Some(&held), "bob", false, 2_000).unwrap(),
+            decide_release(Some(&held), "bob", false, at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
         );
         assert!(matches!(
-            decide_release(None, "bob", false, 2_000).unwrap(),
+            decide_release(None, "bob", false, at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::NotLocked, None)
         ));
     }
@@ -502,8 +553,8 @@ mod tests {
 
     #[test]
     fn renewal_extends_the_lease_and_keeps_the_acquisition() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let renewed = decide_renew(&held, Some(&held), 21_000).unwrap();
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let renewed = decide_renew(&held, Some(&held), at(21_000)).unwrap();
         assert_eq!(
             (
                 renewed.id.as_str(),
@@ -520,69 +571,75 @@ mod tests {
 
     #[test]
     fn renewal_past_the_lease_succeeds_while_nobody_took_the_env() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let late = decide_renew(&held, Some(&held), 500_000).unwrap();
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let late = decide_renew(&held, Some(&held), at(500_000)).unwrap();
         assert_eq!(late.expires_at, Some(560_000));
         assert_eq!(late.id, held.id);
     }
 
     #[test]
     fn renewal_fails_once_someone_else_took_the_env() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (taken, _) = granted(decide_lock(Some(&held), &request("bob", false), 61_000));
-        assert_eq!(lost_to(decide_renew(&held, Some(&taken), 62_000)), "bob");
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (taken, _) = granted(decide_lock(Some(&held), &request("bob", false), at(61_000)));
         assert_eq!(
-            lost_to(decide_release_held(&held, Some(&taken), 62_000)),
+            lost_to(decide_renew(&held, Some(&taken), at(62_000))),
+            "bob"
+        );
+        assert_eq!(
+            lost_to(decide_release_held(&held, Some(&taken), at(62_000))),
             "bob"
         );
         // Taken and released again since: the env still passed to bob in between.
         let ReleaseDecision::Write(released) =
-            decide_release(Some(&taken), "bob", false, 63_000).unwrap()
+            decide_release(Some(&taken), "bob", false, at(63_000)).unwrap()
         else {
             panic!("bob holds it")
         };
-        assert_eq!(lost_to(decide_renew(&held, Some(&released), 64_000)), "bob");
+        assert_eq!(
+            lost_to(decide_renew(&held, Some(&released), at(64_000))),
+            "bob"
+        );
         // Even a new acquisition by the same user is another acquisition.
         let (again, _) = granted(decide_lock(
             Some(&released),
             &request("alice", false),
-            65_000,
+            at(65_000),
         ));
-        assert!(lost_to(decide_renew(&held, Some(&again), 66_000)).contains("alice"));
+        assert!(lost_to(decide_renew(&held, Some(&again), at(66_000))).contains("alice"));
     }
 
     #[test]
     fn renewal_fails_once_the_lock_was_released_or_preempted() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let released = decide_release_held(&held, Some(&held), 2_000).unwrap();
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let released = decide_release_held(&held, Some(&held), at(2_000)).unwrap();
         assert!(!released.active);
         assert_eq!(released.id, held.id);
-        assert!(lost_to(decide_renew(&held, Some(&released), 3_000)).contains("released"));
-        assert!(lost_to(decide_renew(&held, None, 3_000)).contains("nobody"));
-        let (uber, _) = granted(decide_lock(Some(&held), &request("bob", true), 2_000));
-        assert_eq!(lost_to(decide_renew(&held, Some(&uber), 3_000)), "bob");
+        assert!(lost_to(decide_renew(&held, Some(&released), at(3_000))).contains("released"));
+        assert!(lost_to(decide_renew(&held, None, at(3_000))).contains("nobody"));
+        let (uber, _) = granted(decide_lock(Some(&held), &request("bob", true), at(2_000)));
+        assert_eq!(lost_to(decide_renew(&held, Some(&uber), at(3_000))), "bob");
     }
 
     #[test]
     fn renewal_keeps_an_uberlock_without_expiry_and_follows_an_upgrade() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
-        let renewed = decide_renew(&uber, Some(&uber), 9_000).unwrap();
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let renewed = decide_renew(&uber, Some(&uber), at(9_000)).unwrap();
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
-        let renewed = decide_renew(&held, Some(&upgraded), 3_000).unwrap();
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), at(2_000)));
+        let renewed = decide_renew(&held, Some(&upgraded), at(3_000)).unwrap();
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let released = decide_release_held(&held, Some(&upgraded), 4_000).unwrap();
+        let released = decide_release_held(&held, Some(&upgraded), at(4_000)).unwrap();
         assert!(!released.active && released.uberlock);
     }
 
     #[test]
     fn releasing_an_uberlock_needs_the_flag() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
-        let err = decide_release(Some(&uber), "alice", false, 2_000).unwrap_err();
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let err = decide_release(Some(&uber), "alice", false, at(2_000)).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         assert!(matches!(
-            decide_release(Some(&uber), "alice", true, 2_000).unwrap(),
+            decide_release(Some(&uber), "alice", true, at(2_000)).unwrap(),
             ReleaseDecision::Write(l) if !l.active
         ));
     }
