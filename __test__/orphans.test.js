@@ -4,10 +4,10 @@
 // terminal it holds the foreground (Ctrl-C and reading the terminal reach it).
 const { describe, it, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn, execFileSync } = require('node:child_process')
+const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { BIN, ROOT, STORES, baseEnv, runJson, sleep, tempDir } = require('./helpers.js')
+const { BIN, ROOT, STORES, baseEnv, hasScript, quote, runJson, sleep, tempDir } = require('./helpers.js')
 
 const SCRIPTS = tempDir()
 /** Says `ready <pid> <token>` on stderr, then runs for a minute. On SIGTERM it writes
@@ -158,17 +158,7 @@ for (const store of STORES) {
   })
 }
 
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-
 describe('locks run at a terminal', { skip: (!hasScript && 'no script(1)') || (process.platform === 'win32' && 'no terminals') }, () => {
-  const quote = (arg) => `'${String(arg).replace(/'/g, `'\\''`)}'`
   /** `locks run` on a pseudo-terminal (util-linux `script`); what we write goes to the terminal. */
   function onTerminal(command) {
     const env = { DAPLAYA_STORE: `sqlite:${path.join(tempDir(), 'locks.db')}`, TERM: 'dumb', NO_COLOR: '1' }
