@@ -114,7 +114,9 @@ describe('clients with skewed clocks on DynamoDB', { skip }, () => {
     }
     const done = await holder
     assert.equal(done.code, 1, done.stderr)
-    assert.match(done.stderr, /^error: lost the lock on prod to bob; stopping the command$/m)
+    // Resumed past its lease, it asks the store once: either the answer (bob has it) or, on a
+    // machine too loaded to answer within the budget, the lease it can no longer confirm, stops it.
+    assert.match(done.stderr, /^error: (lost the lock on prod to bob|could not renew the lock on prod before its lease ran out \(.*\)); stopping the command$/m)
     const list = await runJson(['locks', 'list'], { env })
     assert.deepEqual(list.json.map((l) => [l.user, l.id]), [['bob', taken.json.id]], 'bob keeps the lock')
   })
