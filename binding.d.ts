@@ -279,6 +279,11 @@ export interface LockOptions {
   /** How often to retry while waiting (default 5 s). */
   pollInterval?: number | string
   /**
+   * `runLocked` only: after sending the command SIGTERM (a lost lease, an abort), SIGKILL
+   * its process group if it is still running this long after (default 30 s).
+   */
+  killAfter?: number | string
+  /**
    * Aborting it ends the wait at once: nothing is taken, and the call rejects with an
    * `AbortError`. For `runLocked`, a command already running is sent SIGTERM, and the
    * lock is released when it has exited.
@@ -340,9 +345,10 @@ export interface ReleaseResult {
  * `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third
  * of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
  * `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
- * command SIGTERM, and with the errors of `lock` before the command starts
- * (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked).
- * Signals to this Node process are not forwarded.
+ * command SIGTERM (and SIGKILL `killAfter` later if it is still running), and with the
+ * errors of `lock` before the command starts (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it
+ * cannot start; nothing stays locked). The command runs in its own process group; on Linux it
+ * gets SIGTERM if this Node process dies. Signals to this Node process are not forwarded.
  */
 export declare function runLocked(options: LockOptions, command: Array<string>): Promise<RunLockedResult & DefaultedUser>
 

@@ -1,7 +1,7 @@
 'use strict'
 // Shared by the end-to-end tests: run bin/daplaya.js as a user would, and make fresh stores of
 // both kinds (a new SQLite file; new DynamoDB Local tables) so tests never see each other's rows.
-const { spawn } = require('node:child_process')
+const { execFileSync, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
@@ -121,6 +121,19 @@ const STORES = [
   },
 ]
 
+/** Whether util-linux `script` is here to make pseudo-terminals. */
+const hasScript = (() => {
+  try {
+    execFileSync('script', ['--version'], { stdio: 'ignore' })
+    return true
+  } catch {
+    return false
+  }
+})()
+
+/** Quotes one argument for a POSIX shell command line. */
+const quote = (arg) => `'${String(arg).replace(/'/g, `'\\''`)}'`
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-module.exports = { ROOT, BIN, STORES, run, runJson, baseEnv, tempDir, uniqueName, sleep }
+module.exports = { ROOT, BIN, STORES, run, runJson, baseEnv, tempDir, uniqueName, sleep, hasScript, quote }

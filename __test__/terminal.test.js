@@ -4,19 +4,8 @@
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { execFileSync } = require('node:child_process')
-const { BIN, baseEnv, run, runJson, tempDir } = require('./helpers.js')
+const { BIN, baseEnv, hasScript, quote, run, runJson, tempDir } = require('./helpers.js')
 const path = require('node:path')
-
-const hasScript = (() => {
-  try {
-    execFileSync('script', ['--version'], { stdio: 'ignore' })
-    return true
-  } catch {
-    return false
-  }
-})()
-
-const quote = (arg) => `'${String(arg).replace(/'/g, `'\\''`)}'`
 
 /** Runs the CLI with stdout and stderr on a pseudo-terminal; returns what the terminal showed. */
 function runOnTerminal(args, env) {

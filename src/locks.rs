@@ -5,22 +5,28 @@
 //! Every decision also says which history rows (holds) the write records, so the history can
 //! never disagree with the lock row: a fresh acquisition opens a hold and ends the one it took
 //! over (expired or preempted), a renewal or upgrade rewrites its own hold, a release ends it.
+//!
+//! Time is the store's clock ([`Store::now`]), never this machine's, known to within an
+//! interval: a lease counts as over only once the store's clock has certainly passed its
+//! `expiresAt` (the interval's earliest end), and stamps (`updatedAt`, `expiresAt`) come from
+//! its latest end, so nobody sees a lease shorter than its `--ttl`. A client's skewed clock
+//! therefore neither takes a live lease nor stretches or cuts its own. Every
+//! attempt reads the row before writing, so the store's clock is known before the first stamp.
+//! (Should a lock on a free env become a single write without that read, the rule stays: that
+//! write conditions only on "free", which needs no time; its response tells the store's clock,
+//! and if its stamp turns out further off than the clock's uncertainty, one more write on the
+//! revision just written corrects it before the lock is reported taken; losing that write
+//! means it was never held.)
 
 use crate::error::{Error, Result};
-use crate::model::{now_ms, Hold, HoldEnd, Lock};
-use crate::store::{LockWrite, Store, Swap};
+use crate::model::{Hold, HoldEnd, Lock};
+use crate::store::{LockWrite, Store, StoreTime, Swap};
 use serde::Serialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 pub const DEFAULT_TTL: Duration = Duration::from_secs(20 * 60);
 pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
-
-/// The time every rule here judges by (leases, history). One place, so that the store's clock
-/// can take the local one's place.
-fn clock(_store: &dyn Store) -> i64 {
-    now_ms()
-}
 
 #[derive(Debug, Clone)]
 pub struct LockRequest {
@@ -106,16 +112,24 @@ fn holding(next: Lock, ended: Option<Hold>) -> LockWrite {
     LockWrite { lock: next, holds }
 }
 
-/// How the hold of a row that is still active ends at `now`: released by its holder, or, when
-/// its lease lapsed first, expired when it lapsed (whatever happened after).
-fn released_or_lapsed(lock: &Lock, now: i64) -> Hold {
+/// How the hold of a row that is still active ends at store time `time`: released by its
+/// holder, or, when its lease certainly lapsed first, expired when it lapsed (whatever happened
+/// after).
+fn released_or_lapsed(lock: &Lock, time: StoreTime) -> Hold {
     match lock.expires_at {
-        Some(at) if !lock.uberlock && at <= now => Hold::of(lock).ended(HoldEnd::Expired, at, None),
-        _ => Hold::of(lock).ended(HoldEnd::Released, now, None),
+        Some(at) if !lock.uberlock && at <= time.earliest => {
+            Hold::of(lock).ended(HoldEnd::Expired, at, None)
+        }
+        _ => Hold::of(lock).ended(HoldEnd::Released, time.latest, None),
     }
 }
 
-pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> Decision {
+/// Decides a lock attempt on the row as read, at store time `time`: a lease counts as over only
+/// once the store's clock has certainly passed it (`time.earliest`), and a new or renewed lease
+/// is stamped from the latest the store's clock may read (`time.latest`), so that nobody sees it
+/// shorter than `--ttl`.
+pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, time: StoreTime) -> Decision {
+    let now = time.latest;
     let expires_at = |uberlock: bool| (!uberlock).then(|| now + request.ttl.as_millis() as i64);
     let fresh = |previous: Option<&Lock>| Lock {
         id: uuid::Uuid::now_v7().to_string(),
@@ -131,12 +145,12 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, now: i64) -> D
         revision: previous.map_or(0, |l| l.revision) + 1,
     };
     let holder = match current {
-        Some(lock) if lock.is_held_at(now) => lock,
+        Some(lock) if lock.is_held_at(time.earliest) => lock,
         free => {
             // A row still marked active here is a lease that lapsed: its hold ends with it.
             let lapsed = free
                 .filter(|lock| lock.active)
-                .map(|lock| released_or_lapsed(lock, now));
+                .map(|lock| released_or_lapsed(lock, time));
             return Decision::Write {
                 write: holding(fresh(free), lapsed),
                 acquired: Acquired::Acquired,
@@ -190,7 +204,7 @@ pub enum Attempt {
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
     let mut current = store.load_lock(&request.env).await?;
     loop {
-        match decide_lock(current.as_ref(), request, clock(store)) {
+        match decide_lock(current.as_ref(), request, store.now()) {
             Decision::Write { write, acquired } => {
                 let expected = current.as_ref().map(|l| l.revision);
                 match store.swap_lock(expected, &write).await? {
@@ -262,16 +276,16 @@ pub enum ReleaseDecision {
     Nothing(NotReleased, Option<Lock>),
 }
 
-/// The release of an active row: inactive from `now`, and its hold ended.
-fn releasing(lock: &Lock, now: i64) -> LockWrite {
+/// The release of an active row: inactive from store time `time`, and its hold ended.
+fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
     LockWrite {
         lock: Lock {
             active: false,
-            updated_at: now,
+            updated_at: time.latest,
             revision: lock.revision + 1,
             ..lock.clone()
         },
-        holds: vec![released_or_lapsed(lock, now)],
+        holds: vec![released_or_lapsed(lock, time)],
     }
 }
 
@@ -279,7 +293,7 @@ pub fn decide_release(
     current: Option<&Lock>,
     user: &str,
     uberlock: bool,
-    now: i64,
+    time: StoreTime,
 ) -> Result<ReleaseDecision> {
     let lock = match current {
         Some(lock) if lock.active => lock,
@@ -291,7 +305,7 @@ pub fn decide_release(
         }
     };
     if lock.user != user {
-        let reason = if lock.is_held_at(now) {
+        let reason = if lock.is_held_at(time.earliest) {
             NotReleased::HeldByOther
         } else {
             NotReleased::NotLocked
@@ -310,7 +324,7 @@ pub fn decide_release(
             ),
         ));
     }
-    Ok(ReleaseDecision::Write(releasing(lock, now)))
+    Ok(ReleaseDecision::Write(releasing(lock, time)))
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -322,7 +336,7 @@ pub enum Released {
 pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
     let mut current = store.load_lock(env).await?;
     loop {
-        match decide_release(current.as_ref(), user, uberlock, clock(store))? {
+        match decide_release(current.as_ref(), user, uberlock, store.now())? {
             ReleaseDecision::Nothing(reason, lock) => return Ok(Released::Nothing(reason, lock)),
             ReleaseDecision::Write(write) => {
                 let expected = current.as_ref().map(|l| l.revision);
@@ -351,9 +365,10 @@ fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
     }
 }
 
-/// Extends the lease of `held` from `now`, as found in `current`: same lock id and fencing
-/// token, a lease as long as `held`'s. An uberlock stays without expiry.
-pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<LockWrite> {
+/// Extends the lease of `held` from store time `time`, as found in `current`: same lock id and
+/// fencing token, a lease as long as `held`'s. An uberlock stays without expiry.
+pub fn decide_renew(held: &Lock, current: Option<&Lock>, time: StoreTime) -> Result<LockWrite> {
+    let now = time.latest;
     let lock = still_ours(held, current)?;
     let lease = held.expires_at.map(|at| at - held.updated_at);
     let next = Lock {
@@ -370,8 +385,12 @@ pub fn decide_renew(held: &Lock, current: Option<&Lock>, now: i64) -> Result<Loc
 }
 
 /// Ends the acquisition `held`, as found in `current`.
-pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Result<LockWrite> {
-    Ok(releasing(still_ours(held, current)?, now))
+pub fn decide_release_held(
+    held: &Lock,
+    current: Option<&Lock>,
+    time: StoreTime,
+) -> Result<LockWrite> {
+    Ok(releasing(still_ours(held, current)?, time))
 }
 
 /// Writes `decide(row)` conditionally on the revision of `held`, the row as this holder last
@@ -381,11 +400,11 @@ pub fn decide_release_held(held: &Lock, current: Option<&Lock>, now: i64) -> Res
 async fn swap_held(
     store: &dyn Store,
     held: &Lock,
-    decide: impl Fn(Option<&Lock>, i64) -> Result<LockWrite>,
+    decide: impl Fn(Option<&Lock>, StoreTime) -> Result<LockWrite>,
 ) -> Result<Lock> {
     let mut current = Some(held.clone());
     loop {
-        let write = decide(current.as_ref(), clock(store))?;
+        let write = decide(current.as_ref(), store.now())?;
         let expected = current.as_ref().map(|l| l.revision);
         match store.swap_lock(expected, &write).await? {
             Swap::Done => return Ok(write.lock),
@@ -396,15 +415,18 @@ async fn swap_held(
 
 /// Renews the lease of a lock this process holds (`Error::LeaseLost` if it passed to anyone).
 pub async fn renew(store: &dyn Store, held: &Lock) -> Result<Lock> {
-    swap_held(store, held, |current, now| decide_renew(held, current, now)).await
+    swap_held(store, held, |current, time| {
+        decide_renew(held, current, time)
+    })
+    .await
 }
 
 /// Releases the acquisition `held` (an uberlock too) and returns the released row;
 /// `Error::LeaseLost` if the env passed to someone else meanwhile. Unlike [`release`], which
 /// ends whatever the user holds, this ends only this acquisition.
 pub async fn release_held(store: &dyn Store, held: &Lock) -> Result<Lock> {
-    swap_held(store, held, |current, now| {
-        decide_release_held(held, current, now)
+    swap_held(store, held, |current, time| {
+        decide_release_held(held, current, time)
     })
     .await
 }
@@ -415,7 +437,7 @@ pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
         Some(env) => store.load_lock(env).await?.into_iter().collect(),
         None => store.active_locks().await?,
     };
-    let now = clock(store);
+    let now = store.now().earliest;
     locks.retain(|lock| lock.is_held_at(now));
     locks.sort_by(|a, b| a.env.cmp(&b.env));
     Ok(locks)
@@ -441,9 +463,11 @@ pub async fn history(
     since: Option<Duration>,
     limit: usize,
 ) -> Result<Vec<Hold>> {
-    let from = since.map(|since| clock(store) - since.as_millis() as i64);
+    // Before the first reply the store's clock may be known only loosely: the window is
+    // generous, and expiry is judged after the reply, on the clock it taught.
+    let from = since.map(|since| store.now().earliest - since.as_millis() as i64);
     let holds = store.holds(env, from, limit).await?;
-    let now = clock(store);
+    let now = store.now().earliest;
     Ok(holds
         .into_iter()
         .map(|hold| judge_hold(hold, now))
@@ -455,6 +479,10 @@ mod tests {
     use super::*;
 
     const TTL: Duration = Duration::from_secs(60);
+
+    fn at(now: i64) -> StoreTime {
+        StoreTime::exact(now)
+    }
 
     fn request(user: &str, uberlock: bool) -> LockRequest {
         LockRequest {
@@ -475,7 +503,7 @@ mod tests {
 
     #[test]
     fn a_free_env_is_granted_with_a_lease() {
-        let (lock, acquired) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (lock, acquired) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         assert_eq!(acquired, Acquired::Acquired);
         assert_eq!(lock.expires_at, Some(61_000));
         assert_eq!((lock.fencing_token, lock.revision), (1, 1));
@@ -484,8 +512,12 @@ mod tests {
 
     #[test]
     fn the_holder_renews_and_keeps_the_id() {
-        let (first, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (again, acquired) = granted(decide_lock(Some(&first), &request("alice", false), 5_000));
+        let (first, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (again, acquired) = granted(decide_lock(
+            Some(&first),
+            &request("alice", false),
+            at(5_000),
+        ));
         assert_eq!(acquired, Acquired::Renewed);
         assert_eq!(again.id, first.id);
         assert_eq!(again.fencing_token, first.fencing_token);
@@ -496,50 +528,81 @@ mod tests {
 
     #[test]
     fn someone_else_waits_until_the_lease_expires() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         assert!(matches!(
-            decide_lock(Some(&held), &request("bob", false), 60_999),
+            decide_lock(Some(&held), &request("bob", false), at(60_999)),
             Decision::Busy(l) if l.user == "alice"
         ));
-        let (taken, acquired) = granted(decide_lock(Some(&held), &request("bob", false), 61_000));
+        let (taken, acquired) =
+            granted(decide_lock(Some(&held), &request("bob", false), at(61_000)));
         assert_eq!(acquired, Acquired::Acquired);
         assert_ne!(taken.id, held.id);
         assert_eq!(taken.fencing_token, held.fencing_token + 1);
     }
 
     #[test]
+    fn expiry_is_judged_on_the_store_clock_s_earliest_reading_and_stamped_from_its_latest() {
+        // The store's clock is known to within 800 ms: a new lease counts from the latest end.
+        let uncertain = |earliest| StoreTime {
+            earliest,
+            latest: earliest + 800,
+        };
+        let (held, _) = granted(decide_lock(
+            None,
+            &request("alice", false),
+            uncertain(1_000),
+        ));
+        assert_eq!((held.updated_at, held.expires_at), (1_800, Some(61_800)));
+        // Taken only once the store's clock has certainly passed the expiry.
+        assert!(matches!(
+            decide_lock(Some(&held), &request("bob", false), uncertain(61_799)),
+            Decision::Busy(_)
+        ));
+        let (taken, _) = granted(decide_lock(
+            Some(&held),
+            &request("bob", false),
+            uncertain(61_800),
+        ));
+        assert_eq!(taken.user, "bob");
+    }
+
+    #[test]
     fn a_released_env_is_free() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
-            decide_release(Some(&held), "alice", false, 2_000).unwrap()
+            decide_release(Some(&held), "alice", false, at(2_000)).unwrap()
         else {
             panic!("alice holds it")
         };
         assert!(!released.active);
         assert_eq!(released.updated_at, 2_000);
-        let (taken, _) = granted(decide_lock(Some(&released), &request("bob", false), 2_001));
+        let (taken, _) = granted(decide_lock(
+            Some(&released),
+            &request("bob", false),
+            at(2_001),
+        ));
         assert_eq!(taken.user, "bob");
     }
 
     #[test]
     fn an_uberlock_never_expires_and_refuses_everyone_else() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
         assert_eq!(uber.expires_at, None);
         let much_later = 1_000 + 10 * 365 * 86_400_000;
         assert!(matches!(
-            decide_lock(Some(&uber), &request("bob", false), much_later),
+            decide_lock(Some(&uber), &request("bob", false), at(much_later)),
             Decision::Uberlocked(l) if l.user == "alice"
         ));
         assert!(matches!(
-            decide_lock(Some(&uber), &request("bob", true), much_later),
+            decide_lock(Some(&uber), &request("bob", true), at(much_later)),
             Decision::Uberlocked(_)
         ));
     }
 
     #[test]
     fn an_uberlock_preempts_a_normal_holder() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (uber, acquired) = granted(decide_lock(Some(&held), &request("bob", true), 2_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (uber, acquired) = granted(decide_lock(Some(&held), &request("bob", true), at(2_000)));
         assert_eq!(
             acquired,
             Acquired::Preempted {
@@ -552,27 +615,32 @@ mod tests {
 
     #[test]
     fn the_holder_can_upgrade_and_a_normal_relock_keeps_the_uberlock() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (uber, acquired) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (uber, acquired) =
+            granted(decide_lock(Some(&held), &request("alice", true), at(2_000)));
         assert_eq!(acquired, Acquired::Upgraded);
         assert_eq!(
             (uber.id.as_str(), uber.expires_at),
             (held.id.as_str(), None)
         );
-        let (still, acquired) = granted(decide_lock(Some(&uber), &request("alice", false), 3_000));
+        let (still, acquired) = granted(decide_lock(
+            Some(&uber),
+            &request("alice", false),
+            at(3_000),
+        ));
         assert_eq!(acquired, Acquired::Renewed);
         assert!(still.uberlock && still.expires_at.is_none());
     }
 
     #[test]
     fn release_changes_nothing_unless_you_hold_it() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
         assert_eq!(
-            decide_release(Some(&held), "bob", false, 2_000).unwrap(),
+            decide_release(Some(&held), "bob", false, at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
         );
         assert!(matches!(
-            decide_release(None, "bob", false, 2_000).unwrap(),
+            decide_release(None, "bob", false, at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::NotLocked, None)
         ));
     }
@@ -586,8 +654,8 @@ mod tests {
 
     #[test]
     fn renewal_extends_the_lease_and_keeps_the_acquisition() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let renewed = decide_renew(&held, Some(&held), 21_000).unwrap().lock;
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let renewed = decide_renew(&held, Some(&held), at(21_000)).unwrap().lock;
         assert_eq!(
             (
                 renewed.id.as_str(),
@@ -604,59 +672,69 @@ mod tests {
 
     #[test]
     fn renewal_past_the_lease_succeeds_while_nobody_took_the_env() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let late = decide_renew(&held, Some(&held), 500_000).unwrap().lock;
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let late = decide_renew(&held, Some(&held), at(500_000)).unwrap().lock;
         assert_eq!(late.expires_at, Some(560_000));
         assert_eq!(late.id, held.id);
     }
 
     #[test]
     fn renewal_fails_once_someone_else_took_the_env() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (taken, _) = granted(decide_lock(Some(&held), &request("bob", false), 61_000));
-        assert_eq!(lost_to(decide_renew(&held, Some(&taken), 62_000)), "bob");
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (taken, _) = granted(decide_lock(Some(&held), &request("bob", false), at(61_000)));
         assert_eq!(
-            lost_to(decide_release_held(&held, Some(&taken), 62_000)),
+            lost_to(decide_renew(&held, Some(&taken), at(62_000))),
+            "bob"
+        );
+        assert_eq!(
+            lost_to(decide_release_held(&held, Some(&taken), at(62_000))),
             "bob"
         );
         // Taken and released again since: the env still passed to bob in between.
         let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
-            decide_release(Some(&taken), "bob", false, 63_000).unwrap()
+            decide_release(Some(&taken), "bob", false, at(63_000)).unwrap()
         else {
             panic!("bob holds it")
         };
-        assert_eq!(lost_to(decide_renew(&held, Some(&released), 64_000)), "bob");
+        assert_eq!(
+            lost_to(decide_renew(&held, Some(&released), at(64_000))),
+            "bob"
+        );
         // Even a new acquisition by the same user is another acquisition.
         let (again, _) = granted(decide_lock(
             Some(&released),
             &request("alice", false),
-            65_000,
+            at(65_000),
         ));
-        assert!(lost_to(decide_renew(&held, Some(&again), 66_000)).contains("alice"));
+        assert!(lost_to(decide_renew(&held, Some(&again), at(66_000))).contains("alice"));
     }
 
     #[test]
     fn renewal_fails_once_the_lock_was_released_or_preempted() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let released = decide_release_held(&held, Some(&held), 2_000).unwrap().lock;
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let released = decide_release_held(&held, Some(&held), at(2_000))
+            .unwrap()
+            .lock;
         assert!(!released.active);
         assert_eq!(released.id, held.id);
-        assert!(lost_to(decide_renew(&held, Some(&released), 3_000)).contains("released"));
-        assert!(lost_to(decide_renew(&held, None, 3_000)).contains("nobody"));
-        let (uber, _) = granted(decide_lock(Some(&held), &request("bob", true), 2_000));
-        assert_eq!(lost_to(decide_renew(&held, Some(&uber), 3_000)), "bob");
+        assert!(lost_to(decide_renew(&held, Some(&released), at(3_000))).contains("released"));
+        assert!(lost_to(decide_renew(&held, None, at(3_000))).contains("nobody"));
+        let (uber, _) = granted(decide_lock(Some(&held), &request("bob", true), at(2_000)));
+        assert_eq!(lost_to(decide_renew(&held, Some(&uber), at(3_000))), "bob");
     }
 
     #[test]
     fn renewal_keeps_an_uberlock_without_expiry_and_follows_an_upgrade() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
-        let renewed = decide_renew(&uber, Some(&uber), 9_000).unwrap().lock;
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let renewed = decide_renew(&uber, Some(&uber), at(9_000)).unwrap().lock;
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let (held, _) = granted(decide_lock(None, &request("alice", false), 1_000));
-        let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), 2_000));
-        let renewed = decide_renew(&held, Some(&upgraded), 3_000).unwrap().lock;
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), at(2_000)));
+        let renewed = decide_renew(&held, Some(&upgraded), at(3_000))
+            .unwrap()
+            .lock;
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let released = decide_release_held(&held, Some(&upgraded), 4_000)
+        let released = decide_release_held(&held, Some(&upgraded), at(4_000))
             .unwrap()
             .lock;
         assert!(!released.active && released.uberlock);
@@ -671,44 +749,48 @@ mod tests {
 
     #[test]
     fn a_fresh_acquisition_opens_a_hold_and_ends_the_lapsed_one() {
-        let first = written(decide_lock(None, &request("alice", false), 1_000));
+        let first = written(decide_lock(None, &request("alice", false), at(1_000)));
         assert_eq!(first.holds, [Hold::of(&first.lock)]);
         let taken = written(decide_lock(
             Some(&first.lock),
             &request("bob", false),
-            90_000,
+            at(90_000),
         ));
         let lapsed = Hold::of(&first.lock).ended(HoldEnd::Expired, 61_000, None);
         assert_eq!(taken.holds, [Hold::of(&taken.lock), lapsed]);
         // After a release, the released hold is not written again.
         let ReleaseDecision::Write(released) =
-            decide_release(Some(&taken.lock), "bob", false, 95_000).unwrap()
+            decide_release(Some(&taken.lock), "bob", false, at(95_000)).unwrap()
         else {
             panic!("bob holds it")
         };
         let again = written(decide_lock(
             Some(&released.lock),
             &request("carol", false),
-            96_000,
+            at(96_000),
         ));
         assert_eq!(again.holds, [Hold::of(&again.lock)]);
     }
 
     #[test]
     fn a_preemption_ends_the_hold_it_took_and_names_who() {
-        let held = written(decide_lock(None, &request("alice", false), 1_000));
-        let uber = written(decide_lock(Some(&held.lock), &request("bob", true), 2_000));
+        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
+        let uber = written(decide_lock(
+            Some(&held.lock),
+            &request("bob", true),
+            at(2_000),
+        ));
         let preempted = Hold::of(&held.lock).ended(HoldEnd::Preempted, 2_000, Some("bob".into()));
         assert_eq!(uber.holds, [Hold::of(&uber.lock), preempted]);
     }
 
     #[test]
     fn renewals_and_upgrades_rewrite_their_own_hold() {
-        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
         let renewed = written(decide_lock(
             Some(&held.lock),
             &request("alice", false),
-            5_000,
+            at(5_000),
         ));
         assert_eq!(renewed.holds, [Hold::of(&renewed.lock)]);
         assert_eq!(renewed.holds[0].expires_at, Some(65_000));
@@ -716,18 +798,18 @@ mod tests {
         let upgraded = written(decide_lock(
             Some(&renewed.lock),
             &request("alice", true),
-            6_000,
+            at(6_000),
         ));
         assert!(upgraded.holds[0].uberlock && upgraded.holds[0].expires_at.is_none());
-        let by_run = decide_renew(&held.lock, Some(&held.lock), 7_000).unwrap();
+        let by_run = decide_renew(&held.lock, Some(&held.lock), at(7_000)).unwrap();
         assert_eq!(by_run.holds, [Hold::of(&by_run.lock)]);
     }
 
     #[test]
     fn a_release_ends_the_hold_as_released_or_as_expired_when_the_lease_lapsed_first() {
-        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
         let ReleaseDecision::Write(on_time) =
-            decide_release(Some(&held.lock), "alice", false, 2_000).unwrap()
+            decide_release(Some(&held.lock), "alice", false, at(2_000)).unwrap()
         else {
             panic!("alice holds it")
         };
@@ -735,14 +817,14 @@ mod tests {
             on_time.holds,
             [Hold::of(&held.lock).ended(HoldEnd::Released, 2_000, None)]
         );
-        let late = decide_release_held(&held.lock, Some(&held.lock), 70_000).unwrap();
+        let late = decide_release_held(&held.lock, Some(&held.lock), at(70_000)).unwrap();
         assert!(!late.lock.active);
         assert_eq!(
             late.holds,
             [Hold::of(&held.lock).ended(HoldEnd::Expired, 61_000, None)]
         );
-        let uber = written(decide_lock(None, &request("alice", true), 1_000));
-        let ended = decide_release_held(&uber.lock, Some(&uber.lock), i64::MAX / 2).unwrap();
+        let uber = written(decide_lock(None, &request("alice", true), at(1_000)));
+        let ended = decide_release_held(&uber.lock, Some(&uber.lock), at(i64::MAX / 2)).unwrap();
         assert_eq!(ended.holds[0].end, Some(HoldEnd::Released));
     }
 
@@ -752,21 +834,33 @@ mod tests {
             meta: Meta::Given(meta.into()),
             ..request("alice", uberlock)
         };
-        let (held, _) = granted(decide_lock(None, &given("https://ci/1", false), 1_000));
-        let (renewed, _) = granted(decide_lock(Some(&held), &request("alice", false), 2_000));
+        let (held, _) = granted(decide_lock(None, &given("https://ci/1", false), at(1_000)));
+        let (renewed, _) = granted(decide_lock(
+            Some(&held),
+            &request("alice", false),
+            at(2_000),
+        ));
         assert_eq!(renewed.meta, "https://ci/1");
-        let (upgraded, _) = granted(decide_lock(Some(&renewed), &request("alice", true), 3_000));
+        let (upgraded, _) = granted(decide_lock(
+            Some(&renewed),
+            &request("alice", true),
+            at(3_000),
+        ));
         assert_eq!(upgraded.meta, "https://ci/1");
-        let (replaced, _) = granted(decide_lock(Some(&upgraded), &given("INC-42", false), 4_000));
+        let (replaced, _) = granted(decide_lock(
+            Some(&upgraded),
+            &given("INC-42", false),
+            at(4_000),
+        ));
         assert_eq!(replaced.meta, "INC-42");
         // A fresh acquisition takes the default, whatever the previous holder's meta was.
-        let (fresh, _) = granted(decide_lock(Some(&held), &request("bob", false), 90_000));
+        let (fresh, _) = granted(decide_lock(Some(&held), &request("bob", false), at(90_000)));
         assert_eq!(fresh.meta, "CLI");
     }
 
     #[test]
     fn an_open_hold_past_its_lease_reads_as_expired_when_it_ran_out() {
-        let held = written(decide_lock(None, &request("alice", false), 1_000));
+        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
         let open = held.holds[0].clone();
         assert_eq!(judge_hold(open.clone(), 60_999), open);
         let judged = judge_hold(open.clone(), 61_000);
@@ -774,7 +868,7 @@ mod tests {
             (judged.end, judged.ended_at),
             (Some(HoldEnd::Expired), Some(61_000))
         );
-        let uber = written(decide_lock(None, &request("alice", true), 1_000));
+        let uber = written(decide_lock(None, &request("alice", true), at(1_000)));
         assert_eq!(judge_hold(uber.holds[0].clone(), i64::MAX), uber.holds[0]);
         let released = open.ended(HoldEnd::Released, 2_000, None);
         assert_eq!(judge_hold(released.clone(), 90_000), released);
@@ -782,11 +876,11 @@ mod tests {
 
     #[test]
     fn releasing_an_uberlock_needs_the_flag() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), 1_000));
-        let err = decide_release(Some(&uber), "alice", false, 2_000).unwrap_err();
+        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let err = decide_release(Some(&uber), "alice", false, at(2_000)).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         assert!(matches!(
-            decide_release(Some(&uber), "alice", true, 2_000).unwrap(),
+            decide_release(Some(&uber), "alice", true, at(2_000)).unwrap(),
             ReleaseDecision::Write(w) if !w.lock.active
         ));
     }

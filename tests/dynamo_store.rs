@@ -170,6 +170,27 @@ async fn init_refuses_a_history_table_with_another_key_schema() {
     }
 }
 
+#[tokio::test]
+async fn the_store_reads_dynamodb_s_clock_off_its_responses() {
+    let Some(settings) = fresh_settings("the_store_reads_dynamodb_s_clock_off_its_responses")
+    else {
+        return;
+    };
+    let store = DynamoStore::connect(&settings).await.unwrap();
+    store.init().await.unwrap();
+    for _ in 0..5 {
+        store.load_lock("prod").await.unwrap();
+    }
+    // DynamoDB Local runs on this machine's clock, which the store never consulted.
+    let wall = daplaya::model::now_ms();
+    let now = store.now();
+    assert!(
+        now.earliest <= wall + 50 && wall < now.latest + 50,
+        "{now:?} against {wall}"
+    );
+    assert!(now.uncertainty_ms() <= 1_100, "{now:?}");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrent_inits_both_succeed() {
     let Some(settings) = fresh_settings("concurrent_inits_both_succeed") else {

@@ -320,6 +320,11 @@ pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> Strin
             "{} {error} while the command ran",
             style.red("error:")
         ),
+        Event::Killed { after } => format!(
+            "{} the command was still running {} after SIGTERM; sent SIGKILL",
+            style.red("error:"),
+            humanize(*after)
+        ),
         Event::Released(lock) => human(
             &Report::Released(Released::Released((*lock).clone())),
             now,

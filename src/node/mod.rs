@@ -66,7 +66,13 @@ pub async fn lock_history(options: LockHistoryOptions) -> napi::Result<Vec<Hold>
 #[napi(ts_return_type = "Promise<Lock & Acquisition>")]
 pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<LockResult>> {
     let args = lock_args(&options);
-    let validate = move |caller: &Caller| args.action(caller);
+    let runs_nothing = options.kill_after.is_none();
+    let validate = move |caller: &Caller| match runs_nothing {
+        true => args.action(caller),
+        false => Err(Error::usage(
+            "killAfter is an option of runLocked: lock runs no command",
+        )),
+    };
     call_as(&options.store_options(), validate, options.signal.as_ref()).await
 }
 
@@ -91,9 +97,10 @@ pub async fn release(options: ReleaseOptions) -> napi::Result<WithUserSource<Rel
 /// `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third
 /// of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
 /// `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
-/// command SIGTERM, and with the errors of `lock` before the command starts
-/// (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it cannot start; nothing stays locked).
-/// Signals to this Node process are not forwarded.
+/// command SIGTERM (and SIGKILL `killAfter` later if it is still running), and with the
+/// errors of `lock` before the command starts (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it
+/// cannot start; nothing stays locked). The command runs in its own process group; on Linux it
+/// gets SIGTERM if this Node process dies. Signals to this Node process are not forwarded.
 #[napi(ts_return_type = "Promise<RunLockedResult & DefaultedUser>")]
 pub async fn run_locked(
     options: LockOptions,
@@ -101,6 +108,7 @@ pub async fn run_locked(
 ) -> napi::Result<WithUserSource<RunLockedResult>> {
     let args = RunArgs {
         lock: lock_args(&options),
+        kill_after: duration_text(&options.kill_after),
         command,
     };
     let abort = options.signal.as_ref();

@@ -133,6 +133,9 @@ options! {
         no_wait: Option<bool>,
         #[doc = " How often to retry while waiting (default 5 s)."]
         poll_interval: Option<Either<f64, String>>,
+        #[doc = " `runLocked` only: after sending the command SIGTERM (a lost lease, an abort), SIGKILL"]
+        #[doc = " its process group if it is still running this long after (default 30 s)."]
+        kill_after: Option<Either<f64, String>>,
         #[doc = " Aborting it ends the wait at once: nothing is taken, and the call rejects with an"]
         #[doc = " `AbortError`. For `runLocked`, a command already running is sent SIGTERM, and the"]
         #[doc = " lock is released when it has exited."]

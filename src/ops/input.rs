@@ -53,6 +53,8 @@ pub struct HistoryArgs {
 pub struct RunArgs {
     #[serde(flatten)]
     pub lock: LockArgs,
+    #[serde(deserialize_with = "duration_text")]
+    pub kill_after: Option<String>,
     pub command: Vec<String>,
 }
 
@@ -233,10 +235,15 @@ impl RunArgs {
                 "daplaya locks run --env <ENV> [--user <USER>] -- <command> [args...]",
             ));
         }
+        let kill_after = match &self.kill_after {
+            Some(text) => duration::parse_positive("--kill-after", text)?,
+            None => crate::run::DEFAULT_KILL_AFTER,
+        };
         Ok(Action::Run {
             request: RunRequest {
                 lock: request,
                 policy,
+                kill_after,
                 command: self.command.clone(),
             },
             user_source,

@@ -1,7 +1,13 @@
-//! The command's process: starting it with the lock in its environment and our standard
-//! streams, its exit code, and passing signals on to it.
+//! The command's process: started with the lock in its environment and our standard streams,
+//! in a process group of its own that every signal we pass on reaches whole, holding the
+//! terminal's foreground while we would, and (on Linux) bound to die with us.
+//!
+//! Why its own group: `sh -c 'step1; step2'` or `npm run deploy` run their work in children;
+//! a signal to the command's group stops all of them, not just the shell. Shells do the same
+//! for every job, and like a shell we hand the terminal's foreground to that group (when ours
+//! has it) so that Ctrl-C reaches the command and it may read the terminal, then take the
+//! foreground back when it exits.
 
-use super::signals::SIGINT;
 use super::ChildStdout;
 use crate::error::{Error, Result};
 use crate::model::Lock;
@@ -20,33 +26,132 @@ pub fn exit_code(status: ExitStatus) -> i32 {
     status.code().unwrap_or(crate::error::exit::FAILURE)
 }
 
-pub(super) fn spawn(command: &[String], lock: &Lock, stdout: ChildStdout) -> Result<Child> {
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| Error::usage("locks run needs a command to run"))?;
-    let mut child = Command::new(program);
-    child
-        .args(args)
-        .env("DAPLAYA_LOCK_ID", &lock.id)
-        .env("DAPLAYA_ENV", &lock.env)
-        .env("DAPLAYA_FENCING_TOKEN", lock.fencing_token.to_string());
-    let child_stdout = match stdout {
-        ChildStdout::Inherit => Stream::Stdout,
-        ChildStdout::ToStderr => Stream::Stderr,
-    };
-    child
-        .stdin(inherited(Stream::Stdin))
-        .stdout(inherited(child_stdout))
-        .stderr(inherited(Stream::Stderr));
-    child.spawn().map_err(|source| {
-        let program = program.clone();
-        // As `env` and shells tell them apart: 127 for no such command, 126 for the rest.
-        if source.kind() == std::io::ErrorKind::NotFound {
-            Error::CommandNotFound { program, source }
-        } else {
-            Error::CannotExecute { program, source }
+/// The running command.
+pub(super) struct CommandProcess {
+    child: Child,
+    /// The terminal whose foreground the command holds, to be taken back when it exits.
+    #[cfg(unix)]
+    terminal: Option<std::fs::File>,
+}
+
+impl CommandProcess {
+    pub(super) async fn spawn(
+        command: &[String],
+        lock: &Lock,
+        stdout: ChildStdout,
+    ) -> Result<CommandProcess> {
+        let (program, args) = command
+            .split_first()
+            .ok_or_else(|| Error::usage("locks run needs a command to run"))?;
+        let mut child = Command::new(program);
+        child
+            .args(args)
+            .env("DAPLAYA_LOCK_ID", &lock.id)
+            .env("DAPLAYA_ENV", &lock.env)
+            .env("DAPLAYA_FENCING_TOKEN", lock.fencing_token.to_string());
+        let child_stdout = match stdout {
+            ChildStdout::Inherit => Stream::Stdout,
+            ChildStdout::ToStderr => Stream::Stderr,
+        };
+        child
+            .stdin(inherited(Stream::Stdin))
+            .stdout(inherited(child_stdout))
+            .stderr(inherited(Stream::Stderr));
+        #[cfg(unix)]
+        let terminal = unix::foreground_terminal();
+        #[cfg(unix)]
+        unix::own_group_bound_to_us(&mut child, terminal.as_ref());
+        let spawned = on_lasting_thread(move || child.spawn())
+            .await
+            .and_then(|spawned| spawned)
+            .map_err(|source| {
+                let program = program.clone();
+                // As `env` and shells tell them apart: 127 for no such command, 126 for the rest.
+                if source.kind() == std::io::ErrorKind::NotFound {
+                    Error::CommandNotFound { program, source }
+                } else {
+                    Error::CannotExecute { program, source }
+                }
+            })?;
+        Ok(CommandProcess {
+            child: spawned,
+            #[cfg(unix)]
+            terminal,
+        })
+    }
+
+    /// Waits for the command to exit, then takes the terminal back if it had it.
+    pub(super) async fn wait(&mut self) -> std::io::Result<ExitStatus> {
+        let status = self.child.wait().await;
+        #[cfg(unix)]
+        if let Some(terminal) = self.terminal.take() {
+            unix::hand_terminal(&terminal, unix::own_group());
         }
-    })
+        status
+    }
+
+    /// Sends `signal` to the command's whole process group.
+    #[cfg(unix)]
+    pub(super) fn signal(&mut self, signal: i32) {
+        // `id()` is `None` once the command has been reaped; until then its pid is its group's
+        // id, which no other process can take.
+        if let Some(pid) = self
+            .child
+            .id()
+            .and_then(|pid| libc::pid_t::try_from(pid).ok())
+        {
+            // SAFETY: kill(2) on our own child's group; a failure (it just exited) is harmless.
+            unsafe {
+                libc::kill(-pid, signal);
+            }
+        }
+    }
+
+    #[cfg(not(unix))]
+    pub(super) fn signal(&mut self, _signal: i32) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// Runs `work` (a fork) on one thread that lives as long as the process. On Linux the command
+/// is told to die with its parent, and "parent" means the thread that forked it: the Tokio
+/// thread an async call happens to run on may be a blocking-pool thread, which exits after
+/// ten idle seconds and would take a still-running command with it.
+async fn on_lasting_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> std::io::Result<T> {
+    use std::sync::mpsc;
+    use std::sync::{Mutex, OnceLock};
+    type Job = Box<dyn FnOnce() + Send>;
+    static FORKER: OnceLock<Mutex<mpsc::Sender<Job>>> = OnceLock::new();
+    let forker = FORKER.get_or_init(|| {
+        let (jobs, queue) = mpsc::channel::<Job>();
+        std::thread::Builder::new()
+            .name("daplaya-fork".into())
+            .spawn(move || queue.into_iter().for_each(|job| job()))
+            .expect("a thread for starting commands");
+        Mutex::new(jobs)
+    });
+    // Tokio's process support (SIGCHLD) needs its runtime entered on the forking thread.
+    let runtime = tokio::runtime::Handle::current();
+    let (done, result) = tokio::sync::oneshot::channel();
+    let job: Job = Box::new(move || {
+        let _entered = runtime.enter();
+        let _ = done.send(work());
+    });
+    let sent = forker
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .send(job)
+        .is_ok();
+    match sent {
+        true => result
+            .await
+            .map_err(|_| std::io::Error::other("the thread starting commands is gone")),
+        false => Err(std::io::Error::other(
+            "the thread starting commands is gone",
+        )),
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -81,44 +186,78 @@ fn inherited(stream: Stream) -> Stdio {
     duplicate.map_or_else(|_| Stdio::null(), Stdio::from)
 }
 
-/// Passes a signal on to the command. A Ctrl-C at a terminal already reached the command (it
-/// shares our foreground process group), so that one is not sent twice: tools such as
-/// terraform treat a second interrupt as "stop at once".
-pub(super) fn forward(child: &mut Child, signal: i32) {
-    if signal == SIGINT && terminal_interrupts_us() {
-        return;
+#[cfg(unix)]
+mod unix {
+    use std::fs::File;
+    use std::os::fd::{AsRawFd, RawFd};
+    use tokio::process::Command;
+
+    pub(super) fn own_group() -> libc::pid_t {
+        // SAFETY: getpgrp(2) cannot fail.
+        unsafe { libc::getpgrp() }
     }
-    send_signal(child, signal);
-}
 
-#[cfg(unix)]
-fn terminal_interrupts_us() -> bool {
-    // The controlling terminal, if any, and whether our process group is in its foreground.
-    let Ok(tty) = std::fs::File::open("/dev/tty") else {
-        return false;
-    };
-    use std::os::fd::AsRawFd;
-    // SAFETY: plain syscalls on a descriptor we own for the duration of the call.
-    unsafe { libc::tcgetpgrp(tty.as_raw_fd()) == libc::getpgrp() }
-}
+    /// Our controlling terminal, if our process group is in its foreground.
+    pub(super) fn foreground_terminal() -> Option<File> {
+        let tty = File::open("/dev/tty").ok()?;
+        // SAFETY: tcgetpgrp(3) on a descriptor we own for the duration of the call.
+        let foreground = unsafe { libc::tcgetpgrp(tty.as_raw_fd()) };
+        (foreground == own_group()).then_some(tty)
+    }
 
-#[cfg(not(unix))]
-fn terminal_interrupts_us() -> bool {
-    false
-}
-
-#[cfg(unix)]
-pub(super) fn send_signal(child: &mut Child, signal: i32) {
-    // `id()` is `None` once the command has been reaped, so this never hits a reused pid.
-    if let Some(pid) = child.id().and_then(|pid| libc::pid_t::try_from(pid).ok()) {
-        // SAFETY: kill(2) on our own child's pid; a failure (it just exited) is harmless.
+    /// Puts `group` in the terminal's foreground. A process outside the foreground group gets
+    /// SIGTTOU for trying, unless it blocks that signal, as shells do meanwhile. Only
+    /// async-signal-safe calls: this also runs in the forked child.
+    fn foreground(terminal: RawFd, group: libc::pid_t) -> bool {
+        // SAFETY: signal-mask calls on this thread's own mask, restored before returning, and
+        // tcsetpgrp(3) on an open descriptor.
         unsafe {
-            libc::kill(pid, signal);
+            let mut block: libc::sigset_t = std::mem::zeroed();
+            let mut previous: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut block);
+            libc::sigaddset(&mut block, libc::SIGTTOU);
+            libc::pthread_sigmask(libc::SIG_BLOCK, &block, &mut previous);
+            let done = libc::tcsetpgrp(terminal, group) == 0;
+            libc::pthread_sigmask(libc::SIG_SETMASK, &previous, std::ptr::null_mut());
+            done
         }
     }
-}
 
-#[cfg(not(unix))]
-pub(super) fn send_signal(child: &mut Child, _signal: i32) {
-    let _ = child.start_kill();
+    pub(super) fn hand_terminal(terminal: &File, group: libc::pid_t) {
+        // Failing (the terminal went away) leaves nothing to give back.
+        let _ = foreground(terminal.as_raw_fd(), group);
+    }
+
+    /// In the child, before it becomes the command: a process group of its own (in the
+    /// terminal's foreground when `terminal` is given), and on Linux SIGTERM when we die.
+    pub(super) fn own_group_bound_to_us(command: &mut Command, terminal: Option<&File>) {
+        let terminal = terminal.map(|tty| tty.as_raw_fd());
+        // SAFETY: getpid(2) cannot fail.
+        let parent = unsafe { libc::getpid() };
+        // SAFETY: the closure makes only async-signal-safe calls and allocates nothing, as
+        // code between fork and exec must.
+        unsafe {
+            command.pre_exec(move || {
+                if libc::setpgid(0, 0) != 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                if let Some(terminal) = terminal {
+                    foreground(terminal, libc::getpid());
+                }
+                #[cfg(target_os = "linux")]
+                {
+                    if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM as libc::c_ulong) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    // We died before the line above: nobody would ever send that SIGTERM.
+                    if libc::getppid() != parent {
+                        return Err(std::io::Error::from_raw_os_error(libc::ESRCH));
+                    }
+                }
+                #[cfg(not(target_os = "linux"))]
+                let _ = parent;
+                Ok(())
+            });
+        }
+    }
 }

@@ -3,6 +3,7 @@
 
 use crate::error::Error;
 use crate::model::Lock;
+use crate::store::StoreTime;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
@@ -17,8 +18,8 @@ pub(super) enum Step {
 }
 
 /// A normal lock's lease as this process knows it, on the local monotonic clock. The deadline
-/// counts from the start of the last successful write (the store's lease counts from a later
-/// instant), so it never runs past the stored lease while clocks tick at the same rate.
+/// is when the store's clock may, at the earliest, reach the stored `expiresAt` (the latest
+/// reading of its estimate), so it never runs past the lease as everyone else judges it.
 #[derive(Debug)]
 pub(super) struct Lease {
     env: String,
@@ -31,15 +32,13 @@ pub(super) struct Lease {
 
 impl Lease {
     /// `None` for an uberlock: it never expires and is never renewed.
-    pub(super) fn new(lock: &Lock, now: Instant, wall_now: i64) -> Option<Lease> {
+    pub(super) fn new(lock: &Lock, now: Instant, store_now: StoreTime) -> Option<Lease> {
         let expires_at = lock.expires_at?;
         let ttl = millis(expires_at - lock.updated_at);
-        // Taken `wall_now - updated_at` ago, by this machine's clock.
-        let left = ttl.saturating_sub(millis(wall_now - lock.updated_at));
         Some(Lease {
             env: lock.env.clone(),
             ttl,
-            deadline: now + left,
+            deadline: now + left(expires_at, store_now),
             next_renewal: now + ttl / 3,
             failing: None,
         })
@@ -68,10 +67,12 @@ impl Lease {
         }
     }
 
-    /// A renewal that started at `started` succeeded.
-    pub(super) fn renewed(&mut self, started: Instant) {
-        self.deadline = started + self.ttl;
-        self.next_renewal = started + self.ttl / 3;
+    /// A renewal wrote `lock`; it is `now`, and the store's clock reads `store_now`.
+    pub(super) fn renewed(&mut self, lock: &Lock, now: Instant, store_now: StoreTime) {
+        if let Some(expires_at) = lock.expires_at {
+            self.deadline = now + left(expires_at, store_now);
+        }
+        self.next_renewal = now + self.ttl / 3;
         self.failing = None;
     }
 
@@ -84,6 +85,11 @@ impl Lease {
             Step::Renew { .. } => None,
         }
     }
+}
+
+/// How long until the store's clock may read `expires_at`.
+fn left(expires_at: i64, store_now: StoreTime) -> Duration {
+    millis(expires_at - store_now.latest)
 }
 
 fn millis(ms: i64) -> Duration {
@@ -116,28 +122,44 @@ pub(super) mod tests {
 
     #[test]
     fn an_uberlock_has_no_lease_to_renew() {
-        assert!(Lease::new(&lock_at(1_000, None), Instant::now(), 1_000).is_none());
+        assert!(Lease::new(&lock_at(1_000, None), Instant::now(), exact(1_000)).is_none());
+    }
+
+    fn exact(now: i64) -> StoreTime {
+        StoreTime::exact(now)
     }
 
     #[test]
-    fn renewals_come_every_third_of_the_ttl_and_the_deadline_counts_from_the_write() {
+    fn renewals_come_every_third_of_the_ttl_and_the_deadline_is_the_stored_expiry() {
         let t0 = Instant::now();
-        // Written 300 ms ago by this clock: 2.7 s of a 3 s lease are left.
-        let mut lease = Lease::new(&lock_at(10_000, Some(3_000)), t0, 10_300).unwrap();
+        // Written 300 ms ago by the store's clock: 2.7 s of a 3 s lease are left.
+        let mut lease = Lease::new(&lock_at(10_000, Some(3_000)), t0, exact(10_300)).unwrap();
         assert_eq!(lease.next_renewal, t0 + Duration::from_secs(1));
         assert_eq!(lease.deadline, t0 + Duration::from_millis(2_700));
         assert!(matches!(lease.due(t0 + Duration::from_secs(1)),
             Step::Renew { budget } if budget == Duration::from_millis(1_700)));
-        let started = t0 + Duration::from_secs(1);
-        lease.renewed(started);
-        assert_eq!(lease.deadline, started + Duration::from_secs(3));
-        assert_eq!(lease.next_renewal, started + Duration::from_secs(1));
+        let now = t0 + Duration::from_secs(1);
+        lease.renewed(&lock_at(11_000, Some(3_000)), now, exact(11_020));
+        assert_eq!(lease.deadline, now + Duration::from_millis(2_980));
+        assert_eq!(lease.next_renewal, now + Duration::from_secs(1));
+    }
+
+    #[test]
+    fn the_deadline_ends_before_the_store_clock_can_reach_the_expiry() {
+        let t0 = Instant::now();
+        // The store's clock is known to within 1.2 s: the holder gives up that much sooner.
+        let store_now = StoreTime {
+            earliest: 10_000,
+            latest: 11_200,
+        };
+        let lease = Lease::new(&lock_at(10_000, Some(3_000)), t0, store_now).unwrap();
+        assert_eq!(lease.deadline, t0 + Duration::from_millis(1_800));
     }
 
     #[test]
     pub(super) fn failed_renewals_retry_until_the_lease_runs_out_then_the_lock_is_lost() {
         let t0 = Instant::now();
-        let mut lease = Lease::new(&lock_at(0, Some(1_200)), t0, 0).unwrap();
+        let mut lease = Lease::new(&lock_at(0, Some(1_200)), t0, exact(0)).unwrap();
         let at = |ms| t0 + Duration::from_millis(ms);
         assert!(lease.failed(store_error(), at(400)).is_none());
         assert_eq!(
@@ -162,14 +184,14 @@ pub(super) mod tests {
             .to_string()
             .starts_with("could not renew the lock on prod"));
         // One success clears the failure and restarts the lease.
-        lease.renewed(at(1_300));
+        lease.renewed(&lock_at(1_300, Some(1_200)), at(1_300), exact(1_300));
         assert!(matches!(lease.due(at(1_700)), Step::Renew { .. }));
     }
 
     #[test]
     fn a_process_stopped_past_its_lease_asks_the_store_before_giving_up() {
         let t0 = Instant::now();
-        let lease = Lease::new(&lock_at(0, Some(900)), t0, 0).unwrap();
+        let lease = Lease::new(&lock_at(0, Some(900)), t0, exact(0)).unwrap();
         let resumed = t0 + Duration::from_secs(60);
         assert!(matches!(lease.due(resumed),
             Step::Renew { budget } if budget == Duration::from_millis(300)));

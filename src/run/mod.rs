@@ -18,15 +18,20 @@ use crate::error::{Error, Result};
 use crate::locks::{self, Acquired, LockRequest, WaitPolicy};
 use crate::model::Lock;
 use crate::store::Store;
-use child::spawn;
+use child::CommandProcess;
 use signals::Running;
 use std::time::Duration;
 use supervisor::supervise;
+
+/// The grace a command gets between SIGTERM and SIGKILL, as `timeout(1)` and Kubernetes give.
+pub const DEFAULT_KILL_AFTER: Duration = Duration::from_secs(30);
 
 #[derive(Debug, Clone)]
 pub struct RunRequest {
     pub lock: LockRequest,
     pub policy: WaitPolicy,
+    /// How long the command may outlive a SIGTERM from us before it gets SIGKILL.
+    pub kill_after: Duration,
     /// Program and arguments; never empty once validated.
     pub command: Vec<String>,
 }
@@ -56,6 +61,10 @@ pub enum Event<'a> {
     Lost {
         error: &'a Error,
         stopping: bool,
+    },
+    /// The command outlived a SIGTERM from us by `after`: its process group got SIGKILL.
+    Killed {
+        after: Duration,
     },
     Released(&'a Lock),
     ReleaseFailed {
@@ -133,7 +142,7 @@ pub async fn run_locked(
         release(store, &lock, events).await;
         return Err(Error::Interrupted);
     }
-    let mut child = match spawn(&request.command, &lock, stdout) {
+    let mut child = match CommandProcess::spawn(&request.command, &lock, stdout).await {
         Ok(child) => child,
         Err(error) => {
             release(store, &lock, events).await;
@@ -142,7 +151,15 @@ pub async fn run_locked(
     };
     let supervised = {
         let _running = Running::new(&interrupt.running);
-        supervise(store, &mut child, lock, &mut signals, events).await
+        supervise(
+            store,
+            &mut child,
+            lock,
+            request.kill_after,
+            &mut signals,
+            events,
+        )
+        .await
     };
     let command_exit = match supervised.status {
         Ok(status) => exit_code(status),
@@ -250,6 +267,7 @@ mod tests {
                 wait: Wait::No,
                 poll_interval: DEFAULT_POLL_INTERVAL,
             },
+            kill_after: DEFAULT_KILL_AFTER,
             command: vec!["sh".into(), "-c".into(), script.into()],
         }
     }

@@ -9,6 +9,7 @@ use tokio_util::sync::CancellationToken;
 /// Signal numbers as every Unix daplaya targets numbers them.
 pub const SIGHUP: i32 = 1;
 pub const SIGINT: i32 = 2;
+pub const SIGKILL: i32 = 9;
 pub const SIGTERM: i32 = 15;
 
 /// `"SIGINT"` (or `"INT"`) to its number; the signals the JS shim can pass on.

@@ -649,6 +649,9 @@ mod tests {
         fn describe(&self) -> String {
             "slow".into()
         }
+        fn now(&self) -> crate::store::StoreTime {
+            crate::store::StoreTime::exact(now_ms())
+        }
         async fn init(&self) -> Result<Vec<TableStatus>> {
             Ok(vec![])
         }

@@ -7,6 +7,9 @@ use crate::model::{Hold, Job, Lock};
 use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 
+pub use clock::StoreTime;
+
+pub mod clock;
 pub mod dynamo;
 pub mod sqlite;
 
@@ -42,6 +45,9 @@ pub struct TableStatus {
 pub trait Store: Send + Sync {
     /// Where this store keeps its data, for messages (never a credential).
     fn describe(&self) -> String;
+
+    /// The store's clock now: every lease is stamped and judged on it (see `clock`).
+    fn now(&self) -> StoreTime;
 
     /// Creates whatever the store needs; safe to run again.
     async fn init(&self) -> Result<Vec<TableStatus>>;

@@ -3,7 +3,7 @@
 //! hold rows of the lock history it records). rusqlite blocks, so every call runs on Tokio's
 //! blocking pool, never on an async worker.
 
-use super::{JobEnd, LockWrite, Store, Swap, TableStatus};
+use super::{JobEnd, LockWrite, Store, StoreTime, Swap, TableStatus};
 use crate::config::DEFAULT_HISTORY_DAYS;
 use crate::error::{Error, Result};
 use crate::model::{hold_key, now_ms, Hold, HoldEnd, Job, Lock};
@@ -240,6 +240,11 @@ fn select_jobs(
 impl Store for SqliteStore {
     fn describe(&self) -> String {
         format!("sqlite:{}", self.path.display())
+    }
+
+    /// This machine's wall clock: the file, and everyone who locks through it, live on it.
+    fn now(&self) -> StoreTime {
+        StoreTime::exact(now_ms())
     }
 
     async fn init(&self) -> Result<Vec<TableStatus>> {

@@ -98,6 +98,9 @@ pub struct LockFlags {
 pub struct RunFlags {
     #[command(flatten)]
     pub lock: LockFlags,
+    /// After passing SIGTERM on to the command, SIGKILL it if still running this long after [default: 30s]
+    #[arg(long, value_name = "DUR")]
+    pub kill_after: Option<String>,
     /// The command and its arguments, after `--`
     #[arg(last = true, required = true, value_name = "COMMAND")]
     pub command: Vec<String>,
@@ -153,6 +156,7 @@ impl From<&RunFlags> for RunArgs {
     fn from(flags: &RunFlags) -> Self {
         RunArgs {
             lock: (&flags.lock).into(),
+            kill_after: flags.kill_after.clone(),
             command: flags.command.clone(),
         }
     }

@@ -1,9 +1,12 @@
 //! The DynamoDB client: region and credentials from the standard AWS chain (without probing
-//! instance metadata when nothing could come from it), and the timeouts every request gets.
+//! instance metadata when nothing could come from it), the timeouts every request gets, and
+//! the interceptor that reads DynamoDB's clock off every response.
 
+use super::clock::ReadServerClock;
 use super::DynamoStore;
 use crate::config::DynamoSettings;
 use crate::error::{Error, Result};
+use crate::store::clock::ServerClock;
 use aws_config::environment::region::EnvironmentVariableRegionProvider;
 use aws_config::imds::region::ImdsRegionProvider;
 use aws_config::meta::region::RegionProviderChain;
@@ -14,6 +17,7 @@ use aws_sdk_dynamodb::config::SharedHttpClient;
 use aws_sdk_dynamodb::config::{Credentials, Region};
 use aws_sdk_dynamodb::Client;
 use aws_smithy_http_client::tls;
+use std::sync::Arc;
 use std::time::Duration;
 
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
@@ -53,8 +57,13 @@ impl DynamoStore {
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
+        let clock = Arc::new(ServerClock::default());
+        let config = aws_sdk_dynamodb::config::Builder::from(&loader.load().await)
+            .interceptor(ReadServerClock(clock.clone()))
+            .build();
         Ok(DynamoStore {
-            client: Client::new(&loader.load().await),
+            client: Client::from_conf(config),
+            clock,
             region: region.to_string(),
             endpoint: settings.endpoint.clone(),
             locks_table: settings.locks_table.clone(),

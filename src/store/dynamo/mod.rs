@@ -6,13 +6,15 @@
 //! come from a sparse index that holds only active rows.
 
 mod client;
+mod clock;
 mod errors;
 mod items;
 mod tables;
 
+use super::clock::{ServerClock, StoreTime};
 use super::{JobEnd, LockWrite, Store, Swap, TableStatus};
 use crate::error::{Error, Result};
-use crate::model::{hold_key, Hold, Job, Lock};
+use crate::model::{hold_key, now_ms, Hold, Job, Lock};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
@@ -25,6 +27,7 @@ use items::{
     hold_from_item, hold_item, job_from_item, job_item, lock_from_item, lock_item, Item,
     HISTORY_TTL_ATTRIBUTE,
 };
+use std::sync::Arc;
 use std::time::Duration;
 use tables::{
     released_shards, TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE,
@@ -33,6 +36,8 @@ use tables::{
 
 pub struct DynamoStore {
     client: Client,
+    /// DynamoDB's clock, learned from the responses of this client.
+    clock: Arc<ServerClock>,
     region: String,
     endpoint: Option<String>,
     locks_table: String,
@@ -141,6 +146,13 @@ impl Store for DynamoStore {
             "dynamodb (region {}{endpoint}, tables {} / {} / {})",
             self.region, self.locks_table, self.jobs_table, self.history_table
         )
+    }
+
+    /// DynamoDB's clock as its responses told it; this machine's clock until one has.
+    fn now(&self) -> StoreTime {
+        self.clock
+            .now()
+            .unwrap_or_else(|| StoreTime::exact(now_ms()))
     }
 
     async fn init(&self) -> Result<Vec<TableStatus>> {
