@@ -15,7 +15,7 @@ use daplaya::error::Error;
 use daplaya::jobs::{self, EndRequest};
 use daplaya::locks::{self, Acquired, Attempt, Meta, NotReleased, Released, Wait, WaitPolicy};
 use daplaya::model::{now_ms, Hold, HoldEnd, Job, Lock};
-use daplaya::store::{JobEnd, LockWrite, Swap};
+use daplaya::store::{JobEnd, LockWrite, Store, Swap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -483,6 +483,14 @@ async fn holds_come_newest_first_within_limit_and_since(fixture: Fixture) {
     );
 }
 
+/// Waits until the store's clock has certainly passed `at`: a lease is over only then (on
+/// DynamoDB that clock is known to about a second, from its replies' `Date`).
+async fn wait_until_past(store: &dyn Store, at: i64) {
+    while store.now().earliest <= at {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 async fn history_tells_how_each_hold_ended(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
@@ -504,7 +512,7 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
         .await
         .unwrap();
     let bob = acquired(locks::try_lock(store, &short("bob", false)).await.unwrap());
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_until_past(store, bob.expires_at.unwrap()).await;
     let carol = acquired(
         locks::try_lock(store, &request("production", "carol", false))
             .await
@@ -556,7 +564,7 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
             .await
             .unwrap(),
     );
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    wait_until_past(store, frank.expires_at.unwrap()).await;
     let lapsed = locks::history(store, "staging", None, 20).await.unwrap();
     assert_eq!(lapsed.len(), 1);
     assert_eq!(
