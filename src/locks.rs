@@ -120,8 +120,16 @@ fn released_or_lapsed(lock: &Lock, time: StoreTime) -> Hold {
         Some(at) if !lock.uberlock && at <= time.earliest => {
             Hold::of(lock).ended(HoldEnd::Expired, at, None)
         }
-        _ => Hold::of(lock).ended(HoldEnd::Released, time.latest, None),
+        _ => Hold::of(lock).ended(HoldEnd::Released, stamp(time, Some(lock)), None),
     }
+}
+
+/// The time a write to an env whose row is `current` is stamped with: the latest the store's
+/// clock may read, and never before the row's last write. Readings of that clock are intervals
+/// (another client's, or this one's after a tighter reading, may end earlier), and an env's
+/// holds are ordered by their stamps.
+fn stamp(time: StoreTime, current: Option<&Lock>) -> i64 {
+    current.map_or(time.latest, |row| time.latest.max(row.updated_at + 1))
 }
 
 /// Decides a lock attempt on the row as read, at store time `time`: a lease counts as over only
@@ -129,7 +137,7 @@ fn released_or_lapsed(lock: &Lock, time: StoreTime) -> Hold {
 /// is stamped from the latest the store's clock may read (`time.latest`), so that nobody sees it
 /// shorter than `--ttl`.
 pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, time: StoreTime) -> Decision {
-    let now = time.latest;
+    let now = stamp(time, current);
     let expires_at = |uberlock: bool| (!uberlock).then(|| now + request.ttl.as_millis() as i64);
     let fresh = |previous: Option<&Lock>| Lock {
         id: uuid::Uuid::now_v7().to_string(),
@@ -281,7 +289,7 @@ fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
     LockWrite {
         lock: Lock {
             active: false,
-            updated_at: time.latest,
+            updated_at: stamp(time, Some(lock)),
             revision: lock.revision + 1,
             ..lock.clone()
         },
@@ -368,8 +376,8 @@ fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
 /// Extends the lease of `held` from store time `time`, as found in `current`: same lock id and
 /// fencing token, a lease as long as `held`'s. An uberlock stays without expiry.
 pub fn decide_renew(held: &Lock, current: Option<&Lock>, time: StoreTime) -> Result<LockWrite> {
-    let now = time.latest;
     let lock = still_ours(held, current)?;
+    let now = stamp(time, Some(lock));
     let lease = held.expires_at.map(|at| at - held.updated_at);
     let next = Lock {
         updated_at: now,
@@ -564,6 +572,30 @@ mod tests {
             uncertain(61_800),
         ));
         assert_eq!(taken.user, "bob");
+    }
+
+    #[test]
+    fn an_env_s_stamps_never_go_back_whoever_reads_the_store_s_clock_earlier() {
+        let (held, _) = granted(decide_lock(None, &request("alice", false), at(5_000)));
+        // A later write whose reading of the store's clock ends earlier still stamps later.
+        let ReleaseDecision::Write(released) =
+            decide_release(Some(&held), "alice", false, at(4_000)).unwrap()
+        else {
+            panic!("alice holds it")
+        };
+        assert_eq!(released.lock.updated_at, 5_001);
+        assert_eq!(released.holds[0].ended_at, Some(5_001));
+        let (next, _) = granted(decide_lock(
+            Some(&released.lock),
+            &request("bob", false),
+            at(4_500),
+        ));
+        assert_eq!((next.created_at, next.expires_at), (5_002, Some(65_002)));
+        let renewed = decide_renew(&next, Some(&next), at(4_600)).unwrap().lock;
+        assert_eq!(
+            (renewed.updated_at, renewed.expires_at),
+            (5_003, Some(65_003))
+        );
     }
 
     #[test]
