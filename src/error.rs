@@ -9,6 +9,8 @@ pub mod exit {
     pub const LOCK_BUSY: i32 = 3;
     pub const UBERLOCKED: i32 = 4;
     pub const NOT_FOUND: i32 = 5;
+    /// A `--supersede` waiter gave way to a newer waiter.
+    pub const SUPERSEDED: i32 = 6;
     /// `locks run`: the command exists but could not be executed (as `env` and shells use it).
     pub const CANNOT_EXECUTE: i32 = 126;
     /// `locks run`: no such command (as `env` and shells use it).
@@ -29,6 +31,9 @@ pub enum Error {
     LockBusy { env: String, holder: String },
     #[error("{env} is uberlocked (ノ≥∇≤)ノ by {holder}")]
     Uberlocked { env: String, holder: String },
+    /// A `--supersede` waiter gave way: `by` names the newer waiter (user and meta).
+    #[error("gave way on {env} to a newer waiter: {by}")]
+    Superseded { env: String, by: String },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -112,6 +117,7 @@ impl Error {
             Error::LockBusy { .. } => exit::LOCK_BUSY,
             Error::Uberlocked { .. } => exit::UBERLOCKED,
             Error::NotFound(_) => exit::NOT_FOUND,
+            Error::Superseded { .. } => exit::SUPERSEDED,
             Error::TableMissing { .. }
             | Error::SchemaMismatch { .. }
             | Error::Store(_)
@@ -133,6 +139,7 @@ impl Error {
             Error::LockBusy { .. } => "LOCK_BUSY",
             Error::Uberlocked { .. } => "UBERLOCKED",
             Error::NotFound(_) => "NOT_FOUND",
+            Error::Superseded { .. } => "SUPERSEDED",
             Error::Ambiguous(_) => "AMBIGUOUS",
             Error::TableMissing { .. } => "TABLE_MISSING",
             Error::SchemaMismatch { .. } => "SCHEMA_MISMATCH",

@@ -30,11 +30,29 @@ pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
 
 #[derive(Debug, Clone)]
 pub struct LockRequest {
-    pub env: String,
+    /// 1..=25 distinct envs, validated by the front door: all are taken at once, or none.
+    pub envs: Vec<String>,
     pub user: String,
     pub meta: Meta,
     pub uberlock: bool,
     pub ttl: Duration,
+    /// Give way to any newer waiter on the same env (`Error::Superseded`).
+    pub supersede: bool,
+}
+
+/// Where a waiting request stands, told to the caller on every poll.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitProgress {
+    pub envs: Vec<String>,
+    /// 1-based place in line, the worst over the envs (1 = next).
+    pub position: usize,
+    /// Live waiters on those envs, this one included (the most on any env).
+    pub waiting: usize,
+    /// The other users' locks in the way (empty when the envs are free but others are first).
+    pub holders: Vec<Lock>,
+    pub waited: Duration,
+    /// This poll joined again after its entry was pruned (it had stalled too long).
+    pub rejoined: bool,
 }
 
 /// What a lock is for.
@@ -136,13 +154,18 @@ fn stamp(time: StoreTime, current: Option<&Lock>) -> i64 {
 /// once the store's clock has certainly passed it (`time.earliest`), and a new or renewed lease
 /// is stamped from the latest the store's clock may read (`time.latest`), so that nobody sees it
 /// shorter than `--ttl`.
-pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, time: StoreTime) -> Decision {
+pub fn decide_lock(
+    env: &str,
+    current: Option<&Lock>,
+    request: &LockRequest,
+    time: StoreTime,
+) -> Decision {
     let now = stamp(time, current);
     let expires_at = |uberlock: bool| (!uberlock).then(|| now + request.ttl.as_millis() as i64);
     let fresh = |previous: Option<&Lock>| Lock {
         id: uuid::Uuid::now_v7().to_string(),
         user: request.user.clone(),
-        env: request.env.clone(),
+        env: env.to_string(),
         created_at: now,
         updated_at: now,
         active: true,
@@ -151,6 +174,8 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, time: StoreTim
         expires_at: expires_at(request.uberlock),
         fencing_token: previous.map_or(0, |l| l.fencing_token) + 1,
         revision: previous.map_or(0, |l| l.revision) + 1,
+        queue: previous.map_or_else(Vec::new, |l| l.queue.clone()),
+        next_ticket: previous.map_or(0, |l| l.next_ticket),
     };
     let holder = match current {
         Some(lock) if lock.is_held_at(time.earliest) => lock,
@@ -203,25 +228,42 @@ pub fn decide_lock(current: Option<&Lock>, request: &LockRequest, time: StoreTim
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Attempt {
-    Acquired(Lock, Acquired),
-    Busy(Lock),
+    /// Every env, in request order.
+    Acquired(Vec<(Lock, Acquired)>),
+    /// Not taken. `holders`: the other users' locks in the way; `waiting`: live waiters in
+    /// line (the most on any env), who would be served first.
+    Busy { holders: Vec<Lock>, waiting: usize },
+}
+
+/// The one env of a request (several at once come with the queue).
+fn single_env(request: &LockRequest) -> Result<&str> {
+    match request.envs.as_slice() {
+        [env] => Ok(env),
+        _ => Err(Error::usage("exactly one env is supported for now")),
+    }
 }
 
 /// One attempt: read, decide, conditional write; re-decides after every lost race.
 /// An uberlock in the way is an error at once: nobody waits on an uberlock.
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
-    let mut current = store.load_lock(&request.env).await?;
+    let env = single_env(request)?;
+    let mut current = store.load_lock(env).await?;
     loop {
-        match decide_lock(current.as_ref(), request, store.now()) {
+        match decide_lock(env, current.as_ref(), request, store.now()) {
             Decision::Write { write, acquired } => {
                 let expected = current.as_ref().map(|l| l.revision);
                 match store.swap_lock(expected, &write).await? {
-                    Swap::Done => return Ok(Attempt::Acquired(write.lock, acquired)),
+                    Swap::Done => return Ok(Attempt::Acquired(vec![(write.lock, acquired)])),
                     // Every conflict is someone else's completed write, so this loop ends.
                     Swap::Conflict(latest) => current = latest,
                 }
             }
-            Decision::Busy(holder) => return Ok(Attempt::Busy(holder)),
+            Decision::Busy(holder) => {
+                return Ok(Attempt::Busy {
+                    holders: vec![holder],
+                    waiting: 0,
+                })
+            }
             Decision::Uberlocked(holder) => {
                 return Err(Error::Uberlocked {
                     env: holder.env,
@@ -232,21 +274,21 @@ pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attemp
     }
 }
 
-/// Takes the lock, polling while someone else holds it. `on_busy` sees the holder before each
-/// wait. Cancellation only cuts a wait between attempts, never a write in flight, so a
-/// cancelled call has taken nothing.
+/// Takes the lock, polling while someone else holds it. `on_wait` sees where the request
+/// stands before each wait. Cancellation only cuts a wait between attempts, never a write in
+/// flight, so a cancelled call has taken nothing.
 pub async fn lock(
     store: &dyn Store,
     request: &LockRequest,
     policy: WaitPolicy,
     cancel: &CancellationToken,
-    on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
-) -> Result<(Lock, Acquired)> {
+    on_wait: &mut (dyn FnMut(&WaitProgress) + Send),
+) -> Result<Vec<(Lock, Acquired)>> {
     let started = tokio::time::Instant::now();
     loop {
-        let holder = match try_lock(store, request).await? {
-            Attempt::Acquired(lock, acquired) => return Ok((lock, acquired)),
-            Attempt::Busy(holder) => holder,
+        let holders = match try_lock(store, request).await? {
+            Attempt::Acquired(locks) => return Ok(locks),
+            Attempt::Busy { holders, .. } => holders,
         };
         let waited = started.elapsed();
         let pause = match policy.wait {
@@ -258,12 +300,20 @@ pub async fn lock(
                 .map(|left| left.min(policy.poll_interval)),
         };
         let Some(pause) = pause else {
+            let holder = &holders[0];
             return Err(Error::LockBusy {
-                env: holder.env,
-                holder: holder.user,
+                env: holder.env.clone(),
+                holder: holder.user.clone(),
             });
         };
-        on_busy(&holder, waited);
+        on_wait(&WaitProgress {
+            envs: request.envs.clone(),
+            position: 1,
+            waiting: 1,
+            holders,
+            waited,
+            rejoined: false,
+        });
         tokio::select! {
             _ = cancel.cancelled() => return Err(Error::Interrupted),
             _ = tokio::time::sleep(pause) => {}
@@ -341,7 +391,21 @@ pub enum Released {
     Nothing(NotReleased, Option<Lock>),
 }
 
-pub async fn release(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
+/// Releases whatever `user` holds of `envs`; one result per env, in order.
+pub async fn release(
+    store: &dyn Store,
+    envs: &[String],
+    user: &str,
+    uberlock: bool,
+) -> Result<Vec<Released>> {
+    let mut released = Vec::with_capacity(envs.len());
+    for env in envs {
+        released.push(release_one(store, env, user, uberlock).await?);
+    }
+    Ok(released)
+}
+
+async fn release_one(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
     let mut current = store.load_lock(env).await?;
     loop {
         match decide_release(current.as_ref(), user, uberlock, store.now())? {
@@ -421,22 +485,35 @@ async fn swap_held(
     }
 }
 
-/// Renews the lease of a lock this process holds (`Error::LeaseLost` if it passed to anyone).
-pub async fn renew(store: &dyn Store, held: &Lock) -> Result<Lock> {
-    swap_held(store, held, |current, time| {
-        decide_renew(held, current, time)
-    })
-    .await
+/// Renews the leases of the locks this process holds (`Error::LeaseLost` if any passed to
+/// anyone).
+pub async fn renew(store: &dyn Store, held: &[Lock]) -> Result<Vec<Lock>> {
+    let mut renewed = Vec::with_capacity(held.len());
+    for held in held {
+        renewed.push(
+            swap_held(store, held, |current, time| {
+                decide_renew(held, current, time)
+            })
+            .await?,
+        );
+    }
+    Ok(renewed)
 }
 
 /// Releases the acquisition `held` (an uberlock too) and returns the released row;
 /// `Error::LeaseLost` if the env passed to someone else meanwhile. Unlike [`release`], which
 /// ends whatever the user holds, this ends only this acquisition.
-pub async fn release_held(store: &dyn Store, held: &Lock) -> Result<Lock> {
-    swap_held(store, held, |current, time| {
-        decide_release_held(held, current, time)
-    })
-    .await
+pub async fn release_held(store: &dyn Store, held: &[Lock]) -> Result<Vec<Lock>> {
+    let mut released = Vec::with_capacity(held.len());
+    for held in held {
+        released.push(
+            swap_held(store, held, |current, time| {
+                decide_release_held(held, current, time)
+            })
+            .await?,
+        );
+    }
+    Ok(released)
 }
 
 /// Locks someone holds now, sorted by env.
@@ -494,11 +571,12 @@ mod tests {
 
     fn request(user: &str, uberlock: bool) -> LockRequest {
         LockRequest {
-            env: "production".into(),
+            envs: vec!["production".into()],
             user: user.into(),
             meta: Meta::Default("CLI".into()),
             uberlock,
             ttl: TTL,
+            supersede: false,
         }
     }
 
@@ -511,7 +589,12 @@ mod tests {
 
     #[test]
     fn a_free_env_is_granted_with_a_lease() {
-        let (lock, acquired) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (lock, acquired) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         assert_eq!(acquired, Acquired::Acquired);
         assert_eq!(lock.expires_at, Some(61_000));
         assert_eq!((lock.fencing_token, lock.revision), (1, 1));
@@ -520,8 +603,14 @@ mod tests {
 
     #[test]
     fn the_holder_renews_and_keeps_the_id() {
-        let (first, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (first, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let (again, acquired) = granted(decide_lock(
+            "production",
             Some(&first),
             &request("alice", false),
             at(5_000),
@@ -536,13 +625,22 @@ mod tests {
 
     #[test]
     fn someone_else_waits_until_the_lease_expires() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         assert!(matches!(
-            decide_lock(Some(&held), &request("bob", false), at(60_999)),
+            decide_lock("production", Some(&held), &request("bob", false), at(60_999)),
             Decision::Busy(l) if l.user == "alice"
         ));
-        let (taken, acquired) =
-            granted(decide_lock(Some(&held), &request("bob", false), at(61_000)));
+        let (taken, acquired) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("bob", false),
+            at(61_000),
+        ));
         assert_eq!(acquired, Acquired::Acquired);
         assert_ne!(taken.id, held.id);
         assert_eq!(taken.fencing_token, held.fencing_token + 1);
@@ -556,6 +654,7 @@ mod tests {
             latest: earliest + 800,
         };
         let (held, _) = granted(decide_lock(
+            "production",
             None,
             &request("alice", false),
             uncertain(1_000),
@@ -563,10 +662,16 @@ mod tests {
         assert_eq!((held.updated_at, held.expires_at), (1_800, Some(61_800)));
         // Taken only once the store's clock has certainly passed the expiry.
         assert!(matches!(
-            decide_lock(Some(&held), &request("bob", false), uncertain(61_799)),
+            decide_lock(
+                "production",
+                Some(&held),
+                &request("bob", false),
+                uncertain(61_799)
+            ),
             Decision::Busy(_)
         ));
         let (taken, _) = granted(decide_lock(
+            "production",
             Some(&held),
             &request("bob", false),
             uncertain(61_800),
@@ -576,7 +681,12 @@ mod tests {
 
     #[test]
     fn an_env_s_stamps_never_go_back_whoever_reads_the_store_s_clock_earlier() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(5_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(5_000),
+        ));
         // A later write whose reading of the store's clock ends earlier still stamps later.
         let ReleaseDecision::Write(released) =
             decide_release(Some(&held), "alice", false, at(4_000)).unwrap()
@@ -586,6 +696,7 @@ mod tests {
         assert_eq!(released.lock.updated_at, 5_001);
         assert_eq!(released.holds[0].ended_at, Some(5_001));
         let (next, _) = granted(decide_lock(
+            "production",
             Some(&released.lock),
             &request("bob", false),
             at(4_500),
@@ -600,7 +711,12 @@ mod tests {
 
     #[test]
     fn a_released_env_is_free() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
             decide_release(Some(&held), "alice", false, at(2_000)).unwrap()
         else {
@@ -609,6 +725,7 @@ mod tests {
         assert!(!released.active);
         assert_eq!(released.updated_at, 2_000);
         let (taken, _) = granted(decide_lock(
+            "production",
             Some(&released),
             &request("bob", false),
             at(2_001),
@@ -618,23 +735,43 @@ mod tests {
 
     #[test]
     fn an_uberlock_never_expires_and_refuses_everyone_else() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let (uber, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", true),
+            at(1_000),
+        ));
         assert_eq!(uber.expires_at, None);
         let much_later = 1_000 + 10 * 365 * 86_400_000;
         assert!(matches!(
-            decide_lock(Some(&uber), &request("bob", false), at(much_later)),
+            decide_lock("production", Some(&uber), &request("bob", false), at(much_later)),
             Decision::Uberlocked(l) if l.user == "alice"
         ));
         assert!(matches!(
-            decide_lock(Some(&uber), &request("bob", true), at(much_later)),
+            decide_lock(
+                "production",
+                Some(&uber),
+                &request("bob", true),
+                at(much_later)
+            ),
             Decision::Uberlocked(_)
         ));
     }
 
     #[test]
     fn an_uberlock_preempts_a_normal_holder() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
-        let (uber, acquired) = granted(decide_lock(Some(&held), &request("bob", true), at(2_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
+        let (uber, acquired) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("bob", true),
+            at(2_000),
+        ));
         assert_eq!(
             acquired,
             Acquired::Preempted {
@@ -647,15 +784,25 @@ mod tests {
 
     #[test]
     fn the_holder_can_upgrade_and_a_normal_relock_keeps_the_uberlock() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
-        let (uber, acquired) =
-            granted(decide_lock(Some(&held), &request("alice", true), at(2_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
+        let (uber, acquired) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("alice", true),
+            at(2_000),
+        ));
         assert_eq!(acquired, Acquired::Upgraded);
         assert_eq!(
             (uber.id.as_str(), uber.expires_at),
             (held.id.as_str(), None)
         );
         let (still, acquired) = granted(decide_lock(
+            "production",
             Some(&uber),
             &request("alice", false),
             at(3_000),
@@ -666,7 +813,12 @@ mod tests {
 
     #[test]
     fn release_changes_nothing_unless_you_hold_it() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         assert_eq!(
             decide_release(Some(&held), "bob", false, at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
@@ -686,7 +838,12 @@ mod tests {
 
     #[test]
     fn renewal_extends_the_lease_and_keeps_the_acquisition() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let renewed = decide_renew(&held, Some(&held), at(21_000)).unwrap().lock;
         assert_eq!(
             (
@@ -704,7 +861,12 @@ mod tests {
 
     #[test]
     fn renewal_past_the_lease_succeeds_while_nobody_took_the_env() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let late = decide_renew(&held, Some(&held), at(500_000)).unwrap().lock;
         assert_eq!(late.expires_at, Some(560_000));
         assert_eq!(late.id, held.id);
@@ -712,8 +874,18 @@ mod tests {
 
     #[test]
     fn renewal_fails_once_someone_else_took_the_env() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
-        let (taken, _) = granted(decide_lock(Some(&held), &request("bob", false), at(61_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
+        let (taken, _) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("bob", false),
+            at(61_000),
+        ));
         assert_eq!(
             lost_to(decide_renew(&held, Some(&taken), at(62_000))),
             "bob"
@@ -734,6 +906,7 @@ mod tests {
         );
         // Even a new acquisition by the same user is another acquisition.
         let (again, _) = granted(decide_lock(
+            "production",
             Some(&released),
             &request("alice", false),
             at(65_000),
@@ -743,7 +916,12 @@ mod tests {
 
     #[test]
     fn renewal_fails_once_the_lock_was_released_or_preempted() {
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let released = decide_release_held(&held, Some(&held), at(2_000))
             .unwrap()
             .lock;
@@ -751,17 +929,37 @@ mod tests {
         assert_eq!(released.id, held.id);
         assert!(lost_to(decide_renew(&held, Some(&released), at(3_000))).contains("released"));
         assert!(lost_to(decide_renew(&held, None, at(3_000))).contains("nobody"));
-        let (uber, _) = granted(decide_lock(Some(&held), &request("bob", true), at(2_000)));
+        let (uber, _) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("bob", true),
+            at(2_000),
+        ));
         assert_eq!(lost_to(decide_renew(&held, Some(&uber), at(3_000))), "bob");
     }
 
     #[test]
     fn renewal_keeps_an_uberlock_without_expiry_and_follows_an_upgrade() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let (uber, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", true),
+            at(1_000),
+        ));
         let renewed = decide_renew(&uber, Some(&uber), at(9_000)).unwrap().lock;
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let (held, _) = granted(decide_lock(None, &request("alice", false), at(1_000)));
-        let (upgraded, _) = granted(decide_lock(Some(&held), &request("alice", true), at(2_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
+        let (upgraded, _) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("alice", true),
+            at(2_000),
+        ));
         let renewed = decide_renew(&held, Some(&upgraded), at(3_000))
             .unwrap()
             .lock;
@@ -781,9 +979,15 @@ mod tests {
 
     #[test]
     fn a_fresh_acquisition_opens_a_hold_and_ends_the_lapsed_one() {
-        let first = written(decide_lock(None, &request("alice", false), at(1_000)));
+        let first = written(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         assert_eq!(first.holds, [Hold::of(&first.lock)]);
         let taken = written(decide_lock(
+            "production",
             Some(&first.lock),
             &request("bob", false),
             at(90_000),
@@ -797,6 +1001,7 @@ mod tests {
             panic!("bob holds it")
         };
         let again = written(decide_lock(
+            "production",
             Some(&released.lock),
             &request("carol", false),
             at(96_000),
@@ -806,8 +1011,14 @@ mod tests {
 
     #[test]
     fn a_preemption_ends_the_hold_it_took_and_names_who() {
-        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
+        let held = written(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let uber = written(decide_lock(
+            "production",
             Some(&held.lock),
             &request("bob", true),
             at(2_000),
@@ -818,8 +1029,14 @@ mod tests {
 
     #[test]
     fn renewals_and_upgrades_rewrite_their_own_hold() {
-        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
+        let held = written(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let renewed = written(decide_lock(
+            "production",
             Some(&held.lock),
             &request("alice", false),
             at(5_000),
@@ -828,6 +1045,7 @@ mod tests {
         assert_eq!(renewed.holds[0].expires_at, Some(65_000));
         assert_eq!(renewed.holds[0].key(), held.holds[0].key(), "the same hold");
         let upgraded = written(decide_lock(
+            "production",
             Some(&renewed.lock),
             &request("alice", true),
             at(6_000),
@@ -839,7 +1057,12 @@ mod tests {
 
     #[test]
     fn a_release_ends_the_hold_as_released_or_as_expired_when_the_lease_lapsed_first() {
-        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
+        let held = written(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let ReleaseDecision::Write(on_time) =
             decide_release(Some(&held.lock), "alice", false, at(2_000)).unwrap()
         else {
@@ -855,7 +1078,12 @@ mod tests {
             late.holds,
             [Hold::of(&held.lock).ended(HoldEnd::Expired, 61_000, None)]
         );
-        let uber = written(decide_lock(None, &request("alice", true), at(1_000)));
+        let uber = written(decide_lock(
+            "production",
+            None,
+            &request("alice", true),
+            at(1_000),
+        ));
         let ended = decide_release_held(&uber.lock, Some(&uber.lock), at(i64::MAX / 2)).unwrap();
         assert_eq!(ended.holds[0].end, Some(HoldEnd::Released));
     }
@@ -866,33 +1094,51 @@ mod tests {
             meta: Meta::Given(meta.into()),
             ..request("alice", uberlock)
         };
-        let (held, _) = granted(decide_lock(None, &given("https://ci/1", false), at(1_000)));
+        let (held, _) = granted(decide_lock(
+            "production",
+            None,
+            &given("https://ci/1", false),
+            at(1_000),
+        ));
         let (renewed, _) = granted(decide_lock(
+            "production",
             Some(&held),
             &request("alice", false),
             at(2_000),
         ));
         assert_eq!(renewed.meta, "https://ci/1");
         let (upgraded, _) = granted(decide_lock(
+            "production",
             Some(&renewed),
             &request("alice", true),
             at(3_000),
         ));
         assert_eq!(upgraded.meta, "https://ci/1");
         let (replaced, _) = granted(decide_lock(
+            "production",
             Some(&upgraded),
             &given("INC-42", false),
             at(4_000),
         ));
         assert_eq!(replaced.meta, "INC-42");
         // A fresh acquisition takes the default, whatever the previous holder's meta was.
-        let (fresh, _) = granted(decide_lock(Some(&held), &request("bob", false), at(90_000)));
+        let (fresh, _) = granted(decide_lock(
+            "production",
+            Some(&held),
+            &request("bob", false),
+            at(90_000),
+        ));
         assert_eq!(fresh.meta, "CLI");
     }
 
     #[test]
     fn an_open_hold_past_its_lease_reads_as_expired_when_it_ran_out() {
-        let held = written(decide_lock(None, &request("alice", false), at(1_000)));
+        let held = written(decide_lock(
+            "production",
+            None,
+            &request("alice", false),
+            at(1_000),
+        ));
         let open = held.holds[0].clone();
         assert_eq!(judge_hold(open.clone(), 60_999), open);
         let judged = judge_hold(open.clone(), 61_000);
@@ -900,7 +1146,12 @@ mod tests {
             (judged.end, judged.ended_at),
             (Some(HoldEnd::Expired), Some(61_000))
         );
-        let uber = written(decide_lock(None, &request("alice", true), at(1_000)));
+        let uber = written(decide_lock(
+            "production",
+            None,
+            &request("alice", true),
+            at(1_000),
+        ));
         assert_eq!(judge_hold(uber.holds[0].clone(), i64::MAX), uber.holds[0]);
         let released = open.ended(HoldEnd::Released, 2_000, None);
         assert_eq!(judge_hold(released.clone(), 90_000), released);
@@ -908,7 +1159,12 @@ mod tests {
 
     #[test]
     fn releasing_an_uberlock_needs_the_flag() {
-        let (uber, _) = granted(decide_lock(None, &request("alice", true), at(1_000)));
+        let (uber, _) = granted(decide_lock(
+            "production",
+            None,
+            &request("alice", true),
+            at(1_000),
+        ));
         let err = decide_release(Some(&uber), "alice", false, at(2_000)).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         assert!(matches!(

@@ -23,9 +23,52 @@ pub struct Lock {
     pub expires_at: Option<i64>,
     /// Grows with every new acquisition of the env, so a deploy target can refuse a stale holder.
     pub fencing_token: u64,
-    /// Changes on every write; each write is conditional on the revision it read.
+    /// Changes on every write; each write is conditional on the revision it read. A waiter's
+    /// heartbeat does not change it, so heartbeats never make other writes conflict.
     #[serde(skip)]
     pub revision: u64,
+    /// Who waits for the env: as stored, every entry, dead ones too, in no particular order;
+    /// as listed (`locks::list`), the live waiters in serving order.
+    pub queue: Vec<Waiter>,
+    /// The ticket the next waiter to join gets; grows with every join.
+    #[serde(skip)]
+    pub next_ticket: u64,
+}
+
+/// One request waiting in an env's queue. The same request waits on every env it wants, under
+/// the same id, with a ticket of each env.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Waiter {
+    /// UUIDv7 of the waiting request.
+    #[serde(skip)]
+    pub id: String,
+    /// Its place on this env: the env's `next_ticket` when it joined.
+    #[serde(skip)]
+    pub ticket: u64,
+    pub user: String,
+    pub meta: String,
+    /// When it joined (the store's clock, epoch ms).
+    pub joined_at: i64,
+    /// When it last polled (the store's clock, epoch ms).
+    #[serde(skip)]
+    pub seen_at: i64,
+    /// How long after its last poll it counts as dead (ms).
+    #[serde(skip)]
+    pub stale_after: i64,
+    /// It gives way to any newer waiter on the same env.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub supersede: bool,
+    /// Every env it waits for.
+    #[serde(skip)]
+    pub envs: Vec<String>,
+}
+
+impl Waiter {
+    /// Whether the waiter still polls at store time `earliest`.
+    pub fn is_live_at(&self, earliest: i64) -> bool {
+        self.seen_at.saturating_add(self.stale_after) > earliest
+    }
 }
 
 impl Lock {
@@ -229,6 +272,8 @@ mod tests {
             expires_at: Some(100),
             fencing_token: 1,
             revision: 1,
+            queue: Vec::new(),
+            next_ticket: 0,
         };
         assert!(lock.is_held_at(99));
         assert!(!lock.is_held_at(100));

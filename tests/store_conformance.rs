@@ -292,20 +292,23 @@ async fn recent_jobs_cover_the_window_of_one_jobname(fixture: Fixture) {
 async fn lock_rules_work_end_to_end(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
-    let Attempt::Acquired(held, Acquired::Acquired) =
-        locks::try_lock(store, &request("production", "alice", false))
-            .await
-            .unwrap()
+    let Attempt::Acquired(taken) = locks::try_lock(store, &request("production", "alice", false))
+        .await
+        .unwrap()
     else {
         panic!("the env was free")
     };
+    let [(held, Acquired::Acquired)] = taken.as_slice() else {
+        panic!("one env, acquired: {taken:?}")
+    };
     assert!(matches!(
         locks::try_lock(store, &request("production", "bob", false)).await.unwrap(),
-        Attempt::Busy(holder) if holder.user == "alice"
+        Attempt::Busy { holders, waiting: 0 } if holders[0].user == "alice"
     ));
     assert!(matches!(
         locks::try_lock(store, &request("production", "alice", false)).await.unwrap(),
-        Attempt::Acquired(renewed, Acquired::Renewed) if renewed.id == held.id
+        Attempt::Acquired(renewed)
+            if renewed[0].0.id == held.id && renewed[0].1 == Acquired::Renewed
     ));
     let no_wait = WaitPolicy {
         wait: Wait::No,
@@ -316,20 +319,21 @@ async fn lock_rules_work_end_to_end(fixture: Fixture) {
         &request("production", "bob", false),
         no_wait,
         &CancellationToken::new(),
-        &mut |_, _| {},
+        &mut |_| {},
     )
     .await
     .unwrap_err();
     assert!(matches!(err, Error::LockBusy { .. }), "{err:?}");
     assert!(matches!(
-        locks::release(store, "production", "bob", false)
+        locks::release(store, &envs("production"), "bob", false)
             .await
-            .unwrap(),
-        Released::Nothing(NotReleased::HeldByOther, _)
+            .unwrap()
+            .as_slice(),
+        [Released::Nothing(NotReleased::HeldByOther, _)]
     ));
     assert!(matches!(
-        locks::release(store, "production", "alice", false).await.unwrap(),
-        Released::Released(l) if !l.active
+        locks::release(store, &envs("production"), "alice", false).await.unwrap().as_slice(),
+        [Released::Released(l)] if !l.active
     ));
     assert!(locks::list(store, None).await.unwrap().is_empty());
     let (taken, _) = locks::lock(
@@ -337,14 +341,18 @@ async fn lock_rules_work_end_to_end(fixture: Fixture) {
         &request("production", "bob", false),
         no_wait,
         &CancellationToken::new(),
-        &mut |_, _| {},
+        &mut |_| {},
     )
     .await
-    .unwrap();
+    .unwrap()
+    .swap_remove(0);
     assert_eq!(taken.fencing_token, held.fencing_token + 1);
     assert!(matches!(
         locks::try_lock(store, &request("production", "carol", true)).await.unwrap(),
-        Attempt::Acquired(_, Acquired::Preempted { preempted_user }) if preempted_user == "bob"
+        Attempt::Acquired(taken) if matches!(
+            &taken[0].1,
+            Acquired::Preempted { preempted_user } if preempted_user == "bob"
+        )
     ));
     let err = locks::try_lock(store, &request("production", "dave", false))
         .await
@@ -409,8 +417,8 @@ async fn racing_lockers_get_exactly_one_lock(fixture: Fixture) {
     let mut acquired = 0;
     for racer in racers {
         match racer.await.unwrap().unwrap() {
-            Attempt::Acquired(_, Acquired::Acquired) => acquired += 1,
-            Attempt::Busy(_) => {}
+            Attempt::Acquired(taken) if taken[0].1 == Acquired::Acquired => acquired += 1,
+            Attempt::Busy { .. } => {}
             other => panic!("unexpected outcome {other:?}"),
         }
     }
@@ -499,8 +507,8 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
         ..request("production", user, uberlock)
     };
     let acquired = |attempt: Attempt| match attempt {
-        Attempt::Acquired(lock, _) => lock,
-        Attempt::Busy(holder) => panic!("busy: {holder:?}"),
+        Attempt::Acquired(mut taken) => taken.swap_remove(0).0,
+        Attempt::Busy { holders, .. } => panic!("busy: {holders:?}"),
     };
     // alice releases; bob's lease lapses and carol takes over; dave's lapses unnoticed...
     let alice = acquired(
@@ -508,7 +516,7 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
             .await
             .unwrap(),
     );
-    locks::release(store, "production", "alice", false)
+    locks::release(store, &envs("production"), "alice", false)
         .await
         .unwrap();
     let bob = acquired(locks::try_lock(store, &short("bob", false)).await.unwrap());
@@ -571,6 +579,10 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
         (lapsed[0].end, lapsed[0].ended_at),
         (Some(HoldEnd::Expired), frank.expires_at)
     );
+}
+
+fn envs(env: &str) -> Vec<String> {
+    vec![env.to_string()]
 }
 
 fn short_on(env: &str, user: &str) -> daplaya::locks::LockRequest {

@@ -203,11 +203,12 @@ impl LockArgs {
         let user = caller.user(self.user.as_deref())?;
         Ok((
             LockRequest {
-                env,
+                envs: vec![env],
                 user: user.name,
                 meta: caller.lock_meta(self.meta.as_deref())?,
                 uberlock: self.uberlock,
                 ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
+                supersede: false,
             },
             WaitPolicy {
                 wait,

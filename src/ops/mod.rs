@@ -157,20 +157,34 @@ pub async fn perform(
         Action::Lock {
             request, policy, ..
         } => {
+            let mut on_wait = |progress: &locks::WaitProgress| {
+                if let Some(holder) = progress.holders.first() {
+                    on_busy(holder, progress.waited)
+                }
+            };
             let (lock, acquired) =
-                locks::lock(store, &request, policy, interrupt.token(), on_busy).await?;
+                locks::lock(store, &request, policy, interrupt.token(), &mut on_wait)
+                    .await?
+                    .swap_remove(0);
             Report::Locked { lock, acquired }
         }
         Action::TryLock(request) => match locks::try_lock(store, &request).await? {
-            Attempt::Acquired(lock, acquired) => Report::Locked { lock, acquired },
-            Attempt::Busy(holder) => Report::Busy(holder),
+            Attempt::Acquired(mut locks) => {
+                let (lock, acquired) = locks.swap_remove(0);
+                Report::Locked { lock, acquired }
+            }
+            Attempt::Busy { mut holders, .. } => Report::Busy(holders.swap_remove(0)),
         },
         Action::Release {
             env,
             user,
             uberlock,
             ..
-        } => Report::Released(locks::release(store, &env, &user, uberlock).await?),
+        } => Report::Released(
+            locks::release(store, &[env], &user, uberlock)
+                .await?
+                .swap_remove(0),
+        ),
         Action::Run { request, .. } => {
             let mut events = |event: Event<'_>| {
                 if let Event::Busy(holder, waited) = event {

@@ -113,6 +113,8 @@ pub(super) mod tests {
             expires_at: ttl_ms.map(|ttl| updated_at + ttl),
             fencing_token: 1,
             revision: 1,
+            queue: Vec::new(),
+            next_ticket: 0,
         }
     }
 

@@ -133,9 +133,14 @@ pub async fn run_locked(
         &request.lock,
         request.policy,
         &interrupt.token,
-        &mut |holder, waited| events(Event::Busy(holder, waited)),
+        &mut |progress| {
+            if let Some(holder) = progress.holders.first() {
+                events(Event::Busy(holder, progress.waited))
+            }
+        },
     )
-    .await?;
+    .await?
+    .swap_remove(0);
     events(Event::Locked(&lock, &acquired));
     if interrupt.token.is_cancelled() {
         // The signal arrived as the lock was taken: give it back and run nothing.
@@ -176,7 +181,10 @@ pub async fn run_locked(
         // Not ours any more (or past its lease): nothing to release.
         return Ok(outcome(held, Some(Failure::Lost(error))));
     }
-    match locks::release_held(store, &held).await {
+    match locks::release_held(store, std::slice::from_ref(&held))
+        .await
+        .map(|mut released| released.swap_remove(0))
+    {
         Ok(released) => {
             events(Event::Released(&released));
             Ok(outcome(released, None))
@@ -201,7 +209,10 @@ pub async fn run_locked(
 /// Gives back a lock whose command never ran; a failure is reported and otherwise ignored
 /// (the error that stopped the run matters more, and a lease lapses by itself).
 async fn release(store: &dyn Store, lock: &Lock, events: &mut (dyn FnMut(Event<'_>) + Send)) {
-    match locks::release_held(store, lock).await {
+    match locks::release_held(store, std::slice::from_ref(lock))
+        .await
+        .map(|mut released| released.swap_remove(0))
+    {
         Ok(released) => events(Event::Released(&released)),
         Err(error) => events(Event::ReleaseFailed {
             lock,
@@ -257,11 +268,12 @@ mod tests {
     fn request(user: &str, ttl: Duration, script: &str) -> RunRequest {
         RunRequest {
             lock: LockRequest {
-                env: "prod".into(),
+                envs: vec!["prod".into()],
                 user: user.into(),
                 meta: crate::locks::Meta::Given("test".into()),
                 uberlock: false,
                 ttl,
+                supersede: false,
             },
             policy: WaitPolicy {
                 wait: Wait::No,

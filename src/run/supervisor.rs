@@ -117,8 +117,8 @@ fn stop(
 
 fn renew(store: &dyn Store, held: Lock, budget: Duration) -> Renewal<'_> {
     Box::pin(async move {
-        match tokio::time::timeout(budget, locks::renew(store, &held)).await {
-            Ok(result) => result,
+        match tokio::time::timeout(budget, locks::renew(store, std::slice::from_ref(&held))).await {
+            Ok(result) => result.map(|mut renewed| renewed.swap_remove(0)),
             Err(_) => Err(Error::Store(format!(
                 "the store did not answer within {}",
                 humanize(budget)

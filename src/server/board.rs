@@ -122,6 +122,8 @@ mod tests {
             expires_at,
             fencing_token: 1,
             revision: 1,
+            queue: Vec::new(),
+            next_ticket: 0,
         }
     }
 

@@ -140,6 +140,8 @@ mod tests {
             expires_at,
             fencing_token: token,
             revision: 1,
+            queue: Vec::new(),
+            next_ticket: 0,
         }
     }
 

@@ -265,11 +265,12 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             uberlock,
         } => (
             Action::TryLock(LockRequest {
-                env: env.clone(),
+                envs: vec![env.clone()],
                 user: user.to_string(),
                 meta: meta.map_or_else(|| Meta::Default(command::DEFAULT_META.into()), Meta::Given),
                 uberlock,
                 ttl: DEFAULT_TTL,
+                supersede: false,
             }),
             Some(env),
         ),
@@ -661,6 +662,19 @@ mod tests {
         }
         async fn swap_lock(&self, _expected: Option<u64>, _write: &LockWrite) -> Result<Swap> {
             Ok(Swap::Done)
+        }
+        async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>> {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(vec![None; envs.len()])
+        }
+        async fn swap_locks(
+            &self,
+            _writes: &[(Option<u64>, LockWrite)],
+        ) -> Result<crate::store::SwapAll> {
+            Ok(crate::store::SwapAll::Done)
+        }
+        async fn touch_waiter(&self, _envs: &[String], _waiter: &str, _at: i64) -> Result<bool> {
+            Ok(true)
         }
         async fn holds(&self, _env: &str, _since: Option<i64>, _limit: usize) -> Result<Vec<Hold>> {
             Ok(vec![])

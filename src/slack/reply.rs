@@ -293,6 +293,8 @@ mod tests {
             expires_at: (!uberlock).then_some(20 * 60_000),
             fencing_token: 1,
             revision: 1,
+            queue: Vec::new(),
+            next_ticket: 0,
         }
     }
 

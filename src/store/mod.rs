@@ -21,6 +21,15 @@ pub enum Swap {
     Conflict(Option<Lock>),
 }
 
+/// What an all-or-none write of several lock rows found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SwapAll {
+    Done,
+    /// Some row was written by someone else first (or is missing, or exists when `None` was
+    /// expected): nothing was written; read the rows again.
+    Conflict,
+}
+
 /// One change of an env's lock row and the hold rows it records (the new or renewed hold, and
 /// the one it ended): written together, atomically, or not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,11 +68,25 @@ pub trait Store: Send + Sync {
     /// `expected_revision` (`None`: no row yet); the hold rows are written whole.
     async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap>;
 
+    /// The lock rows of several envs, in the order given, read together so that each reflects
+    /// every completed write.
+    async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>>;
+
+    /// Writes every lock row (and its hold rows) only if each env's row still has its expected
+    /// revision (`None`: no row yet): all of them, or none.
+    async fn swap_locks(&self, writes: &[(Option<u64>, LockWrite)]) -> Result<SwapAll>;
+
+    /// A waiter's heartbeat: sets `seenAt` of its entry on every env in `envs` to `seen_at`
+    /// without changing the rows' revisions, so it never makes anyone's write conflict.
+    /// `false` (and nothing written) when its entry is gone from any of them.
+    async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool>;
+
     /// An env's holds, newest first: at most `limit`, acquired at or after `since` when given,
     /// read so that it reflects every completed write.
     async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>>;
 
-    /// Every row marked active, expired ones included (the caller knows the time).
+    /// Every row marked active or with anyone in its queue, expired holds and dead waiters
+    /// included (the caller knows the time).
     async fn active_locks(&self) -> Result<Vec<Lock>>;
 
     /// Rows released at or after `since` (by `updatedAt`), newest first: the envs someone held

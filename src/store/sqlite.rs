@@ -3,10 +3,10 @@
 //! hold rows of the lock history it records). rusqlite blocks, so every call runs on Tokio's
 //! blocking pool, never on an async worker.
 
-use super::{JobEnd, LockWrite, Store, StoreTime, Swap, TableStatus};
+use super::{JobEnd, LockWrite, Store, StoreTime, Swap, SwapAll, TableStatus};
 use crate::config::DEFAULT_HISTORY_DAYS;
 use crate::error::{Error, Result};
-use crate::model::{hold_key, now_ms, Hold, HoldEnd, Job, Lock};
+use crate::model::{hold_key, now_ms, Hold, HoldEnd, Job, Lock, Waiter};
 use async_trait::async_trait;
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 use std::path::{Path, PathBuf};
@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// 2: the `holds` table (lock history). Every statement is `IF NOT EXISTS`, so an older file
-/// gets what it lacks.
-const SCHEMA_VERSION: i64 = 2;
+/// 2: the `holds` table (lock history); 3: the queue of each lock row (`queue`, `nextTicket`).
+/// Every statement is `IF NOT EXISTS`, so an older file gets what it lacks, and the columns a
+/// lock row gained are added to a file that lacks them.
+const SCHEMA_VERSION: i64 = 3;
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS locks (
     env          TEXT PRIMARY KEY,
@@ -29,7 +30,9 @@ CREATE TABLE IF NOT EXISTS locks (
     meta         TEXT NOT NULL,
     expiresAt    INTEGER,
     fencingToken INTEGER NOT NULL,
-    revision     INTEGER NOT NULL
+    revision     INTEGER NOT NULL,
+    queue        TEXT NOT NULL DEFAULT '[]',
+    nextTicket   INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS locks_active ON locks (env) WHERE active = 1;
 CREATE TABLE IF NOT EXISTS jobs (
@@ -62,7 +65,13 @@ CREATE TABLE IF NOT EXISTS holds (
 CREATE INDEX IF NOT EXISTS holds_forget ON holds (forgetAt);
 "#;
 const LOCK_COLUMNS: &str =
-    "env, id, user, createdAt, updatedAt, active, uberlock, meta, expiresAt, fencingToken, revision";
+    "env, id, user, createdAt, updatedAt, active, uberlock, meta, expiresAt, \
+     fencingToken, revision, queue, nextTicket";
+/// The columns a lock row gained after the first schema, with their definitions.
+const ADDED_LOCK_COLUMNS: [(&str, &str); 2] = [
+    ("queue", "TEXT NOT NULL DEFAULT '[]'"),
+    ("nextTicket", "INTEGER NOT NULL DEFAULT 0"),
+];
 const JOB_COLUMNS: &str = "id, user, jobname, version, started, ended, skipped";
 const HOLD_COLUMNS: &str = r#"env, id, user, meta, uberlock, fencingToken, acquiredAt, expiresAt, endedAt, "end", endedBy"#;
 
@@ -130,6 +139,7 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
         conn.query_row("PRAGMA journal_mode = WAL", [], |_| Ok(()))?;
         let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
         tx.execute_batch(SCHEMA)?;
+        add_missing_lock_columns(&tx)?;
         tx.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         tx.commit()?;
     }
@@ -137,7 +147,88 @@ fn open_connection(path: &Path) -> rusqlite::Result<Connection> {
     Ok(conn)
 }
 
+/// A file made before the queue has a `locks` table without its columns: `CREATE TABLE IF NOT
+/// EXISTS` leaves such a table as it is, so they are added here.
+fn add_missing_lock_columns(conn: &Connection) -> rusqlite::Result<()> {
+    let existing = conn
+        .prepare("SELECT name FROM pragma_table_info('locks')")?
+        .query_map([], |row| row.get::<_, String>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    for (column, definition) in ADDED_LOCK_COLUMNS {
+        if !existing.iter().any(|name| name == column) {
+            conn.execute_batch(&format!(
+                "ALTER TABLE locks ADD COLUMN {column} {definition}"
+            ))?;
+        }
+    }
+    Ok(())
+}
+
+/// A waiter as the `queue` column stores it (a JSON array).
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct StoredWaiter {
+    id: String,
+    ticket: u64,
+    user: String,
+    meta: String,
+    joined_at: i64,
+    seen_at: i64,
+    stale_after: i64,
+    supersede: bool,
+    envs: Vec<String>,
+}
+
+impl From<&Waiter> for StoredWaiter {
+    fn from(waiter: &Waiter) -> Self {
+        StoredWaiter {
+            id: waiter.id.clone(),
+            ticket: waiter.ticket,
+            user: waiter.user.clone(),
+            meta: waiter.meta.clone(),
+            joined_at: waiter.joined_at,
+            seen_at: waiter.seen_at,
+            stale_after: waiter.stale_after,
+            supersede: waiter.supersede,
+            envs: waiter.envs.clone(),
+        }
+    }
+}
+
+impl From<StoredWaiter> for Waiter {
+    fn from(stored: StoredWaiter) -> Self {
+        Waiter {
+            id: stored.id,
+            ticket: stored.ticket,
+            user: stored.user,
+            meta: stored.meta,
+            joined_at: stored.joined_at,
+            seen_at: stored.seen_at,
+            stale_after: stored.stale_after,
+            supersede: stored.supersede,
+            envs: stored.envs,
+        }
+    }
+}
+
+fn queue_to_json(queue: &[Waiter]) -> String {
+    let stored: Vec<StoredWaiter> = queue.iter().map(StoredWaiter::from).collect();
+    serde_json::to_string(&stored).expect("a queue always serialises")
+}
+
+fn queue_from_json(column: usize, json: &str) -> rusqlite::Result<Vec<Waiter>> {
+    let stored: Vec<StoredWaiter> = serde_json::from_str(json).map_err(|error| {
+        rusqlite::Error::FromSqlConversionFailure(
+            column,
+            rusqlite::types::Type::Text,
+            format!("malformed queue: {error}").into(),
+        )
+    })?;
+    Ok(stored.into_iter().map(Waiter::from).collect())
+}
+
 fn lock_from_row(row: &Row) -> rusqlite::Result<Lock> {
+    let queue: String = row.get(11)?;
     Ok(Lock {
         env: row.get(0)?,
         id: row.get(1)?,
@@ -150,6 +241,8 @@ fn lock_from_row(row: &Row) -> rusqlite::Result<Lock> {
         expires_at: row.get(8)?,
         fencing_token: row.get(9)?,
         revision: row.get(10)?,
+        queue: queue_from_json(11, &queue)?,
+        next_ticket: row.get(12)?,
     })
 }
 
@@ -224,6 +317,36 @@ fn select_lock(conn: &Connection, env: &str) -> rusqlite::Result<Option<Lock>> {
     .optional()
 }
 
+/// Writes a lock row whole with its hold rows, and forgets the holds past the retention.
+fn put_lock(conn: &Connection, write: &LockWrite, retention: Duration) -> rusqlite::Result<()> {
+    let lock = &write.lock;
+    conn.prepare_cached(&format!(
+        "INSERT OR REPLACE INTO locks ({LOCK_COLUMNS}) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+    ))?
+    .execute(params![
+        lock.env,
+        lock.id,
+        lock.user,
+        lock.created_at,
+        lock.updated_at,
+        lock.active,
+        lock.uberlock,
+        lock.meta,
+        lock.expires_at,
+        lock.fencing_token,
+        lock.revision,
+        queue_to_json(&lock.queue),
+        lock.next_ticket,
+    ])?;
+    for hold in &write.holds {
+        put_hold(conn, hold, retention)?;
+    }
+    conn.prepare_cached("DELETE FROM holds WHERE forgetAt < ?1")?
+        .execute([now_ms()])?;
+    Ok(())
+}
+
 fn select_jobs(
     conn: &Connection,
     filter: &str,
@@ -264,37 +387,74 @@ impl Store for SqliteStore {
     }
 
     async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap> {
-        let LockWrite { lock: next, holds } = write.clone();
+        let write = write.clone();
         let retention = self.history_retention;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
-            let current = select_lock(&tx, &next.env)?;
+            let current = select_lock(&tx, &write.lock.env)?;
             if current.as_ref().map(|lock| lock.revision) != expected_revision {
                 return Ok(Swap::Conflict(current));
             }
-            tx.execute(
-                &format!("INSERT OR REPLACE INTO locks ({LOCK_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)"),
-                params![
-                    next.env,
-                    next.id,
-                    next.user,
-                    next.created_at,
-                    next.updated_at,
-                    next.active,
-                    next.uberlock,
-                    next.meta,
-                    next.expires_at,
-                    next.fencing_token,
-                    next.revision
-                ],
-            )?;
-            for hold in &holds {
-                put_hold(&tx, hold, retention)?;
-            }
-            tx.prepare_cached("DELETE FROM holds WHERE forgetAt < ?1")?
-                .execute([now_ms()])?;
+            put_lock(&tx, &write, retention)?;
             tx.commit()?;
             Ok(Swap::Done)
+        })
+        .await
+    }
+
+    async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>> {
+        let envs = envs.to_vec();
+        self.with_conn(move |conn| {
+            // One read transaction: the rows as of one moment.
+            let tx = conn.transaction()?;
+            let locks = envs
+                .iter()
+                .map(|env| select_lock(&tx, env))
+                .collect::<rusqlite::Result<Vec<_>>>()?;
+            tx.commit()?;
+            Ok(locks)
+        })
+        .await
+    }
+
+    async fn swap_locks(&self, writes: &[(Option<u64>, LockWrite)]) -> Result<SwapAll> {
+        let writes = writes.to_vec();
+        let retention = self.history_retention;
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for (expected_revision, write) in &writes {
+                let current = select_lock(&tx, &write.lock.env)?;
+                if current.map(|lock| lock.revision) != *expected_revision {
+                    return Ok(SwapAll::Conflict);
+                }
+            }
+            for (_, write) in &writes {
+                put_lock(&tx, write, retention)?;
+            }
+            tx.commit()?;
+            Ok(SwapAll::Done)
+        })
+        .await
+    }
+
+    async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool> {
+        let envs = envs.to_vec();
+        let waiter = waiter.to_string();
+        self.with_conn(move |conn| {
+            let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            for env in &envs {
+                let Some(mut lock) = select_lock(&tx, env)? else {
+                    return Ok(false);
+                };
+                let Some(entry) = lock.queue.iter_mut().find(|entry| entry.id == waiter) else {
+                    return Ok(false);
+                };
+                entry.seen_at = seen_at;
+                tx.prepare_cached("UPDATE locks SET queue = ?2 WHERE env = ?1")?
+                    .execute(params![env, queue_to_json(&lock.queue)])?;
+            }
+            tx.commit()?;
+            Ok(true)
         })
         .await
     }
@@ -317,7 +477,7 @@ impl Store for SqliteStore {
     async fn active_locks(&self) -> Result<Vec<Lock>> {
         self.with_conn(|conn| {
             let mut statement = conn.prepare_cached(&format!(
-                "SELECT {LOCK_COLUMNS} FROM locks WHERE active = 1"
+                "SELECT {LOCK_COLUMNS} FROM locks WHERE active = 1 OR queue != '[]'"
             ))?;
             let locks = statement.query_map([], lock_from_row)?.collect();
             locks
@@ -417,6 +577,8 @@ mod tests {
             expires_at: Some(created_at + 60_000),
             fencing_token: revision,
             revision,
+            queue: Vec::new(),
+            next_ticket: 0,
         }
     }
 

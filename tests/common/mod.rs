@@ -83,6 +83,8 @@ pub fn lock(env: &str, user: &str, revision: u64) -> Lock {
         expires_at: Some(now + 60_000),
         fencing_token: 7,
         revision,
+        queue: Vec::new(),
+        next_ticket: 0,
     }
 }
 
@@ -100,11 +102,12 @@ pub fn job(jobname: &str, version: &str, started: i64) -> Job {
 
 pub fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
     LockRequest {
-        env: env.into(),
+        envs: vec![env.into()],
         user: user.into(),
         meta: Meta::Default("CLI".into()),
         uberlock,
         ttl: Duration::from_secs(60),
+        supersede: false,
     }
 }
 

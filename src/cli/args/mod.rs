@@ -244,8 +244,8 @@ mod tests {
             panic!("a lock action")
         };
         assert_eq!(
-            (request.env.as_str(), request.user.as_str()),
-            ("prod", "me")
+            (request.envs.as_slice(), request.user.as_str()),
+            (["prod".to_string()].as_slice(), "me")
         );
         assert_eq!(request.meta, locks::Meta::Default("CLI".into()));
         assert_eq!(request.ttl, locks::DEFAULT_TTL);
@@ -320,7 +320,7 @@ mod tests {
         .unwrap() else {
             panic!("a run action")
         };
-        assert_eq!(run.lock.env, "prod");
+        assert_eq!(run.lock.envs, ["prod"]);
         assert_eq!(run.lock.ttl, Duration::from_secs(30));
         assert_eq!(run.policy.wait, Wait::No);
         assert_eq!(run.command, ["deploy.sh", "--env", "x"]);

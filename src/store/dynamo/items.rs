@@ -3,7 +3,7 @@
 
 use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE};
 use crate::error::{Error, Result};
-use crate::model::{Hold, HoldEnd, Job, Lock};
+use crate::model::{Hold, HoldEnd, Job, Lock, Waiter};
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -34,6 +34,11 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
             "revision".into(),
             AttributeValue::N(lock.revision.to_string()),
         ),
+        (QUEUE_ATTRIBUTE.into(), queue_value(&lock.queue)),
+        (
+            "nextTicket".into(),
+            AttributeValue::N(lock.next_ticket.to_string()),
+        ),
     ]);
     if let Some(expires_at) = lock.expires_at {
         item.insert(
@@ -41,7 +46,8 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
             AttributeValue::N(expires_at.to_string()),
         );
     }
-    let shard = if lock.active {
+    // A row with waiters is listed with the active ones, even while nobody holds it.
+    let shard = if lock.active || !lock.queue.is_empty() {
         ACTIVE_SHARD.to_string()
     } else {
         released_shard(lock.updated_at)
@@ -64,7 +70,48 @@ pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
         expires_at: fields.optional_number("expiresAt")?,
         fencing_token: fields.number("fencingToken")?,
         revision: fields.number("revision")?,
+        queue: fields.queue()?,
+        // Rows written before the queue have neither attribute: an empty line, no ticket yet.
+        next_ticket: fields.optional_number("nextTicket")?.unwrap_or(0),
     })
+}
+
+/// The map attribute of a lock row that holds its queue: waiter id -> entry.
+pub(super) const QUEUE_ATTRIBUTE: &str = "queue";
+
+pub(super) fn queue_value(queue: &[Waiter]) -> AttributeValue {
+    AttributeValue::M(
+        queue
+            .iter()
+            .map(|waiter| (waiter.id.clone(), waiter_value(waiter)))
+            .collect(),
+    )
+}
+
+fn waiter_value(waiter: &Waiter) -> AttributeValue {
+    let number = |n: i64| AttributeValue::N(n.to_string());
+    AttributeValue::M(Item::from([
+        (
+            "ticket".into(),
+            AttributeValue::N(waiter.ticket.to_string()),
+        ),
+        ("user".into(), AttributeValue::S(waiter.user.clone())),
+        ("meta".into(), AttributeValue::S(waiter.meta.clone())),
+        ("joinedAt".into(), number(waiter.joined_at)),
+        ("seenAt".into(), number(waiter.seen_at)),
+        ("staleAfter".into(), number(waiter.stale_after)),
+        ("supersede".into(), AttributeValue::Bool(waiter.supersede)),
+        (
+            "envs".into(),
+            AttributeValue::L(
+                waiter
+                    .envs
+                    .iter()
+                    .map(|env| AttributeValue::S(env.clone()))
+                    .collect(),
+            ),
+        ),
+    ]))
 }
 
 /// The attribute DynamoDB's TTL deletes history rows by (epoch seconds).
@@ -205,6 +252,48 @@ impl Fields<'_> {
                 .map_err(|_| self.malformed(name, "an integer")),
             Some(_) => Err(self.malformed(name, "a number")),
         }
+    }
+
+    /// A lock row's queue; a row written before the queue has none.
+    fn queue(&self) -> Result<Vec<Waiter>> {
+        let entries = match self.item.get(QUEUE_ATTRIBUTE) {
+            None => return Ok(Vec::new()),
+            Some(AttributeValue::M(entries)) => entries,
+            Some(_) => return Err(self.malformed(QUEUE_ATTRIBUTE, "a map")),
+        };
+        entries
+            .iter()
+            .map(|(id, entry)| {
+                let AttributeValue::M(item) = entry else {
+                    return Err(self.malformed(QUEUE_ATTRIBUTE, "a map of maps"));
+                };
+                let fields = Fields {
+                    table: self.table,
+                    item,
+                };
+                let envs = match item.get("envs") {
+                    Some(AttributeValue::L(envs)) => envs
+                        .iter()
+                        .map(|env| match env {
+                            AttributeValue::S(env) => Ok(env.clone()),
+                            _ => Err(self.malformed("queue envs", "a list of strings")),
+                        })
+                        .collect::<Result<_>>()?,
+                    _ => return Err(self.malformed("queue envs", "a list")),
+                };
+                Ok(Waiter {
+                    id: id.clone(),
+                    ticket: fields.number("ticket")?,
+                    user: fields.string("user")?,
+                    meta: fields.string("meta")?,
+                    joined_at: fields.number("joinedAt")?,
+                    seen_at: fields.number("seenAt")?,
+                    stale_after: fields.number("staleAfter")?,
+                    supersede: fields.boolean("supersede")?,
+                    envs,
+                })
+            })
+            .collect()
     }
 
     fn malformed(&self, name: &str, kind: &str) -> Error {

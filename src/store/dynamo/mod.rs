@@ -12,7 +12,7 @@ mod items;
 mod tables;
 
 use super::clock::{ServerClock, StoreTime};
-use super::{JobEnd, LockWrite, Store, Swap, TableStatus};
+use super::{JobEnd, LockWrite, Store, Swap, SwapAll, TableStatus};
 use crate::error::{Error, Result};
 use crate::model::{hold_key, now_ms, Hold, Job, Lock};
 use async_trait::async_trait;
@@ -20,12 +20,13 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
+    Update,
 };
 use aws_sdk_dynamodb::Client;
 use items::{
     hold_from_item, hold_item, job_from_item, job_item, lock_from_item, lock_item, Item,
-    HISTORY_TTL_ATTRIBUTE,
+    HISTORY_TTL_ATTRIBUTE, QUEUE_ATTRIBUTE,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -88,6 +89,91 @@ impl DynamoStore {
         Ok(jobs)
     }
 
+    /// The items of a transaction that writes one lock row, conditional on its revision (its
+    /// first item), and the hold rows it records.
+    ///
+    /// The row is put whole: a waiter's heartbeat that lands between this writer's read and
+    /// this write is undone (its `seenAt` goes back to the value read, at most a round trip
+    /// old). A waiter counts as dead only after three of its poll intervals without a
+    /// heartbeat, so losing one never costs it its place.
+    fn lock_write_items(
+        &self,
+        expected_revision: Option<u64>,
+        write: &LockWrite,
+    ) -> Vec<TransactWriteItem> {
+        let lock = Put::builder()
+            .table_name(&self.locks_table)
+            .set_item(Some(lock_item(&write.lock)))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let lock = match expected_revision {
+            None => lock
+                .condition_expression("attribute_not_exists(#env)")
+                .expression_attribute_names("#env", "env"),
+            Some(revision) => lock
+                .condition_expression("#revision = :expected")
+                .expression_attribute_names("#revision", "revision")
+                .expression_attribute_values(":expected", AttributeValue::N(revision.to_string())),
+        };
+        let holds = write.holds.iter().map(|hold| {
+            Put::builder()
+                .table_name(&self.history_table)
+                .set_item(Some(hold_item(hold, self.history_retention)))
+        });
+        std::iter::once(lock)
+            .chain(holds)
+            .map(|put| {
+                let put = put.build().expect("table name and item are set");
+                TransactWriteItem::builder().put(put).build()
+            })
+            .collect()
+    }
+
+    /// Whether a cancelled transaction lost a race (a condition failed, or another
+    /// transaction held one of its items), as opposed to failing.
+    fn lost_race(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> bool {
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                cancelled.cancellation_reasons().iter().any(|r| {
+                    matches!(
+                        r.code(),
+                        Some("ConditionalCheckFailed" | "TransactionConflict")
+                    )
+                })
+            }
+            _ => false,
+        }
+    }
+
+    /// A failed transaction that did not lose a race, as one line naming the table at fault.
+    async fn transaction_error(
+        &self,
+        error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
+    ) -> Error {
+        let table = &self.locks_table;
+        match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                Error::Store(format!(
+                    "DynamoDB cancelled a lock write on tables {table} / {}: {}",
+                    self.history_table,
+                    errors::one_line(cancelled.message().unwrap_or("no reason given"))
+                ))
+            }
+            Some(TransactWriteItemsError::ResourceNotFoundException(_)) => {
+                // One of the two tables is missing: name the one that is.
+                match self.describe_table(&self.history_table).await {
+                    Ok(None) => Error::TableMissing {
+                        table: self.history_table.clone(),
+                    },
+                    Ok(Some(_)) => Error::TableMissing {
+                        table: table.clone(),
+                    },
+                    Err(error) => error,
+                }
+            }
+            _ => self.store_error(table, error),
+        }
+    }
+
     /// The transaction of a lock write failed: a lost race is a conflict with the row as it is
     /// now (from the cancellation itself when DynamoDB returns it, else read again: the
     /// contended path), anything else a store error.
@@ -96,41 +182,84 @@ impl DynamoStore {
         env: &str,
         error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
     ) -> Result<Swap> {
-        let table = &self.locks_table;
-        match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                let reasons = cancelled.cancellation_reasons();
-                let lost = |code: &str| reasons.iter().any(|r| r.code() == Some(code));
-                if !lost("ConditionalCheckFailed") && !lost("TransactionConflict") {
-                    return Err(Error::Store(format!(
-                        "DynamoDB cancelled a lock write on tables {table} / {}: {}",
-                        self.history_table,
-                        errors::one_line(cancelled.message().unwrap_or("no reason given"))
-                    )));
-                }
-                // The lock row is the transaction's first item.
-                let returned = reasons
-                    .first()
-                    .filter(|r| r.code() == Some("ConditionalCheckFailed"))
-                    .and_then(|r| r.item());
-                let current = match returned {
-                    Some(item) => Some(lock_from_item(table, item)?),
-                    None => self.load_lock(env).await?,
-                };
-                Ok(Swap::Conflict(current))
-            }
-            Some(TransactWriteItemsError::ResourceNotFoundException(_)) => {
-                // One of the two tables is missing: name the one that is.
-                let missing = match self.describe_table(&self.history_table).await? {
-                    None => &self.history_table,
-                    Some(_) => table,
-                };
-                Err(Error::TableMissing {
-                    table: missing.clone(),
-                })
-            }
-            _ => Err(self.store_error(table, error)),
+        if !Self::lost_race(&error) {
+            return Err(self.transaction_error(error).await);
         }
+        // The lock row is the transaction's first item.
+        let returned = match error.as_service_error() {
+            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
+                .cancellation_reasons()
+                .first()
+                .filter(|r| r.code() == Some("ConditionalCheckFailed"))
+                .and_then(|r| r.item()),
+            _ => None,
+        };
+        let current = match returned {
+            Some(item) => Some(lock_from_item(&self.locks_table, item)?),
+            None => self.load_lock(env).await?,
+        };
+        Ok(Swap::Conflict(current))
+    }
+
+    /// One waiter's heartbeat on several envs: one transaction of conditional updates.
+    async fn touch_waiter_on_all(
+        &self,
+        envs: &[String],
+        waiter: &str,
+        seen_at: i64,
+    ) -> Result<bool> {
+        let items = envs
+            .iter()
+            .map(|env| {
+                let update = self
+                    .touch_update(env, waiter, seen_at)
+                    .build()
+                    .expect("table, key and expression are set");
+                TransactWriteItem::builder().update(update).build()
+            })
+            .collect();
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(error) if Self::lost_race(&error) => {
+                let gone = match error.as_service_error() {
+                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
+                        cancelled
+                            .cancellation_reasons()
+                            .iter()
+                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
+                    }
+                    _ => false,
+                };
+                // Only a collision with another write: this heartbeat is skipped, which the
+                // waiter's margin of three poll intervals absorbs; the next poll reads the rows.
+                Ok(!gone)
+            }
+            Err(error) => Err(self.transaction_error(error).await),
+        }
+    }
+
+    /// Sets a waiter's `seenAt` on one env's row if its entry is there; the revision stays.
+    fn touch_update(
+        &self,
+        env: &str,
+        waiter: &str,
+        seen_at: i64,
+    ) -> aws_sdk_dynamodb::types::builders::UpdateBuilder {
+        Update::builder()
+            .table_name(&self.locks_table)
+            .key("env", AttributeValue::S(env.to_string()))
+            .update_expression("SET #queue.#waiter.#seenAt = :seenAt")
+            .condition_expression("attribute_exists(#queue.#waiter)")
+            .expression_attribute_names("#queue", QUEUE_ATTRIBUTE)
+            .expression_attribute_names("#waiter", waiter)
+            .expression_attribute_names("#seenAt", "seenAt")
+            .expression_attribute_values(":seenAt", AttributeValue::N(seen_at.to_string()))
     }
 }
 
@@ -199,30 +328,80 @@ impl Store for DynamoStore {
     }
 
     async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap> {
-        let lock = Put::builder()
-            .table_name(&self.locks_table)
-            .set_item(Some(lock_item(&write.lock)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let lock = match expected_revision {
-            None => lock
-                .condition_expression("attribute_not_exists(#env)")
-                .expression_attribute_names("#env", "env"),
-            Some(revision) => lock
-                .condition_expression("#revision = :expected")
-                .expression_attribute_names("#revision", "revision")
-                .expression_attribute_values(":expected", AttributeValue::N(revision.to_string())),
+        match self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(self.lock_write_items(expected_revision, write)))
+            .send()
+            .await
+        {
+            Ok(_) => Ok(Swap::Done),
+            Err(error) => self.transaction_failure(&write.lock.env, error).await,
+        }
+    }
+
+    async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>> {
+        if let [env] = envs {
+            return Ok(vec![self.load_lock(env).await?]);
+        }
+        let table = &self.locks_table;
+        let keys = |envs: &[String]| {
+            KeysAndAttributes::builder()
+                .set_keys(Some(
+                    envs.iter()
+                        .map(|env| Item::from([("env".into(), AttributeValue::S(env.clone()))]))
+                        .collect(),
+                ))
+                .consistent_read(true)
+                .build()
+                .expect("keys are set")
         };
-        let holds = write.holds.iter().map(|hold| {
-            Put::builder()
-                .table_name(&self.history_table)
-                .set_item(Some(hold_item(hold, self.history_retention)))
-        });
-        let items = std::iter::once(lock)
-            .chain(holds)
-            .map(|put| {
-                let put = put.build().expect("table name and item are set");
-                TransactWriteItem::builder().put(put).build()
+        let mut found: Vec<Lock> = Vec::with_capacity(envs.len());
+        let mut wanted = Some(keys(envs));
+        // DynamoDB may leave keys unprocessed under load: they are asked for again.
+        while let Some(request) = wanted.take() {
+            let output = self
+                .client
+                .batch_get_item()
+                .request_items(table, request)
+                .send()
+                .await
+                .map_err(|error| self.store_error(table, error))?;
+            for item in output
+                .responses()
+                .and_then(|r| r.get(table))
+                .into_iter()
+                .flatten()
+            {
+                found.push(lock_from_item(table, item)?);
+            }
+            wanted = output
+                .unprocessed_keys()
+                .and_then(|unprocessed| unprocessed.get(table))
+                .filter(|left| !left.keys().is_empty())
+                .cloned();
+        }
+        Ok(envs
+            .iter()
+            .map(|env| {
+                found
+                    .iter()
+                    .position(|lock| &lock.env == env)
+                    .map(|at| found.swap_remove(at))
             })
+            .collect())
+    }
+
+    async fn swap_locks(&self, writes: &[(Option<u64>, LockWrite)]) -> Result<SwapAll> {
+        if let [(expected_revision, write)] = writes {
+            return Ok(match self.swap_lock(*expected_revision, write).await? {
+                Swap::Done => SwapAll::Done,
+                Swap::Conflict(_) => SwapAll::Conflict,
+            });
+        }
+        let items = writes
+            .iter()
+            .flat_map(|(expected_revision, write)| self.lock_write_items(*expected_revision, write))
             .collect();
         match self
             .client
@@ -231,8 +410,38 @@ impl Store for DynamoStore {
             .send()
             .await
         {
-            Ok(_) => Ok(Swap::Done),
-            Err(error) => self.transaction_failure(&write.lock.env, error).await,
+            Ok(_) => Ok(SwapAll::Done),
+            Err(error) if Self::lost_race(&error) => Ok(SwapAll::Conflict),
+            Err(error) => Err(self.transaction_error(error).await),
+        }
+    }
+
+    async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool> {
+        let [env] = envs else {
+            return self.touch_waiter_on_all(envs, waiter, seen_at).await;
+        };
+        let table = &self.locks_table;
+        let update = self.touch_update(env, waiter, seen_at);
+        let request = self
+            .client
+            .update_item()
+            .table_name(table)
+            .key("env", AttributeValue::S(env.clone()))
+            .set_update_expression(update.get_update_expression().clone())
+            .set_condition_expression(update.get_condition_expression().clone())
+            .set_expression_attribute_names(update.get_expression_attribute_names().clone())
+            .set_expression_attribute_values(update.get_expression_attribute_values().clone());
+        match request.send().await {
+            Ok(_) => Ok(true),
+            Err(error)
+                if matches!(
+                    error.as_service_error(),
+                    Some(UpdateItemError::ConditionalCheckFailedException(_))
+                ) =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.store_error(table, error)),
         }
     }
 
