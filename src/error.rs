@@ -27,8 +27,13 @@ pub enum Error {
     },
     #[error("{0}")]
     Config(String),
-    #[error("{env} is locked by {holder}")]
-    LockBusy { env: String, holder: String },
+    /// `holder` is "the queue" when the env is free but `waiting` others are first.
+    #[error("{env} is locked by {holder}{}", waiting_note(*waiting))]
+    LockBusy {
+        env: String,
+        holder: String,
+        waiting: usize,
+    },
     #[error("{env} is uberlocked (ノ≥∇≤)ノ by {holder}")]
     Uberlocked { env: String, holder: String },
     /// A `--supersede` waiter gave way: `by` names the newer waiter (user and meta).
@@ -83,6 +88,14 @@ pub enum Error {
 }
 
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// How many wait in line, after the holder's name; nothing when nobody does.
+fn waiting_note(waiting: usize) -> String {
+    match waiting {
+        0 => String::new(),
+        n => format!(" ({n} waiting)"),
+    }
+}
 
 /// Why a command that exists could not be executed, in words.
 fn not_executable(error: &std::io::Error) -> String {

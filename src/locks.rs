@@ -20,7 +20,10 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Hold, HoldEnd, Lock};
-use crate::store::{LockWrite, Store, StoreTime, Swap};
+use crate::store::{LockWrite, Store, StoreTime, Swap, SwapAll};
+use queue::{Queuer, Step, Writes};
+
+pub mod queue;
 use serde::Serialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -230,53 +233,94 @@ pub fn decide_lock(
 pub enum Attempt {
     /// Every env, in request order.
     Acquired(Vec<(Lock, Acquired)>),
-    /// Not taken. `holders`: the other users' locks in the way; `waiting`: live waiters in
-    /// line (the most on any env), who would be served first.
+    /// Not taken. `holders`: the other users' locks in the way (empty when the envs are free
+    /// but others wait); `waiting`: the live waiters in line (the most on any env), who would
+    /// be served first.
     Busy { holders: Vec<Lock>, waiting: usize },
 }
 
-/// The one env of a request (several at once come with the queue).
-fn single_env(request: &LockRequest) -> Result<&str> {
-    match request.envs.as_slice() {
-        [env] => Ok(env),
-        _ => Err(Error::usage("exactly one env is supported for now")),
+/// The most envs one request takes at once (DynamoDB writes them in one transaction).
+pub const MAX_ENVS: usize = 25;
+
+/// A request names 1..=MAX_ENVS distinct envs; the front doors check this first, with their
+/// own words, so this only guards the rules.
+fn check_envs(envs: &[String]) -> Result<()> {
+    let distinct = envs
+        .iter()
+        .enumerate()
+        .all(|(i, env)| !envs[..i].contains(env));
+    if envs.is_empty() || envs.len() > MAX_ENVS || !distinct {
+        return Err(Error::usage(format!(
+            "a lock needs 1 to {MAX_ENVS} distinct envs, got {}",
+            envs.join(", ")
+        )));
     }
+    Ok(())
 }
 
-/// One attempt: read, decide, conditional write; re-decides after every lost race.
-/// An uberlock in the way is an error at once: nobody waits on an uberlock.
+/// The locks taken, each as others see it (its queue the live waiters in serving order).
+fn taken(writes: Writes, acquired: Vec<Acquired>, time: StoreTime) -> Vec<(Lock, Acquired)> {
+    writes
+        .into_iter()
+        .map(|(_, write)| queue::as_listed(write.lock, time))
+        .zip(acquired)
+        .collect()
+}
+
+/// One attempt that never joins the line: read every env's row, decide, one write; re-decides
+/// after every lost race. An uberlock in the way is an error at once: nobody waits on an
+/// uberlock.
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
-    let env = single_env(request)?;
-    let mut current = store.load_lock(env).await?;
+    check_envs(&request.envs)?;
+    let mut rows = store.load_locks(&request.envs).await?;
     loop {
-        match decide_lock(env, current.as_ref(), request, store.now()) {
-            Decision::Write { write, acquired } => {
-                let expected = current.as_ref().map(|l| l.revision);
-                match store.swap_lock(expected, &write).await? {
-                    Swap::Done => return Ok(Attempt::Acquired(vec![(write.lock, acquired)])),
+        let time = store.now();
+        match queue::decide_step(&rows, request, None, time) {
+            Step::Take { writes, acquired } => {
+                match write_all(store, &writes, &request.envs).await? {
+                    None => return Ok(Attempt::Acquired(taken(writes, acquired, time))),
                     // Every conflict is someone else's completed write, so this loop ends.
-                    Swap::Conflict(latest) => current = latest,
+                    Some(now) => rows = now,
                 }
             }
-            Decision::Busy(holder) => {
-                return Ok(Attempt::Busy {
-                    holders: vec![holder],
-                    waiting: 0,
-                })
-            }
-            Decision::Uberlocked(holder) => {
-                return Err(Error::Uberlocked {
-                    env: holder.env,
-                    holder: holder.user,
-                })
+            Step::Busy { holders, waiting } => return Ok(Attempt::Busy { holders, waiting }),
+            Step::Uberlocked(holder) => return Err(uberlocked(holder)),
+            step @ (Step::Join(_) | Step::Wait | Step::Superseded { .. }) => {
+                unreachable!("a request that never queues cannot {step:?}")
             }
         }
     }
 }
 
-/// Takes the lock, polling while someone else holds it. `on_wait` sees where the request
-/// stands before each wait. Cancellation only cuts a wait between attempts, never a write in
-/// flight, so a cancelled call has taken nothing.
+fn uberlocked(holder: Lock) -> Error {
+    Error::Uberlocked {
+        env: holder.env,
+        holder: holder.user,
+    }
+}
+
+/// Why a request stopped waiting without the lock: the env in the way and who holds it (or
+/// "the queue", when it is free but others are first).
+fn busy(request: &LockRequest, holders: &[Lock], waiting: usize) -> Error {
+    match holders.first() {
+        Some(holder) => Error::LockBusy {
+            env: holder.env.clone(),
+            holder: holder.user.clone(),
+            waiting,
+        },
+        None => Error::LockBusy {
+            env: request.envs[0].clone(),
+            holder: "the queue".into(),
+            waiting,
+        },
+    }
+}
+
+/// Takes every env of the request at once, waiting in line (first come, first served) while
+/// anyone holds one or is ahead. Each poll is one read of the rows and one write (take, join,
+/// heartbeat or leave). `on_wait` sees where the request stands before each wait.
+/// Cancellation only cuts a wait between polls, never a write in flight; a request that gives
+/// up (time out, cancelled, uberlocked, superseded) leaves the line before the error returns.
 pub async fn lock(
     store: &dyn Store,
     request: &LockRequest,
@@ -284,39 +328,114 @@ pub async fn lock(
     cancel: &CancellationToken,
     on_wait: &mut (dyn FnMut(&WaitProgress) + Send),
 ) -> Result<Vec<(Lock, Acquired)>> {
+    check_envs(&request.envs)?;
+    let queuer = match policy.wait {
+        Wait::No => return once(store, request).await,
+        Wait::Until(_) | Wait::Forever => Queuer {
+            id: uuid::Uuid::now_v7().to_string(),
+            stale_after: queue::stale_after(policy.poll_interval),
+        },
+    };
     let started = tokio::time::Instant::now();
+    let mut joined = false;
+    let mut rows = store.load_locks(&request.envs).await?;
     loop {
-        let holders = match try_lock(store, request).await? {
-            Attempt::Acquired(locks) => return Ok(locks),
-            Attempt::Busy { holders, .. } => holders,
+        let time = store.now();
+        let left = match policy.wait {
+            Wait::Until(limit) => limit.saturating_sub(started.elapsed()),
+            Wait::No | Wait::Forever => policy.poll_interval,
         };
-        let waited = started.elapsed();
-        let pause = match policy.wait {
-            Wait::No => None,
-            Wait::Forever => Some(policy.poll_interval),
-            Wait::Until(limit) => limit
-                .checked_sub(waited)
-                .filter(|left| !left.is_zero())
-                .map(|left| left.min(policy.poll_interval)),
+        let rejoined = match queue::decide_step(&rows, request, Some(&queuer), time) {
+            Step::Take { writes, acquired } => {
+                match write_all(store, &writes, &request.envs).await? {
+                    None => return Ok(taken(writes, acquired, time)),
+                    Some(now) => rows = now,
+                }
+                continue;
+            }
+            Step::Uberlocked(holder) => {
+                leave(store, request, &queuer, rows).await?;
+                return Err(uberlocked(holder));
+            }
+            Step::Superseded { env, by } => {
+                leave(store, request, &queuer, rows).await?;
+                return Err(Error::Superseded {
+                    env,
+                    by: format!("{} ({})", by.user, by.meta),
+                });
+            }
+            Step::Join(_) | Step::Wait if left.is_zero() => {
+                let stand =
+                    queue::progress(&rows, request, &queuer.id, time, started.elapsed(), false);
+                leave(store, request, &queuer, rows).await?;
+                return Err(busy(request, &stand.holders, stand.position - 1));
+            }
+            Step::Join(writes) => match write_all(store, &writes, &request.envs).await? {
+                None => {
+                    rows = writes
+                        .into_iter()
+                        .map(|(_, write)| Some(write.lock))
+                        .collect();
+                    std::mem::replace(&mut joined, true)
+                }
+                Some(now) => {
+                    rows = now;
+                    continue;
+                }
+            },
+            Step::Wait => {
+                // A place found gone here (pruned after a stall) is taken again next poll.
+                store
+                    .touch_waiter(&request.envs, &queuer.id, time.latest)
+                    .await?;
+                false
+            }
+            Step::Busy { .. } => unreachable!("a request in line is never told busy"),
         };
-        let Some(pause) = pause else {
-            let holder = &holders[0];
-            return Err(Error::LockBusy {
-                env: holder.env.clone(),
-                holder: holder.user.clone(),
-            });
-        };
-        on_wait(&WaitProgress {
-            envs: request.envs.clone(),
-            position: 1,
-            waiting: 1,
-            holders,
-            waited,
-            rejoined: false,
-        });
+        on_wait(&queue::progress(
+            &rows,
+            request,
+            &queuer.id,
+            time,
+            started.elapsed(),
+            rejoined,
+        ));
         tokio::select! {
-            _ = cancel.cancelled() => return Err(Error::Interrupted),
-            _ = tokio::time::sleep(pause) => {}
+            _ = cancel.cancelled() => {
+                let rows = store.load_locks(&request.envs).await?;
+                leave(store, request, &queuer, rows).await?;
+                return Err(Error::Interrupted);
+            }
+            _ = tokio::time::sleep(left.min(policy.poll_interval)) => {}
+        }
+        rows = store.load_locks(&request.envs).await?;
+    }
+}
+
+/// One attempt for a request that does not wait: someone else's lock is `Error::LockBusy`.
+async fn once(store: &dyn Store, request: &LockRequest) -> Result<Vec<(Lock, Acquired)>> {
+    match try_lock(store, request).await? {
+        Attempt::Acquired(taken) => Ok(taken),
+        Attempt::Busy { holders, waiting } => Err(busy(request, &holders, waiting)),
+    }
+}
+
+/// Takes the request off every queue it is on: one write, re-decided after a lost race.
+async fn leave(
+    store: &dyn Store,
+    request: &LockRequest,
+    queuer: &Queuer,
+    mut rows: Vec<Option<Lock>>,
+) -> Result<()> {
+    loop {
+        let writes = queue::decide_leave(&rows, &queuer.id, store.now());
+        if writes.is_empty() {
+            return Ok(());
+        }
+        // The writes cover only some of the envs: after a lost race, all are read again.
+        match store.swap_locks(&writes).await? {
+            SwapAll::Done => return Ok(()),
+            SwapAll::Conflict => rows = store.load_locks(&request.envs).await?,
         }
     }
 }
@@ -341,6 +460,7 @@ fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
             active: false,
             updated_at: stamp(time, Some(lock)),
             revision: lock.revision + 1,
+            queue: queue::without_the_dead(&lock.queue, time),
             ..lock.clone()
         },
         holds: vec![released_or_lapsed(lock, time)],
@@ -391,34 +511,67 @@ pub enum Released {
     Nothing(NotReleased, Option<Lock>),
 }
 
-/// Releases whatever `user` holds of `envs`; one result per env, in order.
+/// Releases whatever `user` holds of `envs`, in one write; one result per env, in order.
 pub async fn release(
     store: &dyn Store,
     envs: &[String],
     user: &str,
     uberlock: bool,
 ) -> Result<Vec<Released>> {
-    let mut released = Vec::with_capacity(envs.len());
-    for env in envs {
-        released.push(release_one(store, env, user, uberlock).await?);
-    }
-    Ok(released)
-}
-
-async fn release_one(store: &dyn Store, env: &str, user: &str, uberlock: bool) -> Result<Released> {
-    let mut current = store.load_lock(env).await?;
+    check_envs(envs)?;
+    let mut rows = store.load_locks(envs).await?;
     loop {
-        match decide_release(current.as_ref(), user, uberlock, store.now())? {
-            ReleaseDecision::Nothing(reason, lock) => return Ok(Released::Nothing(reason, lock)),
-            ReleaseDecision::Write(write) => {
-                let expected = current.as_ref().map(|l| l.revision);
-                match store.swap_lock(expected, &write).await? {
-                    Swap::Done => return Ok(Released::Released(write.lock)),
-                    Swap::Conflict(latest) => current = latest,
+        let time = store.now();
+        let decisions = rows
+            .iter()
+            .map(|row| decide_release(row.as_ref(), user, uberlock, time))
+            .collect::<Result<Vec<_>>>()?;
+        let writes: Writes = rows
+            .iter()
+            .zip(&decisions)
+            .filter_map(|(row, decision)| match decision {
+                ReleaseDecision::Write(write) => {
+                    Some((row.as_ref().map(|r| r.revision), write.clone()))
                 }
+                ReleaseDecision::Nothing(..) => None,
+            })
+            .collect();
+        if !writes.is_empty() {
+            if let Some(now) = write_all(store, &writes, envs).await? {
+                rows = now;
+                continue;
             }
         }
+        let listed = |lock: Lock| queue::as_listed(lock, time);
+        return Ok(decisions
+            .into_iter()
+            .map(|decision| match decision {
+                ReleaseDecision::Write(write) => Released::Released(listed(write.lock)),
+                ReleaseDecision::Nothing(reason, lock) => {
+                    Released::Nothing(reason, lock.map(listed))
+                }
+            })
+            .collect());
     }
+}
+
+/// Writes every row or none. `None` once written; after a lost race, the rows of `envs` (the
+/// envs the writes were decided on) as they are now: for one row, as the store returned it.
+async fn write_all(
+    store: &dyn Store,
+    writes: &Writes,
+    envs: &[String],
+) -> Result<Option<Vec<Option<Lock>>>> {
+    if let ([(expected, write)], [_]) = (writes.as_slice(), envs) {
+        return Ok(match store.swap_lock(*expected, write).await? {
+            Swap::Done => None,
+            Swap::Conflict(row) => Some(vec![row]),
+        });
+    }
+    Ok(match store.swap_locks(writes).await? {
+        SwapAll::Done => None,
+        SwapAll::Conflict => Some(store.load_locks(envs).await?),
+    })
 }
 
 /// The row as it is now is still the acquisition `held` (same lock id, not released), or the
@@ -451,6 +604,7 @@ pub fn decide_renew(held: &Lock, current: Option<&Lock>, time: StoreTime) -> Res
             lease.map(|lease| now + lease)
         },
         revision: lock.revision + 1,
+        queue: queue::without_the_dead(&lock.queue, time),
         ..lock.clone()
     };
     Ok(holding(next, None))
@@ -465,65 +619,83 @@ pub fn decide_release_held(
     Ok(releasing(still_ours(held, current)?, time))
 }
 
-/// Writes `decide(row)` conditionally on the revision of `held`, the row as this holder last
-/// wrote it, so a healthy renewal is one write and no read. A conflict re-decides from the row
-/// the store returns: the same acquisition renewed by its user elsewhere is still ours; any
-/// other writer means the lease is lost.
+/// Writes `decide(held, row)` for every acquisition in `held` at once, conditionally on the
+/// revisions of `held`, the rows as this holder last wrote them, so a healthy renewal is one
+/// write and no read. A lost race re-decides from the rows as they are now: the same
+/// acquisition renewed by its user elsewhere is still ours; any other writer means the lease
+/// is lost. With `lost_stops_all`, one lost lease writes nothing; without it, the others are
+/// still written and the loss is the error.
 async fn swap_held(
     store: &dyn Store,
-    held: &Lock,
-    decide: impl Fn(Option<&Lock>, StoreTime) -> Result<LockWrite>,
-) -> Result<Lock> {
-    let mut current = Some(held.clone());
+    held: &[Lock],
+    decide: impl Fn(&Lock, Option<&Lock>, StoreTime) -> Result<LockWrite>,
+    lost_stops_all: bool,
+) -> Result<Vec<Lock>> {
+    let envs: Vec<String> = held.iter().map(|lock| lock.env.clone()).collect();
+    let mut current: Vec<Option<Lock>> = held.iter().cloned().map(Some).collect();
     loop {
-        let write = decide(current.as_ref(), store.now())?;
-        let expected = current.as_ref().map(|l| l.revision);
-        match store.swap_lock(expected, &write).await? {
-            Swap::Done => return Ok(write.lock),
-            Swap::Conflict(latest) => current = latest,
+        let time = store.now();
+        let mut writes = Writes::new();
+        let mut lost = None;
+        for (held, row) in held.iter().zip(&current) {
+            match decide(held, row.as_ref(), time) {
+                Ok(write) => writes.push((row.as_ref().map(|r| r.revision), write)),
+                Err(error) if lost_stops_all => return Err(error),
+                Err(error) => lost = lost.or(Some(error)),
+            }
         }
+        let written_envs: Vec<String> = writes.iter().map(|(_, w)| w.lock.env.clone()).collect();
+        if !writes.is_empty() {
+            if let Some(now) = write_all(store, &writes, &written_envs).await? {
+                current = if written_envs == envs {
+                    now
+                } else {
+                    store.load_locks(&envs).await?
+                };
+                continue;
+            }
+        }
+        return match lost {
+            Some(error) => Err(error),
+            None => Ok(writes
+                .into_iter()
+                .map(|(_, write)| queue::as_listed(write.lock, time))
+                .collect()),
+        };
     }
 }
 
-/// Renews the leases of the locks this process holds (`Error::LeaseLost` if any passed to
-/// anyone).
+/// Renews the leases of the locks this process holds, in one write (`Error::LeaseLost`, and
+/// nothing renewed, if any passed to anyone).
 pub async fn renew(store: &dyn Store, held: &[Lock]) -> Result<Vec<Lock>> {
-    let mut renewed = Vec::with_capacity(held.len());
-    for held in held {
-        renewed.push(
-            swap_held(store, held, |current, time| {
-                decide_renew(held, current, time)
-            })
-            .await?,
-        );
-    }
-    Ok(renewed)
+    swap_held(store, held, decide_renew, true).await
 }
 
-/// Releases the acquisition `held` (an uberlock too) and returns the released row;
-/// `Error::LeaseLost` if the env passed to someone else meanwhile. Unlike [`release`], which
-/// ends whatever the user holds, this ends only this acquisition.
+/// Releases the acquisitions `held` (uberlocks too) in one write and returns the released
+/// rows. If any env passed to someone else meanwhile, the others are still released and the
+/// result is `Error::LeaseLost`. Unlike [`release`], which ends whatever the user holds, this
+/// ends only these acquisitions.
 pub async fn release_held(store: &dyn Store, held: &[Lock]) -> Result<Vec<Lock>> {
-    let mut released = Vec::with_capacity(held.len());
-    for held in held {
-        released.push(
-            swap_held(store, held, |current, time| {
-                decide_release_held(held, current, time)
-            })
-            .await?,
-        );
-    }
-    Ok(released)
+    swap_held(store, held, decide_release_held, false).await
 }
 
-/// Locks someone holds now, sorted by env.
+/// The envs someone holds or waits for now, sorted by env, each with its live waiters in
+/// serving order. An env that is free while others wait for it (they want another env too)
+/// is listed with `active: false`.
 pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
-    let mut locks = match env {
+    let rows = match env {
         Some(env) => store.load_lock(env).await?.into_iter().collect(),
         None => store.active_locks().await?,
     };
-    let now = store.now().earliest;
-    locks.retain(|lock| lock.is_held_at(now));
+    let time = store.now();
+    let mut locks: Vec<Lock> = rows
+        .into_iter()
+        .map(|row| Lock {
+            active: row.is_held_at(time.earliest),
+            ..queue::as_listed(row, time)
+        })
+        .filter(|lock| lock.active || !lock.queue.is_empty())
+        .collect();
     locks.sort_by(|a, b| a.env.cmp(&b.env));
     Ok(locks)
 }

@@ -28,7 +28,9 @@ pub struct Lock {
     #[serde(skip)]
     pub revision: u64,
     /// Who waits for the env: as stored, every entry, dead ones too, in no particular order;
-    /// as listed (`locks::list`), the live waiters in serving order.
+    /// as `locks` hands it out, the live waiters in serving order. Left out of `--json` while
+    /// empty, so a lock nobody waits for reads as it always did.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
     pub queue: Vec<Waiter>,
     /// The ticket the next waiter to join gets; grows with every join.
     #[serde(skip)]
