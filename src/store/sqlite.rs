@@ -583,6 +583,60 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_file_from_before_the_queue_gains_its_columns_and_keeps_its_locks() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("locks.db");
+        let held = lock("production", 1_000, 4);
+        {
+            // The lock table as schema version 2 made it, with a lock in it.
+            let conn = Connection::open(&path).unwrap();
+            conn.execute_batch(
+                "CREATE TABLE locks (env TEXT PRIMARY KEY, id TEXT NOT NULL, user TEXT NOT NULL, \
+                 createdAt INTEGER NOT NULL, updatedAt INTEGER NOT NULL, active INTEGER NOT NULL, \
+                 uberlock INTEGER NOT NULL, meta TEXT NOT NULL, expiresAt INTEGER, \
+                 fencingToken INTEGER NOT NULL, revision INTEGER NOT NULL); \
+                 PRAGMA user_version = 2;",
+            )
+            .unwrap();
+            conn.execute(
+                "INSERT INTO locks VALUES (?1, ?2, 'alice', 1000, 1000, 1, 0, 'CLI', 61000, 4, 4)",
+                params![held.env, held.id],
+            )
+            .unwrap();
+        }
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(
+            store.load_lock("production").await.unwrap(),
+            Some(held.clone())
+        );
+        let waited = Lock {
+            queue: vec![Waiter {
+                id: "w".into(),
+                ticket: 0,
+                user: "bob".into(),
+                meta: "CLI".into(),
+                joined_at: 2_000,
+                seen_at: 2_000,
+                stale_after: 15_000,
+                supersede: false,
+                envs: vec!["production".into()],
+            }],
+            next_ticket: 1,
+            revision: 5,
+            ..held
+        };
+        let write = LockWrite {
+            lock: waited.clone(),
+            holds: Vec::new(),
+        };
+        assert_eq!(store.swap_lock(Some(4), &write).await.unwrap(), Swap::Done);
+        drop(store);
+        // Opening it again finds the columns there.
+        let store = SqliteStore::open(&path).await.unwrap();
+        assert_eq!(store.load_lock("production").await.unwrap(), Some(waited));
+    }
+
+    #[tokio::test]
     async fn holds_past_the_retention_are_pruned_on_the_next_write() {
         const DAY: i64 = 86_400_000;
         let dir = tempfile::tempdir().unwrap();

@@ -303,3 +303,60 @@ impl Fields<'_> {
         ))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn waited_lock() -> Lock {
+        Lock {
+            id: "l".into(),
+            user: "alice".into(),
+            env: "production".into(),
+            created_at: 1_000,
+            updated_at: 1_000,
+            active: false,
+            uberlock: false,
+            meta: "CLI".into(),
+            expires_at: Some(61_000),
+            fencing_token: 3,
+            revision: 7,
+            queue: vec![Waiter {
+                id: "w".into(),
+                ticket: 2,
+                user: "bob".into(),
+                meta: "https://ci/9".into(),
+                joined_at: 2_000,
+                seen_at: 2_500,
+                stale_after: 15_000,
+                supersede: true,
+                envs: vec!["production".into(), "staging".into()],
+            }],
+            next_ticket: 3,
+        }
+    }
+
+    #[test]
+    fn a_lock_item_keeps_its_queue_and_stays_listed_while_anyone_waits() {
+        let lock = waited_lock();
+        let item = lock_item(&lock);
+        assert_eq!(lock_from_item("Locks", &item).unwrap(), lock);
+        assert_eq!(
+            item[ACTIVE_SHARD_ATTRIBUTE],
+            AttributeValue::S(ACTIVE_SHARD.into())
+        );
+    }
+
+    #[test]
+    fn a_row_written_before_the_queue_reads_as_nobody_waiting() {
+        let lock = Lock {
+            queue: Vec::new(),
+            next_ticket: 0,
+            ..waited_lock()
+        };
+        let mut item = lock_item(&lock);
+        item.remove(QUEUE_ATTRIBUTE);
+        item.remove("nextTicket");
+        assert_eq!(lock_from_item("Locks", &item).unwrap(), lock);
+    }
+}
