@@ -8,6 +8,7 @@
 //! Without DAPLAYA_TEST_DYNAMODB_ENDPOINT the DynamoDB tests return at once. Each test gets its
 //! own SQLite file or DynamoDB tables, so the tests run in parallel.
 
+#[macro_use]
 mod common;
 
 use common::{holding, job, lock, request, Fixture};
@@ -19,30 +20,6 @@ use daplaya::store::{JobEnd, LockWrite, Store, Swap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
-
-/// One test function, run once per store.
-macro_rules! conformance {
-    ($($name:ident),* $(,)?) => {
-        mod sqlite {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    super::$name(super::Fixture::sqlite()).await
-                }
-            )*
-        }
-        mod dynamodb {
-            $(
-                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
-                async fn $name() {
-                    if let Some(fixture) = super::Fixture::dynamodb(stringify!($name)).await {
-                        super::$name(fixture).await
-                    }
-                }
-            )*
-        }
-    };
-}
 
 conformance!(
     swap_lock_is_a_compare_and_swap,

@@ -12,6 +12,31 @@ use std::time::Duration;
 
 pub const REGION: &str = "us-east-1";
 
+/// One test function, run once per store (each test crate imports `Fixture` at its root).
+#[allow(unused_macros)] // dynamo_store.rs runs against DynamoDB only
+macro_rules! conformance {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    super::$name(super::Fixture::sqlite()).await
+                }
+            )*
+        }
+        mod dynamodb {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+                async fn $name() {
+                    if let Some(fixture) = super::Fixture::dynamodb(stringify!($name)).await {
+                        super::$name(fixture).await
+                    }
+                }
+            )*
+        }
+    };
+}
+
 /// A store nobody else uses; `connect` may be called many times for separate clients of it.
 pub enum Fixture {
     Sqlite {
