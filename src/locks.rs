@@ -685,7 +685,11 @@ pub async fn release_held(store: &dyn Store, held: &[Lock]) -> Result<Vec<Lock>>
 pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
     let rows = match env {
         Some(env) => store.load_lock(env).await?.into_iter().collect(),
-        None => store.active_locks().await?,
+        None => {
+            let mut rows = store.active_locks().await?;
+            rows.extend(store.waited_locks().await?);
+            rows
+        }
     };
     let time = store.now();
     let mut locks: Vec<Lock> = rows

@@ -240,9 +240,9 @@ async fn a_queue_round_trips_every_field(fixture: Fixture) {
         .await
         .unwrap();
     assert_eq!(store.load_lock("us").await.unwrap(), Some(unheld));
-    // Listed with the active rows while anyone waits, though nobody holds it.
+    // Listed while anyone waits, though nobody holds it.
     let active: Vec<String> = store
-        .active_locks()
+        .waited_locks()
         .await
         .unwrap()
         .into_iter()

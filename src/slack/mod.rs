@@ -682,6 +682,9 @@ mod tests {
         async fn active_locks(&self) -> Result<Vec<Lock>> {
             Ok(vec![])
         }
+        async fn waited_locks(&self) -> Result<Vec<Lock>> {
+            Ok(vec![])
+        }
         async fn released_locks(&self, _since: i64) -> Result<Vec<Lock>> {
             Ok(vec![])
         }

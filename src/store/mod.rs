@@ -85,9 +85,12 @@ pub trait Store: Send + Sync {
     /// read so that it reflects every completed write.
     async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>>;
 
-    /// Every row marked active or with anyone in its queue, expired holds and dead waiters
-    /// included (the caller knows the time).
+    /// Every row marked active, expired ones included (the caller knows the time).
     async fn active_locks(&self) -> Result<Vec<Lock>>;
+
+    /// Every row not marked active with anyone in its queue, dead waiters included: the envs
+    /// nobody holds that someone waits for (because they want another env too).
+    async fn waited_locks(&self) -> Result<Vec<Lock>>;
 
     /// Rows released at or after `since` (by `updatedAt`), newest first: the envs someone held
     /// recently. Read from an index bounded by time, never by scanning the table.

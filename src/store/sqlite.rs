@@ -477,7 +477,18 @@ impl Store for SqliteStore {
     async fn active_locks(&self) -> Result<Vec<Lock>> {
         self.with_conn(|conn| {
             let mut statement = conn.prepare_cached(&format!(
-                "SELECT {LOCK_COLUMNS} FROM locks WHERE active = 1 OR queue != '[]'"
+                "SELECT {LOCK_COLUMNS} FROM locks WHERE active = 1"
+            ))?;
+            let locks = statement.query_map([], lock_from_row)?.collect();
+            locks
+        })
+        .await
+    }
+
+    async fn waited_locks(&self) -> Result<Vec<Lock>> {
+        self.with_conn(|conn| {
+            let mut statement = conn.prepare_cached(&format!(
+                "SELECT {LOCK_COLUMNS} FROM locks WHERE active = 0 AND queue != '[]'"
             ))?;
             let locks = statement.query_map([], lock_from_row)?.collect();
             locks

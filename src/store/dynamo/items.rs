@@ -1,7 +1,7 @@
 //! Lock and job rows as DynamoDB items, keeping the seeds' attribute names; a malformed item
 //! names the attribute at fault.
 
-use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE};
+use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE, QUEUED_SHARD};
 use crate::error::{Error, Result};
 use crate::model::{Hold, HoldEnd, Job, Lock, Waiter};
 use aws_sdk_dynamodb::types::AttributeValue;
@@ -46,9 +46,11 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
             AttributeValue::N(expires_at.to_string()),
         );
     }
-    // A row with waiters is listed with the active ones, even while nobody holds it.
-    let shard = if lock.active || !lock.queue.is_empty() {
+    // A row nobody holds but someone waits for is listed too.
+    let shard = if lock.active {
         ACTIVE_SHARD.to_string()
+    } else if !lock.queue.is_empty() {
+        QUEUED_SHARD.to_string()
     } else {
         released_shard(lock.updated_at)
     };
@@ -341,10 +343,18 @@ mod tests {
         let lock = waited_lock();
         let item = lock_item(&lock);
         assert_eq!(lock_from_item("Locks", &item).unwrap(), lock);
-        assert_eq!(
-            item[ACTIVE_SHARD_ATTRIBUTE],
-            AttributeValue::S(ACTIVE_SHARD.into())
-        );
+        let shard = |lock: &Lock| lock_item(lock)[ACTIVE_SHARD_ATTRIBUTE].clone();
+        assert_eq!(shard(&lock), AttributeValue::S(QUEUED_SHARD.into()));
+        let held = Lock {
+            active: true,
+            ..lock.clone()
+        };
+        assert_eq!(shard(&held), AttributeValue::S(ACTIVE_SHARD.into()));
+        let nobody = Lock {
+            queue: Vec::new(),
+            ..lock
+        };
+        assert_eq!(shard(&nobody), AttributeValue::S(released_shard(1_000)));
     }
 
     #[test]

@@ -32,7 +32,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tables::{
     released_shards, TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE,
-    BY_JOBNAME_INDEX, HISTORY_KEY, JOBS_KEY, LOCKS_KEY,
+    BY_JOBNAME_INDEX, HISTORY_KEY, JOBS_KEY, LOCKS_KEY, QUEUED_SHARD,
 };
 
 pub struct DynamoStore {
@@ -473,9 +473,17 @@ impl Store for DynamoStore {
         self.locks_in_shard(ACTIVE_SHARD).await
     }
 
+    async fn waited_locks(&self) -> Result<Vec<Lock>> {
+        self.locks_in_shard(QUEUED_SHARD).await
+    }
+
     async fn released_locks(&self, since: i64) -> Result<Vec<Lock>> {
         let mut locks = Vec::new();
-        for shard in released_shards(since, crate::model::now_ms()) {
+        // A released env someone waits for sits in the queued partition meanwhile.
+        let shards = released_shards(since, crate::model::now_ms())
+            .into_iter()
+            .chain([QUEUED_SHARD.to_string()]);
+        for shard in shards {
             locks.extend(
                 self.locks_in_shard(&shard)
                     .await?

@@ -15,11 +15,13 @@ use std::time::Duration;
 const TABLE_READY_TIMEOUT: Duration = Duration::from_secs(120);
 const TABLE_POLL_INTERVAL: Duration = Duration::from_secs(2);
 
-/// The `ActiveLocks` index key: `active` on active rows; `released#<UTC day>` on released rows,
-/// so the envs released in a window are a Query per day of it, and `locks list` (which reads
-/// only the `active` partition) never sees them.
+/// The `ActiveLocks` index key: `active` on active rows; `queued` on inactive rows with anyone
+/// in their queue; `released#<UTC day>` on the other released rows, so the envs released in a
+/// window are a Query per day of it (and of `queued`), and `locks list` (which reads only the
+/// `active` and `queued` partitions) never sees them.
 pub(super) const ACTIVE_SHARD_ATTRIBUTE: &str = "activeShard";
 pub(super) const ACTIVE_SHARD: &str = "active";
+pub(super) const QUEUED_SHARD: &str = "queued";
 /// How far a writer's clock may run ahead of or behind ours when picking the days to read.
 const RELEASED_DAY_MARGIN_MS: i64 = 10 * 60_000;
 const DAY_MS: i64 = 86_400_000;
