@@ -354,21 +354,18 @@ pub async fn lock(
                 continue;
             }
             Step::Uberlocked(holder) => {
-                leave(store, request, &queuer, rows).await?;
-                return Err(uberlocked(holder));
+                return Err(leave(store, request, &queuer, Some(rows), uberlocked(holder)).await);
             }
             Step::Superseded { env, by } => {
-                leave(store, request, &queuer, rows).await?;
-                return Err(Error::Superseded {
-                    env,
-                    by: format!("{} ({})", by.user, by.meta),
-                });
+                let by = format!("{} ({})", by.user, by.meta);
+                let error = Error::Superseded { env, by };
+                return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Join(_) | Step::Wait if left.is_zero() => {
                 let stand =
                     queue::progress(&rows, request, &queuer.id, time, started.elapsed(), false);
-                leave(store, request, &queuer, rows).await?;
-                return Err(busy(request, &stand.holders, stand.position - 1));
+                let error = busy(request, &stand.holders, stand.position - 1);
+                return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Join(writes) => match write_all(store, &writes, &request.envs).await? {
                 None => {
@@ -402,9 +399,7 @@ pub async fn lock(
         ));
         tokio::select! {
             _ = cancel.cancelled() => {
-                let rows = store.load_locks(&request.envs).await?;
-                leave(store, request, &queuer, rows).await?;
-                return Err(Error::Interrupted);
+                return Err(leave(store, request, &queuer, None, Error::Interrupted).await);
             }
             _ = tokio::time::sleep(left.min(policy.poll_interval)) => {}
         }
@@ -420,13 +415,31 @@ async fn once(store: &dyn Store, request: &LockRequest) -> Result<Vec<(Lock, Acq
     }
 }
 
-/// Takes the request off every queue it is on: one write, re-decided after a lost race.
+/// Takes the request off every queue it is on as it gives up with `reason`, which it returns.
+/// `rows` as just read, if they were. Should the store fail here, `reason` still says why the
+/// request gave up, and its place lapses by itself once its heartbeats stop.
 async fn leave(
     store: &dyn Store,
     request: &LockRequest,
     queuer: &Queuer,
-    mut rows: Vec<Option<Lock>>,
+    rows: Option<Vec<Option<Lock>>>,
+    reason: Error,
+) -> Error {
+    let _lapses_anyway = give_back_place(store, request, queuer, rows).await;
+    reason
+}
+
+/// One write taking `queuer` off every queue, re-decided after a lost race.
+async fn give_back_place(
+    store: &dyn Store,
+    request: &LockRequest,
+    queuer: &Queuer,
+    rows: Option<Vec<Option<Lock>>>,
 ) -> Result<()> {
+    let mut rows = match rows {
+        Some(rows) => rows,
+        None => store.load_locks(&request.envs).await?,
+    };
     loop {
         let writes = queue::decide_leave(&rows, &queuer.id, store.now());
         if writes.is_empty() {
@@ -619,11 +632,11 @@ pub fn decide_release_held(
     Ok(releasing(still_ours(held, current)?, time))
 }
 
-/// Writes `decide(held, row)` for every acquisition in `held` at once, conditionally on the
-/// revisions of `held`, the rows as this holder last wrote them, so a healthy renewal is one
-/// write and no read. A lost race re-decides from the rows as they are now: the same
-/// acquisition renewed by its user elsewhere is still ours; any other writer means the lease
-/// is lost. With `lost_stops_all`, one lost lease writes nothing; without it, the others are
+/// Writes `decide(held, row)` for every acquisition in `held` at once, on the rows as read
+/// just before: a waiter's heartbeat does not change a row's revision, so a write from the copy
+/// this holder made long ago would put back its waiters' old heartbeats and cost them their
+/// places. A lost race re-decides from the rows as they are now: the same acquisition renewed
+/// by its user elsewhere is still ours; any other writer means the lease is lost. With `lost_stops_all`, one lost lease writes nothing; without it, the others are
 /// still written and the loss is the error.
 async fn swap_held(
     store: &dyn Store,
@@ -632,7 +645,7 @@ async fn swap_held(
     lost_stops_all: bool,
 ) -> Result<Vec<Lock>> {
     let envs: Vec<String> = held.iter().map(|lock| lock.env.clone()).collect();
-    let mut current: Vec<Option<Lock>> = held.iter().cloned().map(Some).collect();
+    let mut current = store.load_locks(&envs).await?;
     loop {
         let time = store.now();
         let mut writes = Writes::new();

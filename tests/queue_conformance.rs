@@ -28,6 +28,7 @@ conformance!(
     several_envs_are_taken_all_or_none,
     racing_multi_env_lockers_never_hold_part_of_their_envs,
     opposite_order_multi_env_waiters_both_finish,
+    a_holder_s_renewals_keep_the_waiters_heartbeats,
 );
 
 const POLL: Duration = Duration::from_millis(100);
@@ -588,4 +589,26 @@ async fn opposite_order_multi_env_waiters_both_finish(fixture: Fixture) {
     first.await.unwrap();
     second.await.unwrap();
     assert_eq!(*served.order.lock().unwrap(), ["first", "second"]);
+}
+
+async fn a_holder_s_renewals_keep_the_waiters_heartbeats(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let mut held = take(store, &on(&["production"], "holder")).await;
+    let served = Arc::new(Served::default());
+    let waiter = spawn_waiter(&fixture, on(&["production"], "bob"), served.clone()).await;
+    in_line(store, &["production"], "bob").await;
+    held = locks::renew(store, &held).await.unwrap();
+    // Longer than bob's place lasts without heartbeats: the next renewal, from a copy made
+    // before them, must not put back the heartbeat that copy saw.
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
+    locks::renew(store, &held).await.unwrap();
+    let row = store.load_lock("production").await.unwrap().unwrap();
+    let bob = row.queue.iter().find(|w| w.user == "bob").unwrap();
+    assert!(bob.is_live_at(store.now().earliest), "{bob:?}");
+    locks::release(store, &envs(&["production"]), "holder", false)
+        .await
+        .unwrap();
+    waiter.await.unwrap();
+    assert_eq!(*served.order.lock().unwrap(), ["bob"]);
 }
