@@ -318,7 +318,20 @@ fn select_lock(conn: &Connection, env: &str) -> rusqlite::Result<Option<Lock>> {
 }
 
 /// Writes a lock row whole with its hold rows, and forgets the holds past the retention.
-fn put_lock(conn: &Connection, write: &LockWrite, retention: Duration) -> rusqlite::Result<()> {
+/// `current` is the row as it is (its revision the one the write expects): a waiter's
+/// heartbeat since the writer read it keeps the revision, and is kept too.
+fn put_lock(
+    conn: &Connection,
+    write: &LockWrite,
+    current: Option<&Lock>,
+    retention: Duration,
+) -> rusqlite::Result<()> {
+    let mut queue = write.lock.queue.clone();
+    for waiter in &mut queue {
+        if let Some(now) = current.and_then(|row| row.queue.iter().find(|w| w.id == waiter.id)) {
+            waiter.seen_at = waiter.seen_at.max(now.seen_at);
+        }
+    }
     let lock = &write.lock;
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO locks ({LOCK_COLUMNS}) \
@@ -336,7 +349,7 @@ fn put_lock(conn: &Connection, write: &LockWrite, retention: Duration) -> rusqli
         lock.expires_at,
         lock.fencing_token,
         lock.revision,
-        queue_to_json(&lock.queue),
+        queue_to_json(&queue),
         lock.next_ticket,
     ])?;
     for hold in &write.holds {
@@ -395,7 +408,7 @@ impl Store for SqliteStore {
             if current.as_ref().map(|lock| lock.revision) != expected_revision {
                 return Ok(Swap::Conflict(current));
             }
-            put_lock(&tx, &write, retention)?;
+            put_lock(&tx, &write, current.as_ref(), retention)?;
             tx.commit()?;
             Ok(Swap::Done)
         })
@@ -422,14 +435,16 @@ impl Store for SqliteStore {
         let retention = self.history_retention;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
+            let mut rows = Vec::with_capacity(writes.len());
             for (expected_revision, write) in &writes {
                 let current = select_lock(&tx, &write.lock.env)?;
-                if current.map(|lock| lock.revision) != *expected_revision {
+                if current.as_ref().map(|lock| lock.revision) != *expected_revision {
                     return Ok(SwapAll::Conflict);
                 }
+                rows.push(current);
             }
-            for (_, write) in &writes {
-                put_lock(&tx, write, retention)?;
+            for ((_, write), current) in writes.iter().zip(&rows) {
+                put_lock(&tx, write, current.as_ref(), retention)?;
             }
             tx.commit()?;
             Ok(SwapAll::Done)
