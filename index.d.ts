@@ -7,7 +7,7 @@
  * adds only what generation cannot say.
  */
 export * from './binding.js'
-import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, SlackHandlerOptions, SlackResponse } from './binding.js'
+import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, ReleaseOptions, ReleaseResult, RunLockedResult, SlackHandlerOptions, SlackResponse } from './binding.js'
 
 /** Stable error codes, the same conditions as the CLI's exit codes. */
 export type ErrorCode =
@@ -23,6 +23,8 @@ export type ErrorCode =
   | 'UBERLOCKED'
   /** No such job (exit 5). */
   | 'NOT_FOUND'
+  /** `supersede: true` and a newer waiter joined the line behind: the call left the line (exit 6). */
+  | 'SUPERSEDED'
   /** The DynamoDB tables do not exist: run `init` (exit 1). */
   | 'TABLE_MISSING'
   /** A table of that name exists with another key schema (exit 1). */
@@ -47,8 +49,36 @@ export interface DaplayaError extends Error {
 /** What {@link lock} resolves to: the lock row, how it was got, and where a defaulted user came from. */
 export type LockResult = Lock & Acquisition & DefaultedUser
 
-/** Takes the lock on an env, waiting (silently) while someone else holds it. */
-export declare function lock(options: LockOptions): Promise<LockResult>
+/** One result for one env (`env: 'eu'`), a list for a list (`env: ['eu', 'us']`, even of one). */
+export type PerEnv<E extends string | string[], T> = [E] extends [string] ? T : [E] extends [string[]] ? T[] : T | T[]
+
+/**
+ * Takes the lock on an env, waiting in line (silently, or telling `onWait` at each poll) while
+ * someone else holds it. Given several envs (an array), takes all of them at once or none, and
+ * resolves to one result per env, in the order given.
+ */
+export declare function lock<E extends string | string[]>(options: LockOptions & { env: E }): Promise<PerEnv<E, LockResult>>
+
+/** Releases your lock on an env; given an array, on each of those envs at once, resolving to one result per env. */
+export declare function release<E extends string | string[]>(options: ReleaseOptions & { env: E }): Promise<PerEnv<E, ReleaseResult & DefaultedUser>>
+
+/** What {@link runLocked} resolves to for several envs (`env` an array): every lock the command ran under. */
+export interface RunLockedManyResult {
+  /** The command's exit code; 128 + N when signal N ended it. */
+  exitCode: number
+  /** The locks as released, in the order given, each with the `fencingToken` the command was given. */
+  locks: Lock[]
+}
+
+/**
+ * `daplaya locks run` as a function (see `binding.d.ts` for the whole story). Given several envs
+ * (an array), the command runs holding all of them, with `DAPLAYA_FENCING_TOKENS`, and the result
+ * lists them as `locks`.
+ */
+export declare function runLocked<E extends string | string[]>(
+  options: LockOptions & { env: E },
+  command: string[],
+): Promise<([E] extends [string] ? RunLockedResult : [E] extends [string[]] ? RunLockedManyResult : RunLockedResult | RunLockedManyResult) & DefaultedUser>
 
 /** Where locks live: the options every function takes (`init` takes only these). */
 export type StoreOptions = InitOptions

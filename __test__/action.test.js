@@ -84,7 +84,7 @@ describe('action.yml', () => {
     const section = (name) => yml.split(new RegExp(`^${name}:\\n`, 'm'))[1].split(/^\S/m)[0]
     const names = (text) => [...text.matchAll(/^ {2}([a-z-]+):$/gm)].map((m) => m[1])
     assert.deepEqual(names(section('inputs')), ['env', 'user', 'meta', 'ttl', 'timeout', 'supersede'])
-    assert.deepEqual(names(section('outputs')), ['lock-id', 'fencing-token'])
+    assert.deepEqual(names(section('outputs')), ['lock-id', 'fencing-token', 'fencing-tokens'])
   })
 
   it('runs daplaya of the version in package.json at its tag, through npx', () => {
@@ -108,7 +108,7 @@ for (const store of STORES) {
       assert.equal(lock.user, 'hubot', 'GITHUB_TRIGGERING_ACTOR, lowercased')
       assert.equal(lock.meta, RUN_URL)
       assert.equal(lock.expiresAt - lock.updatedAt, 60 * 60 * 1000, 'ttl input')
-      assert.deepEqual(runner.outputs(), { 'lock-id': lock.id, 'fencing-token': String(lock.fencingToken) })
+      assert.deepEqual(runner.outputs(), { 'lock-id': lock.id, 'fencing-token': String(lock.fencingToken), 'fencing-tokens': `production=${lock.fencingToken}` })
       assert.deepEqual(runner.state(), { envs: '["production"]', user: 'hubot' })
 
       // A later step fails (here: it tries to take production as someone else); the job goes on to post.
@@ -166,27 +166,58 @@ for (const store of STORES) {
       assert.equal((await held(storeEnv, 'production'))[0].user, 'bob')
     })
 
-    // `--supersede` and several envs come with the deploy queue; until then the CLI refuses them
-    // with its one-line usage error, which the step must surface as its failure.
-    for (const inputs of [
-      { env: 'production', supersede: 'true' },
-      { env: 'staging\nproduction' },
-    ]) {
-      it(`surfaces the CLI's usage error for ${JSON.stringify(inputs)}`, async () => {
-        const { env: storeEnv } = await store.fresh()
-        const runner = job(storeEnv)
-        const flags = inputs.supersede ? ['--env', 'production', '--supersede'] : ['--env', 'staging', '--env', 'production']
-        const direct = await runJson(['locks', 'lock', ...flags], { env: runner.env })
-        if (direct.code === 0) return assert.fail('the CLI takes these flags now: test what the action does with them')
-        assert.equal(direct.code, 2)
-        const main = await runner.main(inputs).done
-        assert.equal(main.code, 1)
-        assert.ok(main.stdout.includes(`::error::${direct.json.error.message}`), main.stdout)
-        assert.ok(main.stderr.includes(`error: ${direct.json.error.message}`), main.stderr)
-        assert.deepEqual(runner.state(), {})
-        assert.deepEqual(await held(storeEnv, 'production'), [])
+    it('several envs: main takes all of them at once, outputs every token; post releases them all', async () => {
+      const { env: storeEnv } = await store.fresh()
+      const runner = job(storeEnv)
+      const main = await runner.main({ env: 'staging\nProduction, eu' }).done
+      assert.equal(main.code, 0, main.stdout + main.stderr)
+      const locks = (await runJson(['locks', 'list'], { env: storeEnv })).json
+      assert.deepEqual(locks.map((l) => [l.env, l.user]), [
+        ['eu', 'hubot'],
+        ['production', 'hubot'],
+        ['staging', 'hubot'],
+      ])
+      const staging = locks.find((l) => l.env === 'staging')
+      assert.deepEqual(runner.outputs(), {
+        'lock-id': staging.id,
+        'fencing-token': String(staging.fencingToken),
+        'fencing-tokens': 'staging=1,production=1,eu=1',
       })
-    }
+      assert.deepEqual(runner.state(), { envs: '["staging","production","eu"]', user: 'hubot' })
+      const post = await runner.post()
+      assert.equal(post.code, 0, post.stdout + post.stderr)
+      for (const name of ['staging', 'production', 'eu']) assert.match(post.stdout, new RegExp(`released ${name} \\(lock `))
+      assert.deepEqual((await runJson(['locks', 'list'], { env: storeEnv })).json, [])
+    })
+
+    it('supersede: an older waiting run gives way to a newer one and fails its step; post releases nothing', async () => {
+      const { env: storeEnv } = await store.fresh()
+      assert.equal((await run(['locks', 'lock', '--env', 'production', '--user', 'bob'], { env: storeEnv })).code, 0)
+      const older = job(storeEnv)
+      const olderMain = older.main({ env: 'production', supersede: 'true', user: 'run-1' })
+      const inLine = (user) =>
+        new Promise((resolve) => {
+          const check = async () => {
+            const [lock] = await held(storeEnv, 'production')
+            if (lock.queue.some((w) => w.user === user)) resolve()
+            else setTimeout(check, 50)
+          }
+          check()
+        })
+      await inLine('run-1')
+      const newer = job(storeEnv)
+      const newerMain = newer.main({ env: 'production', supersede: 'true', user: 'run-2', timeout: '1m' })
+      const given = await olderMain.done
+      assert.equal(given.code, 1)
+      assert.match(given.stdout, /^::error::.*superseded.*run-2/im)
+      assert.deepEqual(older.state(), {})
+      assert.match((await older.post()).stdout, /nothing to release/)
+      assert.equal((await run(['locks', 'release', '--env', 'production', '--user', 'bob'], { env: storeEnv })).code, 0)
+      const taken = await newerMain.done
+      assert.equal(taken.code, 0, taken.stdout + taken.stderr)
+      assert.equal((await held(storeEnv, 'production'))[0].user, 'run-2')
+      assert.equal((await newer.post()).code, 0)
+    })
 
     it('a bad input fails the step with one line', async () => {
       const runner = job((await store.fresh()).env)

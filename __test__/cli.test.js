@@ -67,12 +67,12 @@ for (const store of STORES) {
       assert.equal(json.json.error.exitCode, 3)
     })
 
-    it('waits, saying who holds the env, until --timeout (exit 3)', async () => {
+    it('waits, saying who holds the env and its place in line, until --timeout (exit 3)', async () => {
       const { env } = await store.fresh()
       await run(['locks', 'lock', '--env', 'prod', '--user', 'alice'], { env })
       const waited = await run(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--timeout', '1s', '--poll-interval', '200'], { env })
       assert.equal(waited.code, 3)
-      const stillLocked = waited.stderr.split('\n').filter((l) => l === 'Still locked at env prod by alice')
+      const stillLocked = waited.stderr.split('\n').filter((l) => l === 'Still locked at env prod by alice (1st in line, 1 waiting)')
       assert.ok(stillLocked.length >= 3, waited.stderr)
     })
 

@@ -72,6 +72,73 @@ function run(args, { env = {}, cwd, onStderr, timeoutMs = 60_000 } = {}) {
   })
 }
 
+/**
+ * A CLI process the test drives while it runs: `waitFor(pattern)` resolves once its stderr
+ * matches, `done` when it exits. `stopStarted()` (in an `afterEach`) kills what is still running.
+ */
+function start(args, { env, detached = false } = {}) {
+  const child = spawn(process.execPath, [BIN, ...args], {
+    env: { ...baseEnv(), ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+    // Its own session, without a controlling terminal: signals come only from the test, even
+    // when `npm test` runs in a terminal (where daplaya leaves Ctrl-C to the terminal).
+    detached,
+  })
+  const proc = { child, pid: child.pid, stdout: '', stderr: '', exited: false, waiters: new Set() }
+  const check = () => {
+    for (const waiter of proc.waiters) waiter()
+  }
+  child.stdout.on('data', (chunk) => {
+    proc.stdout += chunk
+    check()
+  })
+  child.stderr.on('data', (chunk) => {
+    proc.stderr += chunk
+    check()
+  })
+  proc.done = new Promise((resolve) => {
+    child.on('close', (code, signal) => {
+      proc.exited = true
+      check()
+      resolve({ code, signal, stdout: proc.stdout, stderr: proc.stderr })
+    })
+  })
+  /** Resolves with the match (and when it was seen) once stderr matches `pattern`. */
+  proc.waitFor = (pattern, timeoutMs = 30_000) =>
+    new Promise((resolve, reject) => {
+      const timer = setTimeout(() => finish(new Error(`no ${pattern} within ${timeoutMs} ms; stderr:\n${proc.stderr}`)), timeoutMs)
+      const finish = (error, match) => {
+        clearTimeout(timer)
+        proc.waiters.delete(waiter)
+        if (error) reject(error)
+        else resolve({ match, at: Date.now() })
+      }
+      const waiter = () => {
+        const match = pattern.exec(proc.stderr)
+        if (match) finish(null, match)
+        else if (proc.exited) finish(new Error(`exited without ${pattern}; stderr:\n${proc.stderr}`))
+      }
+      proc.waiters.add(waiter)
+      waiter()
+    })
+  started.push(proc)
+  return proc
+}
+
+const started = []
+
+/** Kills (SIGCONT, then SIGKILL) every process `start` started that is still running. */
+function stopStarted() {
+  for (const proc of started.splice(0)) {
+    if (!proc.exited) {
+      try {
+        process.kill(proc.pid, 'SIGCONT')
+        proc.child.kill('SIGKILL')
+      } catch {}
+    }
+  }
+}
+
 /** Runs the CLI with --json and parses stdout. */
 async function runJson(args, options) {
   const result = await run([...args, '--json'], options)
@@ -136,4 +203,4 @@ const quote = (arg) => `'${String(arg).replace(/'/g, `'\\''`)}'`
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-module.exports = { ROOT, BIN, STORES, run, runJson, baseEnv, tempDir, uniqueName, sleep, hasScript, quote }
+module.exports = { ROOT, BIN, STORES, run, runJson, start, stopStarted, baseEnv, tempDir, uniqueName, sleep, hasScript, quote }

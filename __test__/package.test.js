@@ -90,9 +90,9 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
     const tsc = path.join(ROOT, 'node_modules', 'typescript', 'bin', 'tsc')
     const args = ['--strict', '--noEmit', '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022']
     const wrong = {
-      'typo.ts': ["lock({ env: 'x', user: 'me', timout: '3s' })", /'timout' does not exist in type 'LockOptions'/],
+      'typo.ts': ["lock({ env: 'x', user: 'me', timout: '3s' })", /'timout' does not exist in type 'LockOptions/],
       'signal.ts': ["lock({ env: 'x', user: 'me', signal: 'stop' })", /Type 'string' is not assignable to type 'AbortSignal'/],
-      'nowait.ts': ["release({ env: 'x', user: 'me', signal: AbortSignal.abort() })", /'signal' does not exist in type 'ReleaseOptions'/],
+      'nowait.ts': ["release({ env: 'x', user: 'me', signal: AbortSignal.abort() })", /'signal' does not exist in type 'ReleaseOptions/],
     }
     for (const [file, [call, expected]] of Object.entries(wrong)) {
       fs.writeFileSync(path.join(project, file), `import { lock, release } from 'daplaya'\n${call}\n`)

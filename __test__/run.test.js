@@ -3,10 +3,9 @@
 // no crash, stall, signal or vanished store ever lets two holders overlap unnoticed.
 const { describe, it, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { BIN, STORES, run, runJson, baseEnv, tempDir, uniqueName } = require('./helpers.js')
+const { STORES, run, runJson, tempDir, uniqueName, start, stopStarted } = require('./helpers.js')
 
 // Commands for `locks run` to run, written once per test file.
 const SCRIPTS = tempDir()
@@ -43,68 +42,10 @@ setTimeout(() => process.exit(9), 60_000)
 `,
 )
 
-/** A CLI process the test drives while it runs. */
-function start(args, { env, detached = false } = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...baseEnv(), ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-    // Its own session, without a controlling terminal: signals come only from the test, even
-    // when `npm test` runs in a terminal (where daplaya leaves Ctrl-C to the terminal).
-    detached,
-  })
-  const proc = { child, pid: child.pid, stdout: '', stderr: '', exited: false, waiters: new Set() }
-  const check = () => {
-    for (const waiter of proc.waiters) waiter()
-  }
-  child.stdout.on('data', (chunk) => {
-    proc.stdout += chunk
-    check()
-  })
-  child.stderr.on('data', (chunk) => {
-    proc.stderr += chunk
-    check()
-  })
-  proc.done = new Promise((resolve) => {
-    child.on('close', (code, signal) => {
-      proc.exited = true
-      check()
-      resolve({ code, signal, stdout: proc.stdout, stderr: proc.stderr })
-    })
-  })
-  /** Resolves with the match (and when it was seen) once stderr matches `pattern`. */
-  proc.waitFor = (pattern, timeoutMs = 30_000) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => finish(new Error(`no ${pattern} within ${timeoutMs} ms; stderr:\n${proc.stderr}`)), timeoutMs)
-      const finish = (error, match) => {
-        clearTimeout(timer)
-        proc.waiters.delete(waiter)
-        if (error) reject(error)
-        else resolve({ match, at: Date.now() })
-      }
-      const waiter = () => {
-        const match = pattern.exec(proc.stderr)
-        if (match) finish(null, match)
-        else if (proc.exited) finish(new Error(`exited without ${pattern}; stderr:\n${proc.stderr}`))
-      }
-      proc.waiters.add(waiter)
-      waiter()
-    })
-  started.push(proc)
-  return proc
-}
-
 // Whatever a failed test left running: CLI processes, and commands whose daplaya was killed.
-const started = []
 const orphans = []
 afterEach(() => {
-  for (const proc of started.splice(0)) {
-    if (!proc.exited) {
-      try {
-        process.kill(proc.pid, 'SIGCONT')
-        proc.child.kill('SIGKILL')
-      } catch {}
-    }
-  }
+  stopStarted()
   for (const pid of orphans.splice(0)) {
     try {
       process.kill(pid, 'SIGKILL')

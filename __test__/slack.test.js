@@ -5,7 +5,7 @@ const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const http = require('node:http')
-const { STORES, run, runJson } = require('./helpers.js')
+const { STORES, run, runJson, start, stopStarted } = require('./helpers.js')
 const { startServer: startDaplayaServer } = require('./serve-helpers.js')
 const daplaya = require('../index.js')
 
@@ -140,6 +140,41 @@ for (const store of STORES) {
         assert.deepEqual(lock, stored, 'the refusal changed nothing')
         assert.match(server.stderr(), /slack: "bob" "lock prod" -> ephemeral/)
       })
+    })
+
+    it('the queue: leases shows who waits, and lock on a held env says how many wait; Slack never joins', async () => {
+      const { env } = await store.fresh()
+      assert.equal((await run(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--meta', 'https://ci/42'], { env })).code, 0)
+      const bob = start(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--poll-interval', '100ms', '--meta', 'https://ci/43'], { env })
+      await bob.waitFor(/Still locked at env prod by alice \(1st in line/)
+      const carol = start(['locks', 'lock', '--env', 'prod', '--user', 'carol', '--poll-interval', '100ms', '--supersede'], { env })
+      await carol.waitFor(/Still locked at env prod by alice \(2nd in line/)
+      try {
+        await withServer(env, {}, async (server) => {
+          const leases = await server.say('dave', 'leases prod')
+          assert.equal(leases.json.response_type, 'ephemeral')
+          assert.match(leases.json.text, /• \*prod\*: locked by \*alice\*/)
+          assert.match(leases.json.text, /2 waiting: 1\. \*bob\* since (just now|\d+s ago) \(meta: https:\/\/ci\/43\), 2\. \*carol\* since (just now|\d+s ago) \(meta: CLI\), supersede/)
+
+          const busy = await server.say('dave', 'lock prod')
+          assert.equal(busy.json.response_type, 'ephemeral')
+          assert.match(busy.json.text, /\*prod\* is locked by \*alice\*/)
+          assert.match(busy.json.text, /2 waiting in line/)
+          const [held] = await locksOf(env)
+          assert.deepEqual(held.queue.map((w) => w.user), ['bob', 'carol'], 'Slack never joins the line')
+        })
+        // bob gives up (and leaves); alice releases; the line's next, carol, has it.
+        bob.child.kill('SIGINT')
+        assert.equal((await bob.done).code, 130)
+        assert.equal((await run(['locks', 'release', '--env', 'prod', '--user', 'alice'], { env })).code, 0)
+        await carol.done
+        await withServer(env, {}, async (server) => {
+          const held = await server.say('dave', 'lock prod')
+          assert.match(held.json.text, /\*prod\* is locked by \*carol\*/)
+        })
+      } finally {
+        stopStarted()
+      }
     })
 
     it('uberlock: preempts a normal lock, refuses everyone else at once, released by its holder', async () => {

@@ -22,13 +22,13 @@ function freshFile() {
 }
 
 describe('at a terminal', () => {
-  it('waiting shows one live status line (holder, meta, held for, waited), cleared at the end', { skip: !hasScript && 'no script(1)' }, async () => {
+  it('waiting shows one live status line (place in line, holder, meta, held for, waited), cleared at the end', { skip: !hasScript && 'no script(1)' }, async () => {
     const env = freshFile()
     await run(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--meta', 'https://ci/42'], { env })
     const screen = runOnTerminal(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--timeout', '1s', '--poll-interval', '200ms'], { ...env, NO_COLOR: '1' })
     const updates = screen.split('\r\x1b[2K').filter((part) => part.startsWith('Waiting for prod'))
     assert.ok(updates.length >= 3, JSON.stringify(screen))
-    assert.match(updates[0], /^Waiting for prod: held \S+ by alice \(since \d\d:\d\d:\d\d, meta: https:\/\/ci\/42\), expires in \S+; waited \S+$/)
+    assert.match(updates[0], /^Waiting for prod: 1st in line, 1 waiting; held \S+ by alice \(since \d\d:\d\d:\d\d, meta: https:\/\/ci\/42\), expires in \S+; waited \S+$/)
     assert.ok(!screen.includes('Still locked at env'), 'no line per poll at a terminal')
     assert.match(screen, /\r\x1b\[2Kerror: prod is locked by alice\r?\n/, 'the status line is cleared before the error')
   })

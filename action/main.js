@@ -13,11 +13,16 @@ step(async () => {
   if (booleanInput('supersede')) args.push('--supersede')
   const result = await runCli(args)
   if (result.code !== 0) throw new StepFailure(failureLine(result))
-  const lock = result.document
+  // One document for one env, one per env (in order) for several.
+  const locks = [result.document].flat()
+  const [lock] = locks
   // State first: once the lock is held, the post step must be able to release it.
-  setFileCommand('GITHUB_STATE', 'envs', JSON.stringify(envs))
+  setFileCommand('GITHUB_STATE', 'envs', JSON.stringify(locks.map((held) => held.env)))
   setFileCommand('GITHUB_STATE', 'user', lock.user)
   setFileCommand('GITHUB_OUTPUT', 'lock-id', lock.id)
   setFileCommand('GITHUB_OUTPUT', 'fencing-token', String(lock.fencingToken))
-  process.stdout.write(`daplaya: ${lock.outcome} ${envs.join(', ')} for ${lock.user} (lock ${lock.id}, fencing token ${lock.fencingToken}); released by the post step\n`)
+  setFileCommand('GITHUB_OUTPUT', 'fencing-tokens', locks.map((held) => `${held.env}=${held.fencingToken}`).join(','))
+  for (const held of locks) {
+    process.stdout.write(`daplaya: ${held.outcome} ${held.env} for ${held.user} (lock ${held.id}, fencing token ${held.fencingToken}); released by the post step\n`)
+  }
 })

@@ -11,12 +11,13 @@ step(async () => {
     process.stdout.write('daplaya: no lock was taken; nothing to release\n')
     return
   }
-  const failures = []
-  for (const env of envs) {
-    const result = await runCli(['locks', 'release', '--env', env, '--user', user])
-    if (result.code !== 0) failures.push(failureLine(result))
-    else if (result.document.released) process.stdout.write(`daplaya: released ${env} (lock ${result.document.lock.id})\n`)
-    else process.stdout.write(`daplaya: nothing to release on ${env} (${result.document.reason})\n`)
-  }
-  if (failures.length > 0) throw new StepFailure(failures.join('; '))
+  // Every env in one release, as they were taken: all at once.
+  const result = await runCli(['locks', 'release', ...envs.flatMap((env) => ['--env', env]), '--user', user])
+  if (result.code !== 0) throw new StepFailure(failureLine(result))
+  const documents = [result.document].flat()
+  envs.forEach((env, i) => {
+    const released = documents[i]
+    if (released.released) process.stdout.write(`daplaya: released ${env} (lock ${released.lock.id})\n`)
+    else process.stdout.write(`daplaya: nothing to release on ${env} (${released.reason})\n`)
+  })
 })

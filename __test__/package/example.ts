@@ -26,6 +26,8 @@ import {
   type RunLockedResult,
   type InitResult,
   type StoreOptions,
+  type RunLockedManyResult,
+  type WaitProgress,
 } from 'daplaya'
 
 const store = { store: 'sqlite:./example.db' }
@@ -68,6 +70,28 @@ export async function everyFunction(): Promise<string[]> {
   return [String(exitCode), String(status), ran.lock.id, tables.store, String(token), String(expires), String(locks.length), String(reason), String(end), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
 }
 
+// The deploy queue: several envs (one result per env), supersede, the place in line.
+export async function queued(): Promise<string> {
+  const positions: number[] = []
+  const both: LockResult[] = await lock({
+    ...store,
+    env: ['eu', 'us'],
+    supersede: true,
+    onWait: (progress: WaitProgress) => {
+      positions.push(progress.position, progress.waiting, progress.waitedMs)
+      const holders: (number | null)[] = progress.holders.map((holder) => holder.expiresAt)
+      void holders
+    },
+  })
+  const released = await release({ ...store, env: ['eu', 'us'] })
+  const first: boolean = released[0].released
+  const ran: RunLockedManyResult = await runLocked({ ...store, env: ['eu', 'us'] }, ['true'])
+  const tokens: number[] = ran.locks.map((held) => held.fencingToken)
+  const one: LockResult = await lock({ ...store, env: 'eu' })
+  const superseded: ErrorCode = 'SUPERSEDED'
+  return [both[0].outcome, first, tokens.join(), one.id, superseded, positions.join()].join()
+}
+
 export async function handleErrors(): Promise<ErrorCode | undefined> {
   try {
     await lock({ env: 'production', user: 'me', noWait: true, region: 'eu-west-1', endpoint: 'http://127.0.0.1:8000', locksTable: 'L', jobsTable: 'J' })
@@ -80,7 +104,7 @@ export async function handleErrors(): Promise<ErrorCode | undefined> {
 // The generated types, and `signal` on the calls that wait.
 export async function abortable(signal: AbortSignal): Promise<string> {
   const where: StoreOptions = store
-  const options: LockOptions = { ...where, env: 'production', user: 'me', pollInterval: 1_000, signal }
+  const options = { ...where, env: 'production', user: 'me', pollInterval: 1_000, signal } satisfies LockOptions
   const held: LockResult = await lock(options)
   const how: Acquisition['outcome'] = held.outcome
   const ran: RunLockedResult = await runLocked({ ...options, ttl: '2m' }, ['./deploy.sh'])
