@@ -1,7 +1,8 @@
 'use strict'
 // The public API: every function of the generated binding, with what async napi functions
 // cannot do themselves: `error.code` from the `[CODE] message` prefix that crosses from Rust,
-// and the `signal` option (an AbortSignal) turned into an interrupt handle Rust can watch.
+// the `signal` option (an AbortSignal) turned into an interrupt handle Rust can watch, and an
+// `onWait` whose throw ends the call instead of the process.
 const binding = require('./native.js')
 
 // The CLI shim's and this file's plumbing, not API functions.
@@ -31,34 +32,58 @@ function isAbortSignal(signal) {
   return typeof signal === 'object' && signal !== null && typeof signal.aborted === 'boolean' && typeof signal.addEventListener === 'function'
 }
 
-/** `call(options, ...rest)` with errors coded, and `options.signal` listened to while it runs. */
-async function withSignal(call, options, ...rest) {
+/**
+ * `call(options, ...rest)` with `options.signal` listened to while it runs, and `options.onWait`
+ * guarded: a throw in it must not reach Rust (napi would raise it as an uncaught exception), so
+ * it ends the wait as an abort does and the call rejects with what was thrown.
+ */
+async function withHooks(call, options, ...rest) {
   const signal = options?.signal
-  if (signal === undefined) {
+  const onWait = options?.onWait
+  if (signal === undefined && onWait === undefined) {
     return call(options, ...rest)
   }
-  if (!isAbortSignal(signal)) {
+  if (signal !== undefined && !isAbortSignal(signal)) {
     throw Object.assign(new TypeError('signal must be an AbortSignal'), { code: 'INVALID_ARGUMENT' })
   }
-  if (signal.aborted) throw abortError(signal)
+  if (onWait !== undefined && typeof onWait !== 'function') {
+    throw Object.assign(new TypeError('onWait must be a function'), { code: 'INVALID_ARGUMENT' })
+  }
+  if (signal?.aborted) throw abortError(signal)
   const handle = binding.newInterrupt()
   const onAbort = () => binding.interrupt(handle)
-  signal.addEventListener('abort', onAbort, { once: true })
+  signal?.addEventListener('abort', onAbort, { once: true })
+  let thrown = null
+  const passed = { ...options, signal: handle }
+  if (onWait !== undefined) {
+    passed.onWait = (progress) => {
+      if (thrown) return
+      try {
+        onWait(progress)
+      } catch (error) {
+        thrown = { error }
+        binding.interrupt(handle)
+      }
+    }
+  }
   try {
-    return await call({ ...options, signal: handle }, ...rest)
+    return await call(passed, ...rest)
   } catch (error) {
-    // Interrupted by this signal: the wait ended and nothing is held.
-    if (signal.aborted && withCode(error).code === 'INTERRUPTED') throw abortError(signal)
+    // Interrupted by onWait's throw or by this signal: the wait ended, nothing is held.
+    if (withCode(error).code === 'INTERRUPTED') {
+      if (thrown) throw thrown.error
+      if (signal?.aborted) throw abortError(signal)
+    }
     throw error
   } finally {
-    signal.removeEventListener('abort', onAbort)
+    signal?.removeEventListener('abort', onAbort)
   }
 }
 
 function exported(call) {
   return async (...args) => {
     try {
-      return await withSignal(call, ...args)
+      return await withHooks(call, ...args)
     } catch (error) {
       throw withCode(error)
     }

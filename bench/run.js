@@ -9,7 +9,7 @@
 //   --full              the long version (more runs, 100k seeded records, more rounds)
 //   --out <file>        where to write the JSON
 //   --only <a,b,...>    run some sections: startup, parts, lockRelease, latency, cost, contention,
-//                       memory, addon, serve
+//                       memory, addon, serve, queue
 const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
@@ -22,6 +22,7 @@ const { DescribeTableCommand } = require('@aws-sdk/client-dynamodb')
 const { startDynamoDbLocal } = require('../scripts/dynamodb-local.js')
 const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
 const sdk = require('./sdk.js')
+const { benchQueue, printQueue } = require('./queue.js')
 const {
   baseEnv,
   now,
@@ -49,7 +50,7 @@ const ADDON = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
   ? path.resolve(process.env.NAPI_RS_NATIVE_LIBRARY_PATH)
   : path.join(ROOT, 'daplaya.linux-x64-gnu.node')
 const NODE = process.execPath
-const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve']
+const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve', 'queue']
 
 const MODES = {
   quick: {
@@ -59,6 +60,7 @@ const MODES = {
     latencyWarmup: 20,
     scales: [0, 10_000],
     contention: { processes: [4, 16], rounds: 3, pollInterval: '100ms' },
+    queue: { waiters: 16, holdMs: 500, pollInterval: '100ms' },
   },
   full: {
     startupRuns: 25,
@@ -67,6 +69,7 @@ const MODES = {
     latencyWarmup: 50,
     scales: [0, 10_000, 100_000],
     contention: { processes: [4, 16], rounds: 5, pollInterval: '100ms' },
+    queue: { waiters: 16, holdMs: 500, pollInterval: '100ms' },
   },
 }
 
@@ -982,6 +985,13 @@ async function main() {
       ]
       results.serve = await benchServe(mode, fresh)
     }
+    if (only.has('queue')) {
+      const fresh = [
+        { name: 'embedded', env: sqliteEnv(path.join(tmp, 'queue.db')) },
+        { name: 'dynamodb', env: dynamoEnv(dynamo.endpoint, await createTables(dynamo.endpoint, 'Queue')) },
+      ]
+      results.queue = await benchQueue(mode.queue, fresh, log)
+    }
   } finally {
     killAll()
     await stop()
@@ -994,6 +1004,7 @@ async function main() {
   results.meta.seconds = round((now() - began) / 1000, 1)
   results.targets = targetRows(results)
   printReport(results)
+  if (results.queue) printQueue(results.queue)
   printStartupParts(results)
   printTargets(results.targets)
   if (results.cost?.scanRequests) throw new Error(`${results.cost.scanRequests} Scan request(s) were issued: no command may scan`)
