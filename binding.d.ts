@@ -196,8 +196,11 @@ export interface ListLocksOptions {
   historyTable?: string
 }
 
-/** Takes the lock on an env, waiting (silently) while someone else holds it. */
-export declare function lock(options: LockOptions): Promise<Lock & Acquisition>
+/**
+ * Takes the lock on an env (or on several, all or none), waiting in line while someone else
+ * holds it: silently, or telling `onWait` at each poll.
+ */
+export declare function lock(options: LockOptions): Promise<(Lock & Acquisition) | Array<Lock & Acquisition>>
 
 /** A lock row, as stored. */
 export interface Lock {
@@ -224,6 +227,8 @@ export interface Lock {
    * stale holder.
    */
   fencingToken: number
+  /** The env's line: live waiters in serving order. */
+  queue: Array<Waiting>
 }
 
 /** The holds of an env, newest first (an env never locked has none); one store read. */
@@ -253,8 +258,11 @@ export interface LockHistoryOptions {
 
 /** Options of `lock` and `runLocked`. */
 export interface LockOptions {
-  /** Environment to lock. */
-  env: string
+  /**
+   * Environment to lock, or several (at most 25) to take all at once or none: given an
+   * array, the call resolves to one result per env, in this order.
+   */
+  env: string | string[]
   /**
    * Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the
    * login name; see the README's CI section).
@@ -278,6 +286,16 @@ export interface LockOptions {
   noWait?: boolean
   /** How often to retry while waiting (default 5 s). */
   pollInterval?: number | string
+  /**
+   * Deploy only the newest: when a newer waiter joins the line behind this one, leave the
+   * line and reject with `SUPERSEDED` (naming the newer waiter); `runLocked` then runs nothing.
+   */
+  supersede?: boolean
+  /**
+   * Called at each poll while waiting: the place in line, who holds the env(s), time waited.
+   * A throw ends the wait as an abort would, and the call rejects with what was thrown.
+   */
+  onWait?: (progress: WaitProgress) => void
   /**
    * `runLocked` only: after sending the command SIGTERM (a lost lease, an abort), SIGKILL
    * its process group if it is still running this long after (default 30 s).
@@ -303,12 +321,13 @@ export interface LockOptions {
   historyTable?: string
 }
 
-/** Releases your lock on an env. */
-export declare function release(options: ReleaseOptions): Promise<ReleaseResult & DefaultedUser>
+/** Releases your lock on an env (or on several at once: one result per env). */
+export declare function release(options: ReleaseOptions): Promise<(ReleaseResult & DefaultedUser) | Array<ReleaseResult & DefaultedUser>>
 
 /** Options of `release`. */
 export interface ReleaseOptions {
-  env: string
+  /** Environment to release, or several at once (an array: one result per env). */
+  env: string | string[]
   /** Default: as for `lock`. */
   user?: string
   /** Required to release an uberlock. */
@@ -342,7 +361,8 @@ export interface ReleaseResult {
 /**
  * `daplaya locks run` as a function: takes the lock (waiting silently, as `lock` does), runs
  * `command` (`[program, ...args]`, no shell; stdio inherited) with `DAPLAYA_LOCK_ID`,
- * `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third
+ * `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment (several envs: all of them, and
+ * `DAPLAYA_FENCING_TOKENS`; resolving to `{ exitCode, locks }`), renews the lease every third
  * of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
  * `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
  * command SIGTERM (and SIGKILL `killAfter` later if it is still running), and with the
@@ -350,7 +370,18 @@ export interface ReleaseResult {
  * cannot start; nothing stays locked). The command runs in its own process group; on Linux it
  * gets SIGTERM if this Node process dies. Signals to this Node process are not forwarded.
  */
-export declare function runLocked(options: LockOptions, command: Array<string>): Promise<RunLockedResult & DefaultedUser>
+export declare function runLocked(options: LockOptions, command: Array<string>): Promise<(RunLockedResult | RunLockedManyResult) & DefaultedUser>
+
+/** What `runLocked` of several envs (`env` an array) resolves to. */
+export interface RunLockedManyResult {
+  /** The command's exit code; 128 + N when signal N ended it. */
+  exitCode: number
+  /**
+   * The locks as released, in the order given, each with the `fencingToken` the command was
+   * given (in `DAPLAYA_FENCING_TOKENS`).
+   */
+  locks: Array<Lock>
+}
 
 /** What `runLocked` resolves to once the command has exited under the lock. */
 export interface RunLockedResult {
@@ -423,4 +454,42 @@ export interface TableStatus {
   name: string
   /** False when it existed already. */
   created: boolean
+}
+
+/** A lock in a waiter's way, as `onWait` sees it. */
+export interface WaitHolder {
+  env: string
+  user: string
+  meta: string
+  /** When its lease runs out (epoch ms); `null` for an uberlock. */
+  expiresAt: number | null
+}
+
+/** A waiter in an env's line. */
+export interface Waiting {
+  user: string
+  meta: string
+  /** When it joined the line (epoch ms). */
+  joinedAt: number
+  /** Present (`true`) for a waiter that gives way to a newer one. */
+  supersede?: boolean
+}
+
+/** What `onWait` is called with at each poll while a `lock` or `runLocked` waits. */
+export interface WaitProgress {
+  /** The envs waited for, as given. */
+  envs: Array<string>
+  /** Place in line, 1 = next (over several envs, the furthest back). */
+  position: number
+  /** Live waiters on those envs, this one included (over several envs, the longest line). */
+  waiting: number
+  /** The other users' locks in the way; empty when the envs are free but waiters ahead go first. */
+  holders: Array<WaitHolder>
+  /** Time waited so far (ms). */
+  waitedMs: number
+  /**
+   * This poll joined the line again, at the back, after its place was lost (this process
+   * stalled past the place's lease).
+   */
+  rejoined: boolean
 }

@@ -7,7 +7,7 @@
  * adds only what generation cannot say.
  */
 export * from './binding.js'
-import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, ReleaseOptions, ReleaseResult, RunLockedResult, SlackHandlerOptions, SlackResponse } from './binding.js'
+import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, ReleaseOptions, ReleaseResult, RunLockedManyResult, RunLockedResult, SlackHandlerOptions, SlackResponse } from './binding.js'
 
 /** Stable error codes, the same conditions as the CLI's exit codes. */
 export type ErrorCode =
@@ -61,14 +61,6 @@ export declare function lock<E extends string | string[]>(options: LockOptions &
 
 /** Releases your lock on an env; given an array, on each of those envs at once, resolving to one result per env. */
 export declare function release<E extends string | string[]>(options: ReleaseOptions & { env: E }): Promise<PerEnv<E, ReleaseResult & DefaultedUser>>
-
-/** What {@link runLocked} resolves to for several envs (`env` an array): every lock the command ran under. */
-export interface RunLockedManyResult {
-  /** The command's exit code; 128 + N when signal N ended it. */
-  exitCode: number
-  /** The locks as released, in the order given, each with the `fencingToken` the command was given. */
-  locks: Lock[]
-}
 
 /**
  * `daplaya locks run` as a function (see `binding.d.ts` for the whole story). Given several envs

@@ -154,7 +154,7 @@ for (const store of STORES) {
           const leases = await server.say('dave', 'leases prod')
           assert.equal(leases.json.response_type, 'ephemeral')
           assert.match(leases.json.text, /• \*prod\*: locked by \*alice\*/)
-          assert.match(leases.json.text, /2 waiting: 1\. \*bob\* since (just now|\d+s ago) \(meta: https:\/\/ci\/43\), 2\. \*carol\* since (just now|\d+s ago) \(meta: CLI\), supersede/)
+          assert.match(leases.json.text, /2 waiting: 1\. \*bob\* since (just now|\d+s ago) \(meta: https:\/\/ci\/43\), 2\. \*carol\* since (just now|\d+s ago) \(meta: CLI; supersede\)/)
 
           const busy = await server.say('dave', 'lock prod')
           assert.equal(busy.json.response_type, 'ephemeral')

@@ -4,7 +4,7 @@
 
 use super::console::Console;
 use super::render;
-use super::{failure, open_store};
+use super::{failure, open_store, show_waiting};
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::model::now_ms;
@@ -16,6 +16,8 @@ use crate::run::{self, ChildStdout, Event, Interrupt, RunRequest};
 pub struct Output {
     pub json: bool,
     pub user_source: Option<UserSource>,
+    /// Several `--env`: the document lists the locks.
+    pub listed: bool,
 }
 
 pub async fn run(
@@ -41,10 +43,8 @@ pub async fn run(
         let now = now_ms();
         let line = render::run_event(&event, now, style);
         match event {
-            Event::Busy(holder, waited) => {
-                console.waiting(&render::waiting_status(holder, waited, now, style), &line)
-            }
-            Event::Locked(..) | Event::Released(_) => console.progress(&line),
+            Event::Waiting(progress) => show_waiting(progress, console),
+            Event::Locked(_) | Event::Released(_) => console.progress(&line),
             _ => console.err(&line),
         }
     })
@@ -59,7 +59,8 @@ pub async fn run(
             Some(error) => error_document(error),
             None => Report::Ran {
                 exit_code: outcome.command_exit,
-                lock: outcome.lock.clone(),
+                locks: outcome.locks.clone(),
+                listed: output.listed,
             }
             .to_json_from(output.user_source),
         };

@@ -9,7 +9,8 @@ pub mod render;
 use crate::caller::{Caller, ThisMachine, UserSource};
 use crate::config::StoreOptions;
 use crate::error::{exit, Error, Result};
-use crate::model::{now_ms, Lock};
+use crate::locks::WaitProgress;
+use crate::model::now_ms;
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::report::{error_document, Report};
 use crate::ops::{self, Action, Invocation, ServeRequest};
@@ -57,13 +58,16 @@ pub async fn run(
             return exit::OK;
         }
         Invocation::Act {
-            action: Action::Run { request, .. },
+            action: Action::Run {
+                request, listed, ..
+            },
             store,
         } => {
             // The command owns stdout and its exit code becomes ours.
             let output = locks_run::Output {
                 json: cli.json,
                 user_source,
+                listed,
             };
             return locks_run::run(&request, &store, output, console, env, interrupt).await;
         }
@@ -152,12 +156,18 @@ async fn execute(
     interrupt: &crate::run::Interrupt,
 ) -> Result<Report> {
     let store = open_store(store, console, env).await?;
-    let style = console.err_style;
-    let mut on_busy = |holder: &Lock, waited| {
-        let live = render::waiting_status(holder, waited, now_ms(), style);
-        console.waiting(&live, &render::still_locked(holder))
-    };
-    ops::perform(action, store.as_ref(), interrupt, &mut on_busy).await
+    let mut on_wait = |progress: &WaitProgress| show_waiting(progress, console);
+    ops::perform(action, store.as_ref(), interrupt, &mut on_wait).await
+}
+
+/// A waiter's progress at a poll: its place in line and who is in the way, as the live line at
+/// a terminal or a plain line in a CI log; and once, when it had to join the line again.
+fn show_waiting(progress: &WaitProgress, console: &mut Console) {
+    if progress.rejoined {
+        console.progress(&render::rejoined(progress));
+    }
+    let live = render::waiting_status(progress, now_ms(), console.err_style);
+    console.waiting(&live, &render::still_locked(progress))
 }
 
 /// `serve` / `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).

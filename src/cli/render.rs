@@ -6,7 +6,7 @@ use crate::duration::humanize;
 use crate::error::Error;
 use crate::human_time::{ago, clock, expiry, hold_outcome};
 use crate::jobs::Ended;
-use crate::locks::{Acquired, NotReleased, Released};
+use crate::locks::{Acquired, NotReleased, Released, WaitProgress};
 use crate::model::{Hold, Job, Lock};
 use crate::ops::open::Notice;
 use crate::ops::report::{JobList, Report};
@@ -64,6 +64,35 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
     )
 }
 
+/// A lock and, under it, its line: one waiter a line, in serving order.
+fn lock_with_line(lock: &Lock, now: i64, style: Style) -> String {
+    let mut lines = vec![lock_line(lock, now, style)];
+    lines.extend(lock.queue.iter().enumerate().map(|(i, waiter)| {
+        let supersede = if waiter.supersede {
+            "  (supersede)"
+        } else {
+            ""
+        };
+        format!(
+            "  {}. {}  waiting since {}  meta: {}{supersede}",
+            i + 1,
+            waiter.user,
+            when(now, waiter.joined_at),
+            waiter.meta
+        )
+    }));
+    lines.join("\n")
+}
+
+/// The envs of some locks, as a list for people: `eu, us`.
+fn envs_of(locks: &[Lock]) -> String {
+    locks
+        .iter()
+        .map(|lock| lock.env.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 fn hold_line(hold: &Hold, now: i64) -> String {
     let kind = if hold.uberlock { "uberlock" } else { "lock" };
     format!(
@@ -93,19 +122,107 @@ fn job_line(job: &Job, now: i64) -> String {
     )
 }
 
-/// The live status line of a waiter at a terminal.
-pub fn waiting_status(holder: &Lock, waited: Duration, now: i64, style: Style) -> String {
+/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, `12th`, `13th`, ... `21st`.
+pub fn ordinal(n: usize) -> String {
+    let suffix = match (n % 10, n % 100) {
+        (_, 11..=13) => "th",
+        (1, _) => "st",
+        (2, _) => "nd",
+        (3, _) => "rd",
+        _ => "th",
+    };
+    format!("{n}{suffix}")
+}
+
+/// `2nd in line, 3 waiting`.
+fn place_in_line(progress: &WaitProgress) -> String {
     format!(
-        "Waiting for {}: held {} by {} (since {}, meta: {}), {}; waited {}",
-        style.bold(&holder.env),
-        humanize(Duration::from_millis(
-            now.saturating_sub(holder.created_at).max(0) as u64
-        )),
-        holder.user,
-        clock(now, holder.created_at),
-        holder.meta,
-        expiry(holder, now),
-        humanize(waited)
+        "{} in line, {} waiting",
+        ordinal(progress.position),
+        progress.waiting
+    )
+}
+
+/// The live status line of a waiter at a terminal: its place, then who is in the way.
+pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String {
+    let several = progress.envs.len() > 1;
+    let in_the_way = match progress.holders.as_slice() {
+        [] => "free, but the waiters ahead go first".to_string(),
+        holders => holders
+            .iter()
+            .map(|holder| {
+                format!(
+                    "{}held {} by {} (since {}, meta: {}), {}",
+                    if several {
+                        format!("{} ", holder.env)
+                    } else {
+                        String::new()
+                    },
+                    humanize(Duration::from_millis(
+                        now.saturating_sub(holder.created_at).max(0) as u64
+                    )),
+                    holder.user,
+                    clock(now, holder.created_at),
+                    holder.meta,
+                    expiry(holder, now),
+                )
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    };
+    format!(
+        "Waiting for {}: {}; {in_the_way}; waited {}",
+        style.bold(&progress.envs.join(", ")),
+        place_in_line(progress),
+        humanize(progress.waited)
+    )
+}
+
+/// What a waiter says once when it finds its place in line gone and joins again at the back.
+pub fn rejoined(progress: &WaitProgress) -> String {
+    format!(
+        "daplaya: lost the place in line for {} (this process stalled); joined again at the back",
+        progress.envs.join(", ")
+    )
+}
+
+fn locked_line(lock: &Lock, acquired: &Acquired, now: i64, style: Style) -> String {
+    let what = if lock.uberlock {
+        "Uberlocked"
+    } else {
+        "Locked"
+    };
+    let head = match acquired {
+        Acquired::Acquired => format!(
+            "{} {} for {}",
+            style.green(what),
+            style.bold(&lock.env),
+            lock.user
+        ),
+        Acquired::Renewed => format!(
+            "{} {} for {} (renewed)",
+            style.green(what),
+            style.bold(&lock.env),
+            lock.user
+        ),
+        Acquired::Upgraded => format!(
+            "{} {} for {} (upgraded from a normal lock)",
+            style.green(what),
+            style.bold(&lock.env),
+            lock.user
+        ),
+        Acquired::Preempted { preempted_user } => format!(
+            "{} {} for {}, preempting {preempted_user}",
+            style.green(what),
+            style.bold(&lock.env),
+            lock.user
+        ),
+    };
+    format!(
+        "{head}; {}, lock id {}, fencing token {}",
+        expiry(lock, now),
+        lock.id,
+        lock.fencing_token
     )
 }
 
@@ -125,7 +242,7 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
         },
         Report::Locks { locks, .. } => locks
             .iter()
-            .map(|lock| lock_line(lock, now, style))
+            .map(|lock| lock_with_line(lock, now, style))
             .collect::<Vec<_>>()
             .join("\n"),
         Report::History { env, holds } if holds.is_empty() => {
@@ -147,71 +264,45 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             );
             lines.join("\n")
         }
-        Report::Locked { lock, acquired } => {
-            let what = if lock.uberlock {
-                "Uberlocked"
-            } else {
-                "Locked"
-            };
-            let head = match acquired {
-                Acquired::Acquired => format!(
-                    "{} {} for {}",
-                    style.green(what),
-                    style.bold(&lock.env),
-                    lock.user
-                ),
-                Acquired::Renewed => format!(
-                    "{} {} for {} (renewed)",
-                    style.green(what),
-                    style.bold(&lock.env),
-                    lock.user
-                ),
-                Acquired::Upgraded => format!(
-                    "{} {} for {} (upgraded from a normal lock)",
-                    style.green(what),
-                    style.bold(&lock.env),
-                    lock.user
-                ),
-                Acquired::Preempted { preempted_user } => format!(
-                    "{} {} for {}, preempting {preempted_user}",
-                    style.green(what),
-                    style.bold(&lock.env),
-                    lock.user
-                ),
-            };
-            format!(
-                "{head}; {}, lock id {}, fencing token {}",
-                expiry(lock, now),
-                lock.id,
-                lock.fencing_token
-            )
+        Report::Locked { locks, .. } => locks
+            .iter()
+            .map(|(lock, acquired)| locked_line(lock, acquired, now, style))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Report::Busy { holders, waiting } => {
+            let mut lines: Vec<String> = holders
+                .iter()
+                .map(|holder| {
+                    format!(
+                        "{}: {}",
+                        style.yellow("Busy"),
+                        lock_line(holder, now, style)
+                    )
+                })
+                .collect();
+            if *waiting > 0 || lines.is_empty() {
+                lines.push(format!("{waiting} waiting in line"));
+            }
+            lines.join("\n")
         }
-        Report::Busy(holder) => format!(
-            "{}: {}",
-            style.yellow("Busy"),
-            lock_line(holder, now, style)
-        ),
-        Report::Released(Released::Released(lock)) => format!(
-            "{} {} (held by {} since {})",
-            style.green("Released"),
-            style.bold(&lock.env),
-            lock.user,
-            ago(now, lock.created_at)
-        ),
-        Report::Released(Released::Nothing(reason, lock)) => {
-            let why = match (reason, lock) {
-                (NotReleased::HeldByOther, Some(lock)) => {
-                    format!("{} is held by {}, not by you", lock.env, lock.user)
-                }
-                (_, Some(lock)) => format!("{} is not locked", lock.env),
-                (_, None) => "that env is not locked".into(),
-            };
-            format!("{}: {why}", style.yellow("Nothing released"))
-        }
-        Report::Ran { exit_code, lock } => format!(
-            "The command exited with {exit_code} under the lock on {} (fencing token {})",
-            lock.env, lock.fencing_token
-        ),
+        Report::Released { released, .. } => released
+            .iter()
+            .map(|released| released_line(released, now, style))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Report::Ran {
+            exit_code, locks, ..
+        } => match locks.as_slice() {
+            [lock] => format!(
+                "The command exited with {exit_code} under the lock on {} (fencing token {})",
+                lock.env, lock.fencing_token
+            ),
+            locks => format!(
+                "The command exited with {exit_code} under the locks on {} (fencing tokens {})",
+                envs_of(locks),
+                fencing_tokens(locks)
+            ),
+        },
         Report::JobStarted(job) => job.id.clone(),
         Report::Job(job) => job_line(job, now),
         Report::JobEnded(Ended { job, changed: true }) => {
@@ -257,6 +348,33 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
     }
 }
 
+fn released_line(released: &Released, now: i64, style: Style) -> String {
+    match released {
+        Released::Released(lock) => format!(
+            "{} {} (held by {} since {})",
+            style.green("Released"),
+            style.bold(&lock.env),
+            lock.user,
+            ago(now, lock.created_at)
+        ),
+        Released::Nothing(reason, lock) => {
+            let why = match (reason, lock) {
+                (NotReleased::HeldByOther, Some(lock)) => {
+                    format!("{} is held by {}, not by you", lock.env, lock.user)
+                }
+                (_, Some(lock)) => format!("{} is not locked", lock.env),
+                (_, None) => "that env is not locked".into(),
+            };
+            format!("{}: {why}", style.yellow("Nothing released"))
+        }
+    }
+}
+
+/// `eu=5,us=7`: each env's fencing token, in order (as `DAPLAYA_FENCING_TOKENS` has them).
+pub fn fencing_tokens(locks: &[Lock]) -> String {
+    crate::run::fencing_tokens(locks)
+}
+
 /// The one stderr line naming the user a command runs as, when the caller did not give it.
 pub fn defaulted_user(user: &str, source: UserSource) -> String {
     format!("daplaya: user {user} (from {})", source.name())
@@ -281,32 +399,45 @@ pub fn human_error(error: &Error, style: Style) -> String {
     text
 }
 
-/// What a waiter prints each time it finds the env still held (kept as the seeds wrote it).
-pub fn still_locked(holder: &Lock) -> String {
-    format!("Still locked at env {} by {}", holder.env, holder.user)
+/// What a waiter prints in a CI log at each poll: the line the seeds wrote (`Still locked at
+/// env <ENV> by <USER>`, so log searches keep working), then its place in line. A free env
+/// whose line goes first is held `by the queue`.
+pub fn still_locked(progress: &WaitProgress) -> String {
+    let held = match progress.holders.as_slice() {
+        [] => format!(
+            "env {} by the queue",
+            progress.envs.first().map_or("", String::as_str)
+        ),
+        holders => holders
+            .iter()
+            .map(|holder| format!("env {} by {}", holder.env, holder.user))
+            .collect::<Vec<_>>()
+            .join(", "),
+    };
+    format!("Still locked at {held} ({})", place_in_line(progress))
 }
 
 /// The stderr line for a step of `locks run` (its stdout belongs to the command).
 pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> String {
     use crate::run::Event;
     match event {
-        Event::Busy(holder, _) => still_locked(holder),
-        Event::Locked(lock, acquired) => human(
+        Event::Waiting(progress) => still_locked(progress),
+        Event::Locked(locks) => human(
             &Report::Locked {
-                lock: (*lock).clone(),
-                acquired: (*acquired).clone(),
+                locks: locks.to_vec(),
+                listed: false,
             },
             now,
             style,
         ),
         Event::RenewalFailed {
-            lock,
+            locks,
             error,
             lease_left,
         } => format!(
             "{} could not renew the lock on {} ({error}); retrying while the lease lasts ({} left)",
             style.yellow("warning:"),
-            lock.env,
+            envs_of(locks),
             humanize(*lease_left)
         ),
         Event::Lost {
@@ -316,32 +447,56 @@ pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> Strin
         Event::Lost {
             error,
             stopping: false,
-        } => format!(
-            "{} {error} while the command ran",
-            style.red("error:")
-        ),
+        } => format!("{} {error} while the command ran", style.red("error:")),
         Event::Killed { after } => format!(
             "{} the command was still running {} after SIGTERM; sent SIGKILL",
             style.red("error:"),
             humanize(*after)
         ),
-        Event::Released(lock) => human(
-            &Report::Released(Released::Released((*lock).clone())),
-            now,
-            style,
-        ),
-        Event::ReleaseFailed { lock, error } if lock.uberlock => format!(
-            "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release --env {} --user {} --uberlock",
-            style.red("error:"),
-            lock.env,
-            lock.env,
-            lock.user
-        ),
-        Event::ReleaseFailed { lock, error } => format!(
+        Event::Released(locks) => locks
+            .iter()
+            .map(|lock| released_line(&Released::Released(lock.clone()), now, style))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::ReleaseFailed { locks, error } if locks.iter().any(|lock| lock.uberlock) => {
+            let envs: String = locks
+                .iter()
+                .map(|lock| format!(" --env {}", lock.env))
+                .collect();
+            format!(
+                "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release{envs} --user {} --uberlock",
+                style.red("error:"),
+                envs_of(locks),
+                locks.first().map_or("", |lock| lock.user.as_str())
+            )
+        }
+        Event::ReleaseFailed { locks, error } => format!(
             "{} could not release the lock on {} ({error}); its lease {}",
             style.red("error:"),
-            lock.env,
-            expiry(lock, now)
+            envs_of(locks),
+            locks
+                .first()
+                .map_or_else(String::new, |lock| expiry(lock, now))
         ),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn places_in_line_read_as_english_ordinals() {
+        let read: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111]
+            .into_iter()
+            .map(ordinal)
+            .collect();
+        assert_eq!(
+            read,
+            [
+                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd",
+                "101st", "111th"
+            ]
+        );
     }
 }

@@ -19,6 +19,8 @@ use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{perform, Action};
 use crate::run::Interrupt;
 use abort::Abort;
+use napi::bindgen_prelude::Either;
+use napi::threadsafe_function::ThreadsafeFunctionCallMode;
 use napi::Status;
 use napi_derive::napi;
 use options::*;
@@ -37,7 +39,7 @@ pub(crate) fn js_error(error: &Error) -> napi::Error {
 #[napi]
 pub async fn init(options: Option<InitOptions>) -> napi::Result<InitResult> {
     let options = options.unwrap_or_default();
-    call(&options.store_options(), |_| Ok(Action::Init), None).await
+    call(&options.store_options(), |_| Ok(Action::Init)).await
 }
 
 /// Active locks, sorted by env.
@@ -47,7 +49,7 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
     let args = ListArgs {
         env: options.env.clone(),
     };
-    call(&options.store_options(), move |_| args.action(), None).await
+    call(&options.store_options(), move |_| args.action()).await
 }
 
 /// The holds of an env, newest first (an env never locked has none); one store read.
@@ -58,13 +60,15 @@ pub async fn lock_history(options: LockHistoryOptions) -> napi::Result<Vec<Hold>
         limit: options.limit,
         since: duration_text(&options.since),
     };
-    call(&options.store_options(), move |_| args.action(), None).await
+    call(&options.store_options(), move |_| args.action()).await
 }
 
-/// Takes the lock on an env, waiting (silently) while someone else holds it.
-// index.d.ts declares it resolving to `LockResult`, which adds `DefaultedUser`.
-#[napi(ts_return_type = "Promise<Lock & Acquisition>")]
-pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<LockResult>> {
+/// Takes the lock on an env (or on several, all or none), waiting in line while someone else
+/// holds it: silently, or telling `onWait` at each poll.
+// index.d.ts declares it resolving to `LockResult` (or a list of them for a list of envs),
+// which adds `DefaultedUser`.
+#[napi(ts_return_type = "Promise<(Lock & Acquisition) | Array<Lock & Acquisition>>")]
+pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<PerEnv<LockResult>>> {
     let args = lock_args(&options);
     let runs_nothing = options.kill_after.is_none();
     let validate = move |caller: &Caller| match runs_nothing {
@@ -73,49 +77,62 @@ pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<LockResul
             "killAfter is an option of runLocked: lock runs no command",
         )),
     };
-    call_as(&options.store_options(), validate, options.signal.as_ref()).await
+    let hooks = Hooks {
+        abort: options.signal.as_ref(),
+        on_wait: options.on_wait.as_ref(),
+    };
+    call_as(&options.store_options(), validate, hooks).await
 }
 
-/// Releases your lock on an env.
-#[napi(ts_return_type = "Promise<ReleaseResult & DefaultedUser>")]
-pub async fn release(options: ReleaseOptions) -> napi::Result<WithUserSource<ReleaseResult>> {
+/// Releases your lock on an env (or on several at once: one result per env).
+#[napi(
+    ts_return_type = "Promise<(ReleaseResult & DefaultedUser) | Array<ReleaseResult & DefaultedUser>>"
+)]
+pub async fn release(
+    options: ReleaseOptions,
+) -> napi::Result<WithUserSource<PerEnv<ReleaseResult>>> {
     let args = ReleaseArgs {
-        env: options.env.clone(),
+        env: options.env.envs(),
         user: options.user.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
     };
     call_as(
         &options.store_options(),
         move |caller| args.action(caller),
-        None,
+        Hooks::NONE,
     )
     .await
 }
 
 /// `daplaya locks run` as a function: takes the lock (waiting silently, as `lock` does), runs
 /// `command` (`[program, ...args]`, no shell; stdio inherited) with `DAPLAYA_LOCK_ID`,
-/// `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment, renews the lease every third
+/// `DAPLAYA_ENV` and `DAPLAYA_FENCING_TOKEN` in its environment (several envs: all of them, and
+/// `DAPLAYA_FENCING_TOKENS`; resolving to `{ exitCode, locks }`), renews the lease every third
 /// of `ttl` while it runs, and releases the lock when it exits. Rejects with `LEASE_LOST` (or
 /// `STORE_UNAVAILABLE` when no renewal got through before the lease ran out) after sending the
 /// command SIGTERM (and SIGKILL `killAfter` later if it is still running), and with the
 /// errors of `lock` before the command starts (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it
 /// cannot start; nothing stays locked). The command runs in its own process group; on Linux it
 /// gets SIGTERM if this Node process dies. Signals to this Node process are not forwarded.
-#[napi(ts_return_type = "Promise<RunLockedResult & DefaultedUser>")]
+#[napi(ts_return_type = "Promise<(RunLockedResult | RunLockedManyResult) & DefaultedUser>")]
 pub async fn run_locked(
     options: LockOptions,
     command: Vec<String>,
-) -> napi::Result<WithUserSource<RunLockedResult>> {
+) -> napi::Result<WithUserSource<Either<RunLockedResult, RunLockedManyResult>>> {
     let args = RunArgs {
         lock: lock_args(&options),
         kill_after: duration_text(&options.kill_after),
         command,
     };
     let abort = options.signal.as_ref();
+    let hooks = Hooks {
+        abort,
+        on_wait: options.on_wait.as_ref(),
+    };
     let result = call_as(
         &options.store_options(),
         move |caller| args.action(caller),
-        abort,
+        hooks,
     )
     .await?;
     if abort.is_some_and(|abort| abort.0.token().is_cancelled()) {
@@ -137,7 +154,7 @@ pub async fn start_job(options: StartJobOptions) -> napi::Result<WithUserSource<
     call_as(
         &options.store_options(),
         move |caller| args.action(caller),
-        None,
+        Hooks::NONE,
     )
     .await
 }
@@ -149,7 +166,7 @@ pub async fn get_job(options: GetJobOptions) -> napi::Result<Job> {
         jobname: options.jobname.clone(),
         gitversion: options.gitversion.clone(),
     };
-    call(&options.store_options(), move |_| args.action(), None).await
+    call(&options.store_options(), move |_| args.action()).await
 }
 
 /// Ends the most recent running job of a version.
@@ -162,21 +179,21 @@ pub async fn end_job(options: EndJobOptions) -> napi::Result<EndJobResult> {
         user: options.user.clone(),
         skipped: options.skipped.unwrap_or_default(),
     };
-    call(&options.store_options(), move |_| args.action(), None).await
+    call(&options.store_options(), move |_| args.action()).await
 }
 
 /// Jobs of a jobname not ended, started within `ttl`, newest first.
 #[napi]
 pub async fn active_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
     let args = window_args(&options);
-    call(&options.store_options(), move |_| args.active(), None).await
+    call(&options.store_options(), move |_| args.active()).await
 }
 
 /// Skipped jobs of a jobname started within `ttl`, newest first.
 #[napi]
 pub async fn skipped_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
     let args = window_args(&options);
-    call(&options.store_options(), move |_| args.skipped(), None).await
+    call(&options.store_options(), move |_| args.skipped()).await
 }
 
 /// Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
@@ -217,7 +234,7 @@ const SCRIPT: Caller<'static> = Caller {
 
 fn lock_args(options: &LockOptions) -> LockArgs {
     LockArgs {
-        env: options.env.clone(),
+        env: options.env.envs(),
         user: options.user.clone(),
         meta: options.meta.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
@@ -225,6 +242,7 @@ fn lock_args(options: &LockOptions) -> LockArgs {
         timeout: duration_text(&options.timeout),
         no_wait: options.no_wait.unwrap_or_default(),
         poll_interval: duration_text(&options.poll_interval),
+        supersede: options.supersede.unwrap_or_default(),
     }
 }
 
@@ -235,14 +253,27 @@ fn window_args(options: &JobWindowOptions) -> WindowArgs {
     }
 }
 
-/// [`call_as`] for the functions that take no user.
+/// [`call_as`] for the functions that take no user and never wait.
 async fn call<T: FromReport>(
     store_options: &StoreOptions,
     validate: impl FnOnce(&Caller) -> Result<Action> + Send + 'static,
-    abort: Option<&Abort>,
 ) -> napi::Result<T> {
-    let WithUserSource(result, _) = call_as(store_options, validate, abort).await?;
+    let WithUserSource(result, _) = call_as(store_options, validate, Hooks::NONE).await?;
     Ok(result)
+}
+
+/// What a call that may wait listens to: the caller's `signal`, and its `onWait`.
+#[derive(Clone, Copy)]
+struct Hooks<'a> {
+    abort: Option<&'a Abort>,
+    on_wait: Option<&'a OnWait>,
+}
+
+impl Hooks<'_> {
+    const NONE: Hooks<'static> = Hooks {
+        abort: None,
+        on_wait: None,
+    };
 }
 
 /// Validates the options (what they leave out of user and meta comes from [`SCRIPT`]), carries
@@ -252,10 +283,20 @@ async fn call<T: FromReport>(
 async fn call_as<T: FromReport>(
     store_options: &StoreOptions,
     validate: impl FnOnce(&Caller) -> Result<Action> + Send + 'static,
-    abort: Option<&Abort>,
+    hooks: Hooks<'_>,
 ) -> napi::Result<WithUserSource<T>> {
     let never = Interrupt::default();
-    let interrupt = abort.map_or(&never, |abort| &abort.0);
+    let interrupt = hooks.abort.map_or(&never, |abort| &abort.0);
+    // Called on the JS thread when it is free; the poll goes on meanwhile (index.js catches
+    // what `onWait` throws and ends the call).
+    let mut on_wait = |progress: &crate::locks::WaitProgress| {
+        if let Some(on_wait) = hooks.on_wait {
+            let progress = serde_json::to_value(WaitProgress::from(progress));
+            if let Ok(progress) = progress {
+                on_wait.call(progress, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        }
+    };
     let mut user_source = None;
     let report = async {
         // A defaulted user may ask git, a child process: off the async workers.
@@ -268,7 +309,7 @@ async fn call_as<T: FromReport>(
         let chosen = ChosenStore::choose(store_options, &config::process_env)?;
         // Shared: a script's calls reuse one DynamoDB client and its kept-alive connection.
         let store = chosen.open(Lifetime::Shared).await?;
-        perform(action, store.as_ref(), interrupt, &mut |_, _| {}).await
+        perform(action, store.as_ref(), interrupt, &mut on_wait).await
     }
     .await
     .map_err(|e| js_error(&e))?;

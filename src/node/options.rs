@@ -3,11 +3,16 @@
 //! does not declare: a misspelt `timout` is an error naming it, not a lock that waits forever.
 
 use super::abort::Abort;
+#[cfg(doc)]
+use super::results::WaitProgress;
 use crate::config::StoreOptions;
 use crate::error::Error;
-use napi::bindgen_prelude::{Either, FromNapiValue, Object, ValueType};
-use napi::sys;
+use crate::ops::input::Envs;
+use napi::bindgen_prelude::{Either, FromNapiValue, Object, Unknown, ValueType};
+use napi::threadsafe_function::ThreadsafeFunction;
+use napi::{sys, Status};
 use napi_derive::napi;
+use serde_json::Value;
 
 /// The text the duration parser reads from a duration option (milliseconds, or text such as
 /// `'30s'`); a number that is not whole milliseconds is refused there, as the user wrote it.
@@ -17,6 +22,39 @@ pub fn duration_text(duration: &Option<Either<f64, String>>) -> Option<String> {
         Either::B(text) => text.clone(),
     })
 }
+
+/// `env`: one name, or an array of them; left out, it reads as empty (and is refused by name).
+pub struct EnvOption(Either<String, Vec<String>>);
+
+impl Default for EnvOption {
+    fn default() -> Self {
+        EnvOption(Either::A(String::new()))
+    }
+}
+
+impl FromNapiValue for EnvOption {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        unsafe { Either::from_napi_value(env, value) }.map(EnvOption)
+    }
+}
+
+impl EnvOption {
+    /// The envs as the validation reads them; an array answers with a list even of one.
+    pub fn envs(&self) -> Envs {
+        match &self.0 {
+            Either::A(env) => env.clone().into(),
+            Either::B(envs) => Envs {
+                given: envs.clone(),
+                listed: true,
+            },
+        }
+    }
+}
+
+/// `onWait`: called from Rust at each poll with the waiter's progress (a [`WaitProgress`] as
+/// JSON: `cargo test` builds without Node, where napi objects have no JS conversion), never
+/// waited on (the poll goes on while JS runs it).
+pub type OnWait = ThreadsafeFunction<Value, Unknown<'static>, Value, Status, false>;
 
 /// Declares an options object: its own fields, then the store options every function takes.
 /// Doc comments are written `#[doc = "..."]`: napi reads them as plain string literals, and
@@ -114,8 +152,10 @@ options! {
 options! {
     #[doc = " Options of `lock` and `runLocked`."]
     LockOptions {
-        #[doc = " Environment to lock."]
-        env: String,
+        #[doc = " Environment to lock, or several (at most 25) to take all at once or none: given an"]
+        #[doc = " array, the call resolves to one result per env, in this order."]
+        #[napi(ts_type = "string | string[]")]
+        env: EnvOption,
         #[doc = " Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the"]
         #[doc = " login name; see the README's CI section)."]
         user: Option<String>,
@@ -133,6 +173,13 @@ options! {
         no_wait: Option<bool>,
         #[doc = " How often to retry while waiting (default 5 s)."]
         poll_interval: Option<Either<f64, String>>,
+        #[doc = " Deploy only the newest: when a newer waiter joins the line behind this one, leave the"]
+        #[doc = " line and reject with `SUPERSEDED` (naming the newer waiter); `runLocked` then runs nothing."]
+        supersede: Option<bool>,
+        #[doc = " Called at each poll while waiting: the place in line, who holds the env(s), time waited."]
+        #[doc = " A throw ends the wait as an abort would, and the call rejects with what was thrown."]
+        #[napi(ts_type = "(progress: WaitProgress) => void")]
+        on_wait: Option<OnWait>,
         #[doc = " `runLocked` only: after sending the command SIGTERM (a lost lease, an abort), SIGKILL"]
         #[doc = " its process group if it is still running this long after (default 30 s)."]
         kill_after: Option<Either<f64, String>>,
@@ -147,7 +194,9 @@ options! {
 options! {
     #[doc = " Options of `release`."]
     ReleaseOptions {
-        env: String,
+        #[doc = " Environment to release, or several at once (an array: one result per env)."]
+        #[napi(ts_type = "string | string[]")]
+        env: EnvOption,
         #[doc = " Default: as for `lock`."]
         user: Option<String>,
         #[doc = " Required to release an uberlock."]
@@ -256,6 +305,13 @@ impl Given<'_> {
 trait Field: Sized {
     type Given: FromNapiValue;
     fn from_given(given: Option<Self::Given>) -> Self;
+}
+
+impl Field for EnvOption {
+    type Given = EnvOption;
+    fn from_given(given: Option<EnvOption>) -> Self {
+        given.unwrap_or_default()
+    }
 }
 
 impl Field for String {

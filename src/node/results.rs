@@ -4,7 +4,7 @@
 
 use crate::ops::Report;
 use crate::{jobs, locks, model, store};
-use napi::bindgen_prelude::{Object, ToNapiValue};
+use napi::bindgen_prelude::{Array, Either, FromNapiValue, Object, ToNapiValue};
 use napi::sys;
 use napi_derive::napi;
 
@@ -32,6 +32,19 @@ pub struct Lock {
     /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
     /// stale holder.
     pub fencing_token: i64,
+    /// The env's line: live waiters in serving order.
+    pub queue: Vec<Waiting>,
+}
+
+/// A waiter in an env's line.
+#[napi(object, object_from_js = false)]
+pub struct Waiting {
+    pub user: String,
+    pub meta: String,
+    /// When it joined the line (epoch ms).
+    pub joined_at: i64,
+    /// Present (`true`) for a waiter that gives way to a newer one.
+    pub supersede: Option<bool>,
 }
 
 impl From<model::Lock> for Lock {
@@ -48,8 +61,74 @@ impl From<model::Lock> for Lock {
             expires_at: lock.expires_at,
             // Tokens count acquisitions of one env: far below 2^53.
             fencing_token: i64::try_from(lock.fencing_token).unwrap_or(i64::MAX),
+            queue: lock
+                .queue
+                .into_iter()
+                .map(|waiter| Waiting {
+                    user: waiter.user,
+                    meta: waiter.meta,
+                    joined_at: waiter.joined_at,
+                    supersede: waiter.supersede.then_some(true),
+                })
+                .collect(),
         }
     }
+}
+
+/// A lock in a waiter's way, as `onWait` sees it.
+#[napi(object, object_from_js = false, use_nullable = true)]
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitHolder {
+    pub env: String,
+    pub user: String,
+    pub meta: String,
+    /// When its lease runs out (epoch ms); `null` for an uberlock.
+    pub expires_at: Option<i64>,
+}
+
+impl From<&locks::WaitProgress> for WaitProgress {
+    fn from(progress: &locks::WaitProgress) -> Self {
+        // Places and lines are far below 2^32; a waited time far below 2^53 ms.
+        let count = |n: usize| u32::try_from(n).unwrap_or(u32::MAX);
+        WaitProgress {
+            envs: progress.envs.clone(),
+            position: count(progress.position),
+            waiting: count(progress.waiting),
+            holders: progress
+                .holders
+                .iter()
+                .map(|holder| WaitHolder {
+                    env: holder.env.clone(),
+                    user: holder.user.clone(),
+                    meta: holder.meta.clone(),
+                    expires_at: holder.expires_at,
+                })
+                .collect(),
+            waited_ms: progress.waited.as_millis() as f64,
+            rejoined: progress.rejoined,
+        }
+    }
+}
+
+/// What `onWait` is called with at each poll while a `lock` or `runLocked` waits.
+#[napi(object, object_from_js = false)]
+#[derive(serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WaitProgress {
+    /// The envs waited for, as given.
+    pub envs: Vec<String>,
+    /// Place in line, 1 = next (over several envs, the furthest back).
+    pub position: u32,
+    /// Live waiters on those envs, this one included (over several envs, the longest line).
+    pub waiting: u32,
+    /// The other users' locks in the way; empty when the envs are free but waiters ahead go first.
+    pub holders: Vec<WaitHolder>,
+    /// Time waited so far (ms).
+    pub waited_ms: f64,
+    /// This poll joined the line again, at the back, after its place was lost (this process
+    /// stalled past the place's lease).
+    pub rejoined: bool,
 }
 
 /// How a hold ended.
@@ -167,17 +246,53 @@ pub struct DefaultedUser {
 }
 
 /// A result and, when the user was defaulted, its `userSource` (no such key otherwise, as in
-/// the `--json` document).
+/// the `--json` document): on the result, or on each result of a list.
 pub struct WithUserSource<T>(pub T, pub DefaultedUser);
 
 impl<T: ToNapiValue> ToNapiValue for WithUserSource<T> {
     unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
         let WithUserSource(result, defaulted) = value;
         let raw = unsafe { T::to_napi_value(env, result) }?;
-        if let Some(source) = defaulted.user_source {
-            Object::from_raw(env, raw).set("userSource", source)?;
+        let Some(source) = defaulted.user_source else {
+            return Ok(raw);
+        };
+        match unsafe { Array::from_napi_value(env, raw) } {
+            Ok(list) => {
+                for i in 0..list.len() {
+                    if let Some(mut element) = list.get::<Object>(i)? {
+                        element.set("userSource", source.as_str())?;
+                    }
+                }
+            }
+            Err(_) => Object::from_raw(env, raw).set("userSource", source)?,
         }
         Ok(raw)
+    }
+}
+
+/// One result for one env, or a list of them when the caller gave a list (see
+/// `ops::input::Envs`).
+pub enum PerEnv<T> {
+    One(T),
+    Listed(Vec<T>),
+}
+
+impl<T> PerEnv<T> {
+    fn of(mut results: Vec<T>, listed: bool) -> Option<Self> {
+        match (results.len(), listed) {
+            (_, true) => Some(PerEnv::Listed(results)),
+            (1, false) => Some(PerEnv::One(results.remove(0))),
+            _ => None,
+        }
+    }
+}
+
+impl<T: ToNapiValue> ToNapiValue for PerEnv<T> {
+    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
+        match value {
+            PerEnv::One(result) => unsafe { T::to_napi_value(env, result) },
+            PerEnv::Listed(results) => unsafe { Vec::<T>::to_napi_value(env, results) },
+        }
     }
 }
 
@@ -227,6 +342,16 @@ pub struct RunLockedResult {
     pub exit_code: i32,
     /// The lock as released (`active: false`), with the `fencingToken` the command was given.
     pub lock: Lock,
+}
+
+/// What `runLocked` of several envs (`env` an array) resolves to.
+#[napi(object, object_from_js = false)]
+pub struct RunLockedManyResult {
+    /// The command's exit code; 128 + N when signal N ended it.
+    pub exit_code: i32,
+    /// The locks as released, in the order given, each with the `fencingToken` the command was
+    /// given (in `DAPLAYA_FENCING_TOKENS`).
+    pub locks: Vec<Lock>,
 }
 
 /// A running-job record.
@@ -367,31 +492,49 @@ impl FromReport for Vec<Hold> {
     }
 }
 
-impl FromReport for LockResult {
+impl FromReport for PerEnv<LockResult> {
     fn from_report(report: Report) -> Option<Self> {
         match report {
-            Report::Locked { lock, acquired } => Some(Merged(lock.into(), acquired.into())),
+            Report::Locked { locks, listed } => PerEnv::of(
+                locks
+                    .into_iter()
+                    .map(|(lock, acquired)| Merged(lock.into(), acquired.into()))
+                    .collect(),
+                listed,
+            ),
             _ => None,
         }
     }
 }
 
-impl FromReport for ReleaseResult {
+impl FromReport for PerEnv<ReleaseResult> {
     fn from_report(report: Report) -> Option<Self> {
         match report {
-            Report::Released(released) => Some(released.into()),
+            Report::Released { released, listed } => {
+                PerEnv::of(released.into_iter().map(Into::into).collect(), listed)
+            }
             _ => None,
         }
     }
 }
 
-impl FromReport for RunLockedResult {
+impl FromReport for Either<RunLockedResult, RunLockedManyResult> {
     fn from_report(report: Report) -> Option<Self> {
         match report {
-            Report::Ran { exit_code, lock } => Some(RunLockedResult {
+            Report::Ran {
                 exit_code,
-                lock: lock.into(),
-            }),
+                locks,
+                listed: true,
+            } => Some(Either::B(RunLockedManyResult {
+                exit_code,
+                locks: locks.into_iter().map(Lock::from).collect(),
+            })),
+            Report::Ran {
+                exit_code, locks, ..
+            } => Some(Either::A(RunLockedResult {
+                exit_code,
+                lock: locks.into_iter().next()?.into(),
+            })),
             _ => None,
         }
     }

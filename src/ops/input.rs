@@ -20,10 +20,84 @@ pub struct ListArgs {
     pub env: Option<String>,
 }
 
+/// The most envs one lock, release or run may name: DynamoDB's `TransactWriteItems` takes
+/// 100 items, and a lock of several envs writes a lock row and up to two holds for each.
+pub const MAX_ENVS: usize = 25;
+
+/// The envs a lock, release or run names: one (`--env e`, `env: 'e'`) or several (`--env` again
+/// and again, `env: ['eu', 'us']`), checked by [`Envs::names`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Envs {
+    pub given: Vec<String>,
+    /// The caller asked for a list (an array in JS; several `--env` flags): results come as a
+    /// list, one per env in this order, even of one.
+    pub listed: bool,
+}
+
+impl From<Vec<String>> for Envs {
+    /// Flags: one `--env` answers as one env does today, several as a list.
+    fn from(given: Vec<String>) -> Self {
+        let listed = given.len() > 1;
+        Envs { given, listed }
+    }
+}
+
+impl From<String> for Envs {
+    fn from(env: String) -> Self {
+        Envs {
+            given: vec![env],
+            listed: false,
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Envs {
+    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum Given {
+            One(String),
+            Many(Vec<String>),
+        }
+        Ok(match Given::deserialize(de)? {
+            Given::One(env) => env.into(),
+            Given::Many(given) => Envs {
+                given,
+                listed: true,
+            },
+        })
+    }
+}
+
+impl Envs {
+    /// Each name checked as any env is (trimmed, lowercased), at least one and at most
+    /// [`MAX_ENVS`], none twice, in the order given.
+    pub fn names(&self) -> Result<Vec<String>> {
+        if self.given.is_empty() {
+            return Err(Error::usage("env must not be empty"));
+        }
+        if self.given.len() > MAX_ENVS {
+            return Err(Error::usage(format!(
+                "at most {MAX_ENVS} envs at once, not {}",
+                self.given.len()
+            )));
+        }
+        let mut names: Vec<String> = Vec::with_capacity(self.given.len());
+        for given in &self.given {
+            let name = model::env_name(given)?;
+            if names.contains(&name) {
+                return Err(Error::usage(format!("env {name} is given twice")));
+            }
+            names.push(name);
+        }
+        Ok(names)
+    }
+}
+
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct LockArgs {
-    pub env: String,
+    pub env: Envs,
     /// When `None`, the caller's default (see `caller`).
     pub user: Option<String>,
     pub meta: Option<String>,
@@ -35,6 +109,8 @@ pub struct LockArgs {
     pub no_wait: bool,
     #[serde(deserialize_with = "duration_text")]
     pub poll_interval: Option<String>,
+    /// Give way (exit 6, `SUPERSEDED`) when a newer waiter joins the line behind this one.
+    pub supersede: bool,
 }
 
 /// `locks history`: an env's holds, newest first.
@@ -61,7 +137,7 @@ pub struct RunArgs {
 #[derive(Debug, Clone, Default, Deserialize)]
 #[serde(default, rename_all = "camelCase")]
 pub struct ReleaseArgs {
-    pub env: String,
+    pub env: Envs,
     pub user: Option<String>,
     pub uberlock: bool,
 }
@@ -182,6 +258,7 @@ impl LockArgs {
             request,
             policy,
             user_source,
+            listed: self.env.listed,
         })
     }
 
@@ -199,16 +276,16 @@ impl LockArgs {
             (Some(text), false) => Wait::Until(duration::parse("--timeout", text)?),
             (None, false) => Wait::Forever,
         };
-        let env = model::env_name(&self.env)?;
+        let envs = self.env.names()?;
         let user = caller.user(self.user.as_deref())?;
         Ok((
             LockRequest {
-                envs: vec![env],
+                envs,
                 user: user.name,
                 meta: caller.lock_meta(self.meta.as_deref())?,
                 uberlock: self.uberlock,
                 ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
-                supersede: false,
+                supersede: self.supersede,
             },
             WaitPolicy {
                 wait,
@@ -248,19 +325,21 @@ impl RunArgs {
                 command: self.command.clone(),
             },
             user_source,
+            listed: self.lock.env.listed,
         })
     }
 }
 
 impl ReleaseArgs {
     pub fn action(&self, caller: &Caller) -> Result<Action> {
-        let env = model::env_name(&self.env)?;
+        let envs = self.env.names()?;
         let user = caller.user(self.user.as_deref())?;
         Ok(Action::Release {
-            env,
+            envs,
             user: user.name,
             uberlock: self.uberlock,
             user_source: user.source,
+            listed: self.env.listed,
         })
     }
 }
@@ -344,5 +423,51 @@ fn end_version(words: &[String], gitversion: Option<&str>) -> Result<String> {
             "jobs end needs a version",
             "use: daplaya jobs end --gitversion <VERSION> [--jobname <JOBNAME>] [--skipped]",
         )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn names(given: &[&str]) -> Result<Vec<String>> {
+        Envs::from(given.iter().map(|e| e.to_string()).collect::<Vec<_>>()).names()
+    }
+
+    #[test]
+    fn envs_are_checked_one_by_one_at_most_25_and_none_twice() {
+        assert_eq!(names(&[" EU ", "us"]).unwrap(), ["eu", "us"]);
+        let max: Vec<String> = (0..MAX_ENVS).map(|i| format!("e{i}")).collect();
+        let max: Vec<&str> = max.iter().map(String::as_str).collect();
+        assert_eq!(names(&max).unwrap().len(), MAX_ENVS);
+        let over = [max.as_slice(), &["one-more"]].concat();
+        assert_eq!(
+            names(&over).unwrap_err().to_string(),
+            "at most 25 envs at once, not 26"
+        );
+        assert_eq!(
+            names(&["eu", "EU "]).unwrap_err().to_string(),
+            "env eu is given twice"
+        );
+        assert_eq!(
+            names(&["eu", ""]).unwrap_err().to_string(),
+            "env must not be empty"
+        );
+        assert!(names(&[]).is_err());
+    }
+
+    #[test]
+    fn one_env_answers_as_one_and_a_list_as_a_list() {
+        let flags = |n: usize| Envs::from(vec!["e".to_string(); n]).listed;
+        assert!(!flags(1) && flags(2));
+        let js = |json: &str| serde_json::from_str::<Envs>(json).unwrap();
+        assert_eq!(js(r#""eu""#), Envs::from("eu".to_string()));
+        assert_eq!(
+            js(r#"["eu"]"#),
+            Envs {
+                given: vec!["eu".into()],
+                listed: true
+            }
+        );
     }
 }

@@ -11,8 +11,7 @@ use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::Result;
 use crate::jobs::{self, EndRequest};
-use crate::locks::{self, Attempt, LockRequest, WaitPolicy};
-use crate::model::Lock;
+use crate::locks::{self, Attempt, LockRequest, WaitPolicy, WaitProgress};
 use crate::run::{self, ChildStdout, Event, Failure, Interrupt, RunRequest};
 use crate::store::Store;
 pub use report::{JobList, Report};
@@ -50,18 +49,23 @@ pub enum Action {
         request: LockRequest,
         policy: WaitPolicy,
         user_source: UserSource,
+        /// Report one result per env even for one (see [`input::Envs`]).
+        listed: bool,
     },
-    /// One attempt, no waiting: someone else's lock is a report (`Busy`), not an error.
+    /// One attempt, never joining the line: someone else's lock, or others waiting, is a
+    /// report (`Busy`), not an error.
     TryLock(LockRequest),
     Release {
-        env: String,
+        envs: Vec<String>,
         user: String,
         uberlock: bool,
         user_source: UserSource,
+        listed: bool,
     },
     Run {
         request: RunRequest,
         user_source: UserSource,
+        listed: bool,
     },
     StartJob {
         jobname: String,
@@ -96,6 +100,7 @@ impl Action {
             Action::Run {
                 request,
                 user_source,
+                ..
             } => (&request.lock.user, user_source),
             Action::Release {
                 user, user_source, ..
@@ -132,14 +137,15 @@ pub enum Shell {
 }
 
 /// Carries out a validated action on a store. `interrupt` ends a wait for a lock, and reaches
-/// the command of a `Run` (so an aborted `runLocked` stops it). `on_busy` sees the holder each
-/// time a wait for a lock goes on. `Run` is silent here (the command's stdout is the caller's); a front door
-/// that shows the steps of `locks run` calls `run::run_locked` with its own events.
+/// the command of a `Run` (so an aborted `runLocked` stops it). `on_wait` sees the place in
+/// line and who is in the way each time a wait for a lock goes on. `Run` is silent here (the
+/// command's stdout is the caller's); a front door that shows the steps of `locks run` calls
+/// `run::run_locked` with its own events.
 pub async fn perform(
     action: Action,
     store: &dyn Store,
     interrupt: &Interrupt,
-    on_busy: &mut (dyn FnMut(&Lock, Duration) + Send),
+    on_wait: &mut (dyn FnMut(&WaitProgress) + Send),
 ) -> Result<Report> {
     Ok(match action {
         Action::Init => Report::Init {
@@ -155,40 +161,37 @@ pub async fn perform(
             env,
         },
         Action::Lock {
-            request, policy, ..
-        } => {
-            let mut on_wait = |progress: &locks::WaitProgress| {
-                if let Some(holder) = progress.holders.first() {
-                    on_busy(holder, progress.waited)
-                }
-            };
-            let (lock, acquired) =
-                locks::lock(store, &request, policy, interrupt.token(), &mut on_wait)
-                    .await?
-                    .swap_remove(0);
-            Report::Locked { lock, acquired }
-        }
+            request,
+            policy,
+            listed,
+            ..
+        } => Report::Locked {
+            locks: locks::lock(store, &request, policy, interrupt.token(), on_wait).await?,
+            listed,
+        },
         Action::TryLock(request) => match locks::try_lock(store, &request).await? {
-            Attempt::Acquired(mut locks) => {
-                let (lock, acquired) = locks.swap_remove(0);
-                Report::Locked { lock, acquired }
-            }
-            Attempt::Busy { mut holders, .. } => Report::Busy(holders.swap_remove(0)),
+            Attempt::Acquired(locks) => Report::Locked {
+                locks,
+                listed: false,
+            },
+            Attempt::Busy { holders, waiting } => Report::Busy { holders, waiting },
         },
         Action::Release {
-            env,
+            envs,
             user,
             uberlock,
+            listed,
             ..
-        } => Report::Released(
-            locks::release(store, &[env], &user, uberlock)
-                .await?
-                .swap_remove(0),
-        ),
-        Action::Run { request, .. } => {
+        } => Report::Released {
+            released: locks::release(store, &envs, &user, uberlock).await?,
+            listed,
+        },
+        Action::Run {
+            request, listed, ..
+        } => {
             let mut events = |event: Event<'_>| {
-                if let Event::Busy(holder, waited) = event {
-                    on_busy(holder, waited)
+                if let Event::Waiting(progress) = event {
+                    on_wait(progress)
                 }
             };
             let outcome = run::run_locked(
@@ -203,7 +206,8 @@ pub async fn perform(
                 Some(Failure::Lost(error) | Failure::Release(error)) => return Err(error),
                 None => Report::Ran {
                     exit_code: outcome.command_exit,
-                    lock: outcome.lock,
+                    locks: outcome.locks,
+                    listed,
                 },
             }
         }

@@ -34,17 +34,27 @@ pub enum Report {
         env: String,
         holds: Vec<Hold>,
     },
+    /// One lock per env, in the order asked; `listed`: shown as a list even of one.
     Locked {
-        lock: Lock,
-        acquired: Acquired,
+        locks: Vec<(Lock, Acquired)>,
+        listed: bool,
     },
-    /// Someone else holds the env (a single attempt found it so).
-    Busy(Lock),
-    Released(Released),
-    /// `locks run` (JS `runLocked`): the command ran under the lock, which is now released.
+    /// A single attempt found someone else holding an env (`holders`), or others waiting in
+    /// line for free envs (`holders` empty); `waiting` counts them.
+    Busy {
+        holders: Vec<Lock>,
+        waiting: usize,
+    },
+    /// One per env, in the order asked.
+    Released {
+        released: Vec<Released>,
+        listed: bool,
+    },
+    /// `locks run` (JS `runLocked`): the command ran under the locks, which are now released.
     Ran {
         exit_code: i32,
-        lock: Lock,
+        locks: Vec<Lock>,
+        listed: bool,
     },
     JobStarted(Job),
     Job(Job),
@@ -89,15 +99,29 @@ impl Report {
             Report::Init { store, tables } => json!({ "store": store, "tables": tables }),
             Report::Locks { locks, .. } => to_value(locks),
             Report::History { holds, .. } => to_value(holds),
-            Report::Locked { lock, acquired } => to_value(&LockedDocument { lock, acquired }),
-            Report::Busy(holder) => json!({ "outcome": "busy", "holder": holder }),
-            Report::Released(Released::Released(lock)) => {
-                json!({ "released": true, "reason": null, "lock": lock })
+            Report::Locked { locks, listed } => per_env(
+                locks
+                    .iter()
+                    .map(|(lock, acquired)| to_value(&LockedDocument { lock, acquired })),
+                *listed,
+            ),
+            Report::Busy { holders, waiting } => json!({
+                "outcome": "busy",
+                "holder": holders.first(),
+                "holders": holders,
+                "waiting": waiting,
+            }),
+            Report::Released { released, listed } => {
+                per_env(released.iter().map(released_document), *listed)
             }
-            Report::Released(Released::Nothing(reason, lock)) => {
-                json!({ "released": false, "reason": reason, "lock": lock })
-            }
-            Report::Ran { exit_code, lock } => json!({ "exitCode": exit_code, "lock": lock }),
+            Report::Ran {
+                exit_code,
+                locks,
+                listed: true,
+            } => json!({ "exitCode": exit_code, "locks": locks }),
+            Report::Ran {
+                exit_code, locks, ..
+            } => json!({ "exitCode": exit_code, "lock": locks.first() }),
             Report::JobStarted(job) | Report::Job(job) => to_value(job),
             Report::JobEnded(Ended { job, changed }) => json!({ "changed": changed, "job": job }),
             Report::Jobs { jobs, .. } => to_value(jobs),
@@ -106,13 +130,42 @@ impl Report {
     }
 
     /// The JSON document, saying where the user came from when the caller did not give it
-    /// (`userSource`; see `Action::defaulted_user`).
+    /// (`userSource`; see `Action::defaulted_user`): on the document, or on each document of a
+    /// list.
     pub fn to_json_from(&self, user_source: Option<UserSource>) -> Value {
         let mut document = self.to_json();
-        if let (Some(source), Value::Object(fields)) = (user_source, &mut document) {
-            fields.insert("userSource".into(), source.name().into());
+        let Some(source) = user_source else {
+            return document;
+        };
+        let documents = match &mut document {
+            Value::Array(documents) => documents.iter_mut().collect(),
+            single => vec![single],
+        };
+        for document in documents {
+            if let Value::Object(fields) = document {
+                fields.insert("userSource".into(), source.name().into());
+            }
         }
         document
+    }
+}
+
+/// The documents of a call on several envs: a list when the caller asked for one, else the
+/// one document.
+fn per_env(documents: impl Iterator<Item = Value>, listed: bool) -> Value {
+    let mut documents: Vec<Value> = documents.collect();
+    match documents.len() {
+        1 if !listed => documents.remove(0),
+        _ => Value::Array(documents),
+    }
+}
+
+fn released_document(released: &Released) -> Value {
+    match released {
+        Released::Released(lock) => json!({ "released": true, "reason": null, "lock": lock }),
+        Released::Nothing(reason, lock) => {
+            json!({ "released": false, "reason": reason, "lock": lock })
+        }
     }
 }
 

@@ -35,9 +35,11 @@ pub(super) struct CommandProcess {
 }
 
 impl CommandProcess {
+    /// Starts the command holding `locks` (in the order asked): every env's fencing token in
+    /// `DAPLAYA_FENCING_TOKENS`, and with one env its lock id, name and token as well.
     pub(super) async fn spawn(
         command: &[String],
-        lock: &Lock,
+        locks: &[Lock],
         stdout: ChildStdout,
     ) -> Result<CommandProcess> {
         let (program, args) = command
@@ -46,9 +48,13 @@ impl CommandProcess {
         let mut child = Command::new(program);
         child
             .args(args)
-            .env("DAPLAYA_LOCK_ID", &lock.id)
-            .env("DAPLAYA_ENV", &lock.env)
-            .env("DAPLAYA_FENCING_TOKEN", lock.fencing_token.to_string());
+            .env("DAPLAYA_FENCING_TOKENS", super::fencing_tokens(locks));
+        if let [lock] = locks {
+            child
+                .env("DAPLAYA_LOCK_ID", &lock.id)
+                .env("DAPLAYA_ENV", &lock.env)
+                .env("DAPLAYA_FENCING_TOKEN", lock.fencing_token.to_string());
+        }
         let child_stdout = match stdout {
             ChildStdout::Inherit => Stream::Stdout,
             ChildStdout::ToStderr => Stream::Stderr,

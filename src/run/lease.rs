@@ -113,7 +113,7 @@ pub(super) mod tests {
             expires_at: ttl_ms.map(|ttl| updated_at + ttl),
             fencing_token: 1,
             revision: 1,
-            queue: Vec::new(),
+            queue: vec![],
             next_ticket: 0,
         }
     }

@@ -1,10 +1,11 @@
-//! `locks run`: hold a lock for exactly the life of a command. Takes the lock (waiting like
-//! `locks lock`), runs the command with the lock in its environment, renews the lease in the
-//! background, forwards signals to it, and releases the lock when it exits.
+//! `locks run`: hold a lock (of one env or several) for exactly the life of a command. Takes
+//! the lock (waiting in line like `locks lock`), runs the command with the lock in its
+//! environment, renews the lease in the background, forwards signals to it, and releases the
+//! lock when it exits.
 //!
 //! The lease rules are plain Rust ([`lease::Lease`]); the store writes are `locks::renew` and
-//! `locks::release_held`, each conditional on the revision this process wrote last. Nothing
-//! here prints: the caller renders [`Event`]s.
+//! `locks::release_held`, each writing every env at once, conditional on the revisions this
+//! process wrote last. Nothing here prints: the caller renders [`Event`]s.
 
 mod child;
 mod lease;
@@ -15,7 +16,7 @@ pub use child::exit_code;
 pub use signals::{signal_number, Interrupt, SIGHUP, SIGINT, SIGTERM};
 
 use crate::error::{Error, Result};
-use crate::locks::{self, Acquired, LockRequest, WaitPolicy};
+use crate::locks::{self, Acquired, LockRequest, WaitPolicy, WaitProgress};
 use crate::model::Lock;
 use crate::store::Store;
 use child::CommandProcess;
@@ -46,13 +47,14 @@ pub enum ChildStdout {
 /// What happens along the way, for the caller to show.
 #[derive(Debug)]
 pub enum Event<'a> {
-    /// Someone else holds the env; the next attempt follows after the poll interval.
-    Busy(&'a Lock, Duration),
-    /// The lock is ours; the command starts next.
-    Locked(&'a Lock, &'a Acquired),
+    /// Waiting in line: the place, and who is in the way; the next poll follows after the poll
+    /// interval.
+    Waiting(&'a WaitProgress),
+    /// The lock of every env is ours (in the order asked); the command starts next.
+    Locked(&'a [(Lock, Acquired)]),
     /// A renewal failed; it is retried until the lease runs out.
     RenewalFailed {
-        lock: &'a Lock,
+        locks: &'a [Lock],
         error: &'a Error,
         lease_left: Duration,
     },
@@ -66,11 +68,20 @@ pub enum Event<'a> {
     Killed {
         after: Duration,
     },
-    Released(&'a Lock),
+    Released(&'a [Lock]),
     ReleaseFailed {
-        lock: &'a Lock,
+        locks: &'a [Lock],
         error: &'a Error,
     },
+}
+
+/// `eu=5,us=7`: each env's fencing token, in the order asked (`DAPLAYA_FENCING_TOKENS`).
+pub fn fencing_tokens(locks: &[Lock]) -> String {
+    locks
+        .iter()
+        .map(|lock| format!("{}={}", lock.env, lock.fencing_token))
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 #[derive(Debug)]
@@ -83,9 +94,8 @@ pub enum Failure {
 
 #[derive(Debug)]
 pub struct RunOutcome {
-    /// The lock row as last known: as released, or as last renewed.
-    pub lock: Lock,
-    pub acquired: Acquired,
+    /// The lock rows as last known, in the order asked: as released, or as last renewed.
+    pub locks: Vec<Lock>,
     /// The command's exit code; 128 + the signal's number when a signal ended it.
     pub command_exit: i32,
     pub failure: Option<Failure>,
@@ -112,9 +122,9 @@ impl RunOutcome {
 }
 
 /// Takes the lock, runs the command under it, releases it. Errors before the command starts
-/// (busy, uberlocked, interrupted while waiting, a command that cannot start) are `Err`, with
-/// nothing left held; once the command has run, the outcome carries its exit code and whatever
-/// went wrong with the lock meanwhile.
+/// (busy, uberlocked, superseded, interrupted while waiting, a command that cannot start) are
+/// `Err`, with nothing left held; once the command has run, the outcome carries its exit code
+/// and whatever went wrong with the lock meanwhile.
 pub async fn run_locked(
     store: &dyn Store,
     request: &RunRequest,
@@ -128,29 +138,25 @@ pub async fn run_locked(
     // Subscribed before waiting, so no signal between taking the lock and starting the command
     // is missed.
     let mut signals = interrupt.signals.subscribe();
-    let (lock, acquired) = locks::lock(
+    let taken = locks::lock(
         store,
         &request.lock,
         request.policy,
         &interrupt.token,
-        &mut |progress| {
-            if let Some(holder) = progress.holders.first() {
-                events(Event::Busy(holder, progress.waited))
-            }
-        },
+        &mut |progress| events(Event::Waiting(progress)),
     )
-    .await?
-    .swap_remove(0);
-    events(Event::Locked(&lock, &acquired));
+    .await?;
+    events(Event::Locked(&taken));
+    let locks: Vec<Lock> = taken.into_iter().map(|(lock, _)| lock).collect();
     if interrupt.token.is_cancelled() {
         // The signal arrived as the lock was taken: give it back and run nothing.
-        release(store, &lock, events).await;
+        release(store, &locks, events).await;
         return Err(Error::Interrupted);
     }
-    let mut child = match CommandProcess::spawn(&request.command, &lock, stdout).await {
+    let mut child = match CommandProcess::spawn(&request.command, &locks, stdout).await {
         Ok(child) => child,
         Err(error) => {
-            release(store, &lock, events).await;
+            release(store, &locks, events).await;
             return Err(error);
         }
     };
@@ -159,7 +165,7 @@ pub async fn run_locked(
         supervise(
             store,
             &mut child,
-            lock,
+            locks,
             request.kill_after,
             &mut signals,
             events,
@@ -171,9 +177,8 @@ pub async fn run_locked(
         Err(_) => crate::error::exit::FAILURE,
     };
     let held = supervised.held;
-    let outcome = |lock, failure| RunOutcome {
-        lock,
-        acquired: acquired.clone(),
+    let outcome = |locks, failure| RunOutcome {
+        locks,
         command_exit,
         failure,
     };
@@ -181,10 +186,7 @@ pub async fn run_locked(
         // Not ours any more (or past its lease): nothing to release.
         return Ok(outcome(held, Some(Failure::Lost(error))));
     }
-    match locks::release_held(store, std::slice::from_ref(&held))
-        .await
-        .map(|mut released| released.swap_remove(0))
-    {
+    match locks::release_held(store, &held).await {
         Ok(released) => {
             events(Event::Released(&released));
             Ok(outcome(released, None))
@@ -198,7 +200,7 @@ pub async fn run_locked(
         }
         Err(error) => {
             events(Event::ReleaseFailed {
-                lock: &held,
+                locks: &held,
                 error: &error,
             });
             Ok(outcome(held, Some(Failure::Release(error))))
@@ -208,14 +210,11 @@ pub async fn run_locked(
 
 /// Gives back a lock whose command never ran; a failure is reported and otherwise ignored
 /// (the error that stopped the run matters more, and a lease lapses by itself).
-async fn release(store: &dyn Store, lock: &Lock, events: &mut (dyn FnMut(Event<'_>) + Send)) {
-    match locks::release_held(store, std::slice::from_ref(lock))
-        .await
-        .map(|mut released| released.swap_remove(0))
-    {
+async fn release(store: &dyn Store, locks: &[Lock], events: &mut (dyn FnMut(Event<'_>) + Send)) {
+    match locks::release_held(store, locks).await {
         Ok(released) => events(Event::Released(&released)),
         Err(error) => events(Event::ReleaseFailed {
-            lock,
+            locks,
             error: &error,
         }),
     }
@@ -232,8 +231,7 @@ mod tests {
     #[test]
     fn exit_codes_follow_the_command_unless_the_lock_failed_it() {
         let outcome = |command_exit, failure| RunOutcome {
-            lock: lock_at(0, Some(1)),
-            acquired: Acquired::Acquired,
+            locks: vec![lock_at(0, Some(1))],
             command_exit,
             failure,
         };
@@ -288,7 +286,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn the_command_sees_the_lock_and_its_exit_code_is_kept() {
         let (_dir, store) = store().await;
-        let script = r#"test "$DAPLAYA_ENV" = prod && test "$DAPLAYA_FENCING_TOKEN" = 1 && test -n "$DAPLAYA_LOCK_ID" && exit 7"#;
+        let script = r#"test "$DAPLAYA_ENV" = prod && test "$DAPLAYA_FENCING_TOKEN" = 1 && test "$DAPLAYA_FENCING_TOKENS" = prod=1 && test -n "$DAPLAYA_LOCK_ID" && exit 7"#;
         let request = request("alice", Duration::from_secs(60), script);
         let mut seen = Vec::new();
         let outcome = run_locked(
@@ -301,7 +299,7 @@ mod tests {
         .await
         .unwrap();
         assert_eq!((outcome.command_exit, outcome.exit_code()), (7, 7));
-        assert!(!outcome.lock.active, "released");
+        assert!(!outcome.locks[0].active, "released");
         assert!(locks::list(&store, None).await.unwrap().is_empty());
         assert!(seen[0].starts_with("Locked") && seen[1].starts_with("Released"));
     }

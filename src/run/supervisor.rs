@@ -18,25 +18,28 @@ use tokio::sync::broadcast;
 use tokio::time::Instant;
 
 pub(super) struct Supervised {
-    pub(super) held: Lock,
+    /// Every env's lock as last renewed, in the order asked.
+    pub(super) held: Vec<Lock>,
     pub(super) lost: Option<Error>,
     pub(super) status: std::io::Result<ExitStatus>,
 }
 
-type Renewal<'a> = Pin<Box<dyn Future<Output = Result<Lock>> + Send + 'a>>;
+type Renewal<'a> = Pin<Box<dyn Future<Output = Result<Vec<Lock>>> + Send + 'a>>;
 
 /// Waits for the command while renewing the lease and passing signals on to its process
 /// group. When the lock is lost it says so, sends the command SIGTERM, and goes on waiting for
 /// it to exit. A command still running `kill_after` past a SIGTERM from us gets SIGKILL.
+/// Several envs are renewed together, in one write: their leases were stamped together, so
+/// the soonest to end times them all, and losing any one is losing the lock.
 pub(super) async fn supervise<'a>(
     store: &'a dyn Store,
     child: &mut CommandProcess,
-    mut held: Lock,
+    mut held: Vec<Lock>,
     kill_after: Duration,
     signals: &mut broadcast::Receiver<i32>,
     events: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Supervised {
-    let mut lease = Lease::new(&held, Instant::now(), store.now());
+    let mut lease = soonest(&held).and_then(|lock| Lease::new(lock, Instant::now(), store.now()));
     let mut renewal: Option<Renewal<'a>> = None;
     let mut lost: Option<Error> = None;
     let mut signals_open = true;
@@ -77,7 +80,9 @@ pub(super) async fn supervise<'a>(
                 let Some(lease) = &mut lease else { continue };
                 match result {
                     Ok(renewed) => {
-                        lease.renewed(&renewed, Instant::now(), store.now());
+                        if let Some(lock) = soonest(&renewed) {
+                            lease.renewed(lock, Instant::now(), store.now());
+                        }
                         held = renewed;
                     }
                     Err(error @ Error::LeaseLost { .. }) => lost = Some(stop(error, child, &mut kill_at, kill_after, events)),
@@ -86,7 +91,7 @@ pub(super) async fn supervise<'a>(
                         match lease.failed(error, now) {
                             Some(gone) => lost = Some(stop(gone, child, &mut kill_at, kill_after, events)),
                             None => events(Event::RenewalFailed {
-                                lock: &held,
+                                locks: &held,
                                 error: lease.failing.as_deref().expect("just failed"),
                                 lease_left: lease.deadline.saturating_duration_since(now),
                             }),
@@ -115,10 +120,18 @@ fn stop(
     error
 }
 
-fn renew(store: &dyn Store, held: Lock, budget: Duration) -> Renewal<'_> {
+/// The lock whose lease ends first (`None` when every one is an uberlock, which never expires).
+fn soonest(locks: &[Lock]) -> Option<&Lock> {
+    locks
+        .iter()
+        .filter(|lock| lock.expires_at.is_some())
+        .min_by_key(|lock| lock.expires_at)
+}
+
+fn renew(store: &dyn Store, held: Vec<Lock>, budget: Duration) -> Renewal<'_> {
     Box::pin(async move {
-        match tokio::time::timeout(budget, locks::renew(store, std::slice::from_ref(&held))).await {
-            Ok(result) => result.map(|mut renewed| renewed.swap_remove(0)),
+        match tokio::time::timeout(budget, locks::renew(store, &held)).await {
+            Ok(result) => result,
             Err(_) => Err(Error::Store(format!(
                 "the store did not answer within {}",
                 humanize(budget)

@@ -122,7 +122,7 @@ mod tests {
             expires_at,
             fencing_token: 1,
             revision: 1,
-            queue: Vec::new(),
+            queue: vec![],
             next_ticket: 0,
         }
     }

@@ -5,7 +5,7 @@ use super::board::{self, Board};
 use super::{page, App};
 use crate::error::{Error, Result};
 use crate::jobs;
-use crate::model::{self, now_ms, Lock};
+use crate::model::{self, now_ms};
 use crate::ops::report::error_document;
 use crate::ops::{self, Report};
 use axum::extract::State;
@@ -217,7 +217,7 @@ pub(super) async fn locks(State(app): State<Arc<App>>, uri: Uri) -> Response {
         Err(error) => return json_error(&app, &error),
     };
     let never = crate::run::Interrupt::default();
-    let mut no_wait = |_: &Lock, _| {};
+    let mut no_wait = |_: &crate::locks::WaitProgress| {};
     match ops::perform(action, app.store.as_ref(), &never, &mut no_wait).await {
         Ok(report) => {
             if let Report::Locks { locks, .. } = &report {

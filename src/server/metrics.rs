@@ -140,7 +140,7 @@ mod tests {
             expires_at,
             fencing_token: token,
             revision: 1,
-            queue: Vec::new(),
+            queue: vec![],
             next_ticket: 0,
         }
     }

@@ -261,7 +261,7 @@ mod tests {
             expires_at: (!uberlock).then_some(NOW + 8 * 60_000),
             fencing_token: 42,
             revision: 3,
-            queue: Vec::new(),
+            queue: vec![],
             next_ticket: 0,
         }
     }

@@ -278,11 +278,12 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         // same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
         Command::Release { env } => (
             Action::Release {
-                env: env.clone(),
+                envs: vec![env.clone()],
                 user: user.to_string(),
                 uberlock: true,
                 // Slack names its own user.
                 user_source: UserSource::Given,
+                listed: false,
             },
             Some(env),
         ),
@@ -299,19 +300,20 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
     };
     // Nothing here waits, so nothing needs cancelling.
     let never = crate::run::Interrupt::default();
-    match ops::perform(action, store, &never, &mut |_, _| {}).await {
+    let env_name = env.as_deref().unwrap_or_default();
+    match ops::perform(action, store, &never, &mut |_| {}).await {
         // The lease is told from the write, not from whenever the reply is formatted.
-        Ok(Report::Locked { lock, acquired }) => {
-            reply::locked(name, &lock, &acquired, lock.updated_at)
+        Ok(Report::Locked { locks, .. }) if !locks.is_empty() => {
+            let (lock, acquired) = &locks[0];
+            reply::locked(name, lock, acquired, lock.updated_at)
         }
-        Ok(Report::Busy(holder)) => reply::busy(&holder, now_ms()),
-        Ok(Report::Released(Released::Released(lock))) => reply::released(&lock, now_ms()),
-        Ok(Report::Released(Released::Nothing(reason, lock))) => reply::not_released(
-            env.as_deref().unwrap_or_default(),
-            &reason,
-            lock.as_ref(),
-            now_ms(),
-        ),
+        Ok(Report::Busy { holders, waiting }) => reply::busy(env_name, &holders, waiting, now_ms()),
+        Ok(Report::Released { released, .. }) if !released.is_empty() => match &released[0] {
+            Released::Released(lock) => reply::released(lock, now_ms()),
+            Released::Nothing(reason, lock) => {
+                reply::not_released(env_name, reason, lock.as_ref(), now_ms())
+            }
+        },
         Ok(Report::Locks { env, locks }) => reply::leases(env.as_deref(), &locks, now_ms()),
         Ok(Report::History { env, holds }) => reply::history(&env, &holds, now_ms()),
         Ok(other) => reply::document(&other),

@@ -81,11 +81,12 @@ pub fn help(command: &str, unknown: Option<&str>) -> Reply {
     text.push_str(&format!(
         "*daplaya* keeps deploy locks, one holder per environment.\n\
          • `{cmd} lock &lt;ENV&gt; [META...]`: lock ENV for you; the lease lasts {ttl} and the same \
-         command renews it. It never waits: if someone else holds ENV, you are told who.\n\
+         command renews it. It never waits in line: if someone else holds ENV, you are told who, \
+         and how many wait.\n\
          • `{cmd} uberlock &lt;ENV&gt; [META...]`: lock ENV until you release it; refuses everyone \
          else and preempts a normal lock.\n\
          • `{cmd} release &lt;ENV&gt;`: release your lock (or uberlock) on ENV.\n\
-         • `{cmd} leases [&lt;ENV&gt;]`: who holds which env.\n\
+         • `{cmd} leases [&lt;ENV&gt;]`: who holds which env, and who waits in line for it.\n\
          • `{cmd} history &lt;ENV&gt;`: the last {HISTORY_LISTED} holds of ENV and how each ended.\n\
          • `{cmd} help`: this text.",
         ttl = humanize(DEFAULT_TTL)
@@ -134,14 +135,26 @@ pub fn locked(command: &str, lock: &Lock, acquired: &Acquired, now: i64) -> Repl
     Reply::in_channel(text)
 }
 
-/// Someone else holds the env with a normal lock: nothing changed.
-pub fn busy(holder: &Lock, now: i64) -> Reply {
-    Reply::ephemeral(format!(
-        ":no_entry: {} is locked by {} {}. Nothing changed: try again when they release it.",
-        bold(&holder.env),
-        bold(&holder.user),
-        held_details(holder, now)
-    ))
+/// Someone else holds the env with a normal lock, or it is free but others wait in line for
+/// it (they go first: Slack never joins the line): nothing changed.
+pub fn busy(env: &str, holders: &[Lock], waiting: usize, now: i64) -> Reply {
+    let in_line = match waiting {
+        0 => String::new(),
+        n => format!("; {n} waiting in line"),
+    };
+    Reply::ephemeral(match holders.first() {
+        Some(holder) => format!(
+            ":no_entry: {} is locked by {} {}{in_line}. Nothing changed: try again when they release it.",
+            bold(&holder.env),
+            bold(&holder.user),
+            held_details(holder, now)
+        ),
+        None => format!(
+            ":no_entry: {} is free, but {waiting} waiting in line for it go first. Nothing changed: \
+             try again when the line is empty.",
+            bold(env)
+        ),
+    })
 }
 
 /// Someone else holds an uberlock: the contract's message, with the holder's details if read.
@@ -204,10 +217,11 @@ pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
             "locked"
         };
         format!(
-            "• {}: {kind} by {} {}",
+            "• {}: {kind} by {} {}{}",
             bold(&lock.env),
             bold(&lock.user),
-            held_details(lock, now)
+            held_details(lock, now),
+            line(lock, now)
         )
     }));
     if locks.len() > MAX_LISTED {
@@ -217,6 +231,30 @@ pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
         ));
     }
     Reply::ephemeral(lines.join("\n"))
+}
+
+/// `; 2 waiting: 1. *bob* since 1m ago (meta: ...), 2. *carol* since 5s ago (meta: CLI;
+/// supersede)`: an env's line in serving order, or nothing when nobody waits.
+fn line(lock: &Lock, now: i64) -> String {
+    if lock.queue.is_empty() {
+        return String::new();
+    }
+    let waiters: Vec<String> = lock
+        .queue
+        .iter()
+        .enumerate()
+        .map(|(i, waiter)| {
+            format!(
+                "{}. {} since {} (meta: {}{})",
+                i + 1,
+                bold(&waiter.user),
+                ago(now, waiter.joined_at),
+                escape(&waiter.meta),
+                if waiter.supersede { "; supersede" } else { "" }
+            )
+        })
+        .collect();
+    format!("; {} waiting: {}", lock.queue.len(), waiters.join(", "))
 }
 
 /// The last holds of an env, newest first.
@@ -293,7 +331,7 @@ mod tests {
             expires_at: (!uberlock).then_some(20 * 60_000),
             fencing_token: 1,
             revision: 1,
-            queue: Vec::new(),
+            queue: vec![],
             next_ticket: 0,
         }
     }
@@ -315,7 +353,12 @@ mod tests {
 
     #[test]
     fn user_text_is_escaped() {
-        let reply = busy(&lock("<!channel>", "a & <b>", false), 5 * 60_000);
+        let reply = busy(
+            "prod",
+            &[lock("<!channel>", "a & <b>", false)],
+            0,
+            5 * 60_000,
+        );
         assert!(!reply.text.contains("<!channel>"), "{}", reply.text);
         assert!(reply.text.contains("&lt;!channel&gt;"));
         assert!(reply.text.contains("a &amp; &lt;b&gt;"));

@@ -25,20 +25,21 @@ pub enum LocksCommand {
         after_help = "Each hold ends as released, expired (its lease lapsed; endedAt is when) or preempted (an uberlock took it; endedBy names who); a hold still held has no end.\n\nExample:\n  daplaya locks history --env production --since 7d"
     )]
     History(HistoryFlags),
-    /// Take the lock on an env, waiting while someone else holds it
+    /// Take the lock on an env (or several, all or none), waiting in line while someone else holds it
     #[command(
-        after_help = "Example:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m"
+        after_help = "Waiters are served first come, first served; --supersede gives way (exit 6) to a newer waiter.\n\nExamples:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m\n  daplaya locks lock --env eu --env us --supersede"
     )]
     Lock(LockFlags),
-    /// Release your lock on an env
+    /// Release your lock on an env (or several at once)
     #[command(
         after_help = "Example:\n  daplaya locks release --env production --user \"$GIT_COMMITTER_EMAIL\""
     )]
     Release(ReleaseFlags),
     /// Run a command while holding the lock: wait for it, renew it, release it at the end
     #[command(
-        after_help = "The command gets DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN in its \
-            environment. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
+        after_help = "The command gets DAPLAYA_FENCING_TOKENS (env=token,... in --env order) in its \
+            environment, and with one env DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN. \
+            Superseded while waiting (--supersede), it never runs and daplaya exits 6. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
             the lock was lost meanwhile (the command is sent SIGTERM). A command that does not exist \
             exits 127, one that cannot be executed 126, and nothing stays locked.\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh"
     )]
@@ -67,9 +68,9 @@ pub struct HistoryFlags {
 
 #[derive(Debug, Clone, Default, Args)]
 pub struct LockFlags {
-    /// The environment to lock, e.g. production (one lock per env)
-    #[arg(long)]
-    pub env: String,
+    /// The environment to lock, e.g. production; repeat it to take several envs at once, all or none (at most 25)
+    #[arg(long = "env", value_name = "ENV", required = true)]
+    pub envs: Vec<String>,
     /// Who holds the lock, e.g. your email [default: DAPLAYA_USER, the CI's user, git config user.email, the login name]
     #[arg(long)]
     pub user: Option<String>,
@@ -91,6 +92,9 @@ pub struct LockFlags {
     /// How often to try again while waiting [default: 5s]
     #[arg(long, value_name = "DUR")]
     pub poll_interval: Option<String>,
+    /// Give way to a newer waiter: leave the line and exit 6 as soon as someone joins it behind you (deploy only the newest)
+    #[arg(long)]
+    pub supersede: bool,
 }
 
 /// `locks run`: the flags of `locks lock`, then the command after `--`.
@@ -108,9 +112,9 @@ pub struct RunFlags {
 
 #[derive(Debug, Default, Args)]
 pub struct ReleaseFlags {
-    /// The environment whose lock to release
-    #[arg(long)]
-    pub env: String,
+    /// The environment whose lock to release; repeat it to release several at once (at most 25)
+    #[arg(long = "env", value_name = "ENV", required = true)]
+    pub envs: Vec<String>,
     /// Who holds the lock (only its holder can release it) [default: as for locks lock]
     #[arg(long)]
     pub user: Option<String>,
@@ -140,7 +144,7 @@ impl From<&HistoryFlags> for HistoryArgs {
 impl From<&LockFlags> for LockArgs {
     fn from(flags: &LockFlags) -> Self {
         LockArgs {
-            env: flags.env.clone(),
+            env: flags.envs.clone().into(),
             user: flags.user.clone(),
             meta: flags.meta.clone(),
             uberlock: flags.uberlock,
@@ -148,6 +152,7 @@ impl From<&LockFlags> for LockArgs {
             timeout: flags.timeout.clone(),
             no_wait: flags.no_wait,
             poll_interval: flags.poll_interval.clone(),
+            supersede: flags.supersede,
         }
     }
 }
@@ -165,7 +170,7 @@ impl From<&RunFlags> for RunArgs {
 impl From<&ReleaseFlags> for ReleaseArgs {
     fn from(flags: &ReleaseFlags) -> Self {
         ReleaseArgs {
-            env: flags.env.clone(),
+            env: flags.envs.clone().into(),
             user: flags.user.clone(),
             uberlock: flags.uberlock,
         }

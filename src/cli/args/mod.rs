@@ -26,7 +26,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Deploy locks per environment and a registry of running jobs, on DynamoDB or an embedded store",
     disable_help_subcommand = true,
     propagate_version = true,
-    after_help = "Exit codes:\n  0      ok\n  1      store or runtime failure (unreachable store, lost lease)\n  2      bad usage or input\n  3      lock busy\n  4      uberlocked by someone else\n  5      not found\n  126    locks run: the command cannot be executed\n  127    locks run: no such command\n  128+N  locks run: the command died of signal N\n  130    interrupted while waiting"
+    after_help = "Exit codes:\n  0      ok\n  1      store or runtime failure (unreachable store, lost lease)\n  2      bad usage or input\n  3      lock busy\n  4      uberlocked by someone else\n  5      not found\n  6      superseded: a newer waiter joined the line behind a --supersede waiter\n  126    locks run: the command cannot be executed\n  127    locks run: no such command\n  128+N  locks run: the command died of signal N\n  130    interrupted while waiting"
 )]
 pub struct Cli {
     /// Print one JSON document on stdout and nothing else there
@@ -245,8 +245,9 @@ mod tests {
         };
         assert_eq!(
             (request.envs.as_slice(), request.user.as_str()),
-            (["prod".to_string()].as_slice(), "me")
+            (&["prod".to_string()][..], "me")
         );
+        assert!(!request.supersede);
         assert_eq!(request.meta, locks::Meta::Default("CLI".into()));
         assert_eq!(request.ttl, locks::DEFAULT_TTL);
         assert_eq!(policy.wait, Wait::Forever);
@@ -281,6 +282,75 @@ mod tests {
             panic!("a lock action")
         };
         assert_eq!(policy.wait, Wait::Until(Duration::from_secs(30)));
+    }
+
+    #[test]
+    fn env_repeats_in_order_and_supersede_is_a_flag_of_lock_and_run() {
+        let Action::Lock {
+            request, listed, ..
+        } = action(&[
+            "locks",
+            "lock",
+            "--env",
+            "US",
+            "--env",
+            "eu",
+            "--user",
+            "u",
+            "--supersede",
+        ])
+        .unwrap()
+        else {
+            panic!("a lock action")
+        };
+        assert_eq!(request.envs, ["us", "eu"]);
+        assert!(request.supersede && listed);
+        let Action::Run {
+            request, listed, ..
+        } = action(&[
+            "locks",
+            "run",
+            "--env",
+            "e",
+            "--user",
+            "u",
+            "--supersede",
+            "--",
+            "true",
+        ])
+        .unwrap()
+        else {
+            panic!("a run action")
+        };
+        assert!(request.lock.supersede && !listed);
+        let Action::Release { envs, listed, .. } = action(&[
+            "locks", "release", "--env", "a", "--env", "b", "--user", "u",
+        ])
+        .unwrap() else {
+            panic!("a release action")
+        };
+        assert_eq!(
+            (envs.as_slice(), listed),
+            (&["a".to_string(), "b".into()][..], true)
+        );
+        for (args, message) in [
+            (
+                &["locks", "lock", "--env", "a", "--env", "A", "--user", "u"][..],
+                "env a is given twice",
+            ),
+            (
+                &["locks", "release", "--user", "u"][..],
+                "the following required arguments were not provided:",
+            ),
+            (
+                &["locks", "release", "--env", "a", "--supersede"][..],
+                "unexpected argument '--supersede' found",
+            ),
+        ] {
+            let error = action(args).unwrap_err();
+            assert_eq!(error.code(), "INVALID_ARGUMENT", "{args:?}");
+            assert!(error.to_string().contains(message), "{args:?}: {error}");
+        }
     }
 
     #[test]
