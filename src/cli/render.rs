@@ -484,6 +484,73 @@ pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> Strin
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locks::{self, Meta};
+    use crate::store::StoreTime;
+
+    fn held(env: &str, user: &str) -> Lock {
+        let request = locks::LockRequest {
+            envs: vec![env.into()],
+            user: user.into(),
+            meta: Meta::Given("https://ci/42".into()),
+            uberlock: false,
+            ttl: Duration::from_secs(600),
+            supersede: false,
+        };
+        match locks::decide_lock(None, &request, StoreTime::exact(0)) {
+            locks::Decision::Write { write, .. } => write.lock,
+            other => panic!("a write, not {other:?}"),
+        }
+    }
+
+    fn progress(envs: &[&str], holders: Vec<Lock>) -> WaitProgress {
+        WaitProgress {
+            envs: envs.iter().map(|env| env.to_string()).collect(),
+            position: 2,
+            waiting: 3,
+            holders,
+            waited: Duration::from_secs(30),
+            rejoined: false,
+        }
+    }
+
+    #[test]
+    fn a_ci_log_line_begins_as_the_seeds_wrote_it_then_gives_the_place() {
+        assert_eq!(
+            still_locked(&progress(&["prod"], vec![held("prod", "alice")])),
+            "Still locked at env prod by alice (2nd in line, 3 waiting)"
+        );
+        assert_eq!(
+            still_locked(&progress(&["eu", "us"], vec![held("us", "bob")])),
+            "Still locked at env us by bob (2nd in line, 3 waiting)"
+        );
+        assert_eq!(
+            still_locked(&progress(&["prod"], vec![])),
+            "Still locked at env prod by the queue (2nd in line, 3 waiting)"
+        );
+    }
+
+    #[test]
+    fn the_terminal_line_gives_the_place_then_who_is_in_the_way() {
+        let style = Style { color: false };
+        let line = waiting_status(
+            &progress(&["prod"], vec![held("prod", "alice")]),
+            60_000,
+            style,
+        );
+        assert!(
+            line.starts_with("Waiting for prod: 2nd in line, 3 waiting; held 1m by alice (since "),
+            "{line}"
+        );
+        assert!(
+            line.ends_with("meta: https://ci/42), expires in 9m; waited 30s"),
+            "{line}"
+        );
+        let free = waiting_status(&progress(&["eu", "us"], vec![]), 0, style);
+        assert_eq!(
+            free,
+            "Waiting for eu, us: 2nd in line, 3 waiting; free, but the waiters ahead go first; waited 30s"
+        );
+    }
 
     #[test]
     fn places_in_line_read_as_english_ordinals() {

@@ -336,6 +336,20 @@ mod tests {
         }
     }
 
+    fn waiter(user: &str, meta: &str, supersede: bool, joined_at: i64) -> crate::model::Waiter {
+        crate::model::Waiter {
+            id: user.into(),
+            ticket: 0,
+            user: user.into(),
+            meta: meta.into(),
+            joined_at,
+            seen_at: joined_at,
+            stale_after: 2_000,
+            supersede,
+            envs: vec!["prod".into()],
+        }
+    }
+
     #[test]
     fn replies_serialise_as_slack_expects() {
         let reply = help("/daplaya", None);
@@ -364,6 +378,41 @@ mod tests {
         assert!(reply.text.contains("a &amp; &lt;b&gt;"));
         assert!(reply.text.contains("since 5m ago"), "{}", reply.text);
         assert!(reply.text.contains("expires in 15m"), "{}", reply.text);
+    }
+
+    #[test]
+    fn a_busy_env_says_how_many_wait_and_a_free_one_with_a_line_says_they_go_first() {
+        let holder = lock("alice", "https://ci/1", false);
+        let busy_with_line = busy("prod", std::slice::from_ref(&holder), 2, 60_000);
+        assert!(
+            busy_with_line
+                .text
+                .contains("(meta: https://ci/1); 2 waiting in line. Nothing changed"),
+            "{}",
+            busy_with_line.text
+        );
+        let free = busy("prod", &[], 3, 0);
+        assert_eq!(
+            free.text,
+            ":no_entry: *prod* is free, but 3 waiting in line for it go first. Nothing changed: try again when the line is empty."
+        );
+    }
+
+    #[test]
+    fn leases_show_each_line_in_serving_order() {
+        let mut held = lock("alice", "m", false);
+        held.queue = vec![
+            waiter("bob", "https://ci/2", false, 0),
+            waiter("<carol>", "CLI", true, 30_000),
+        ];
+        let reply = leases(Some("prod"), &[held], 60_000);
+        assert!(
+            reply.text.ends_with(
+                "; 2 waiting: 1. *bob* since 1m ago (meta: https://ci/2), 2. *&lt;carol&gt;* since 30s ago (meta: CLI; supersede)"
+            ),
+            "{}",
+            reply.text
+        );
     }
 
     #[test]

@@ -27,7 +27,7 @@ pub enum LocksCommand {
     History(HistoryFlags),
     /// Take the lock on an env (or several, all or none), waiting in line while someone else holds it
     #[command(
-        after_help = "Waiters are served first come, first served; --supersede gives way (exit 6) to a newer waiter.\n\nExamples:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m\n  daplaya locks lock --env eu --env us --supersede"
+        after_help = "Waiters are served first come, first served; --supersede gives way (exit 6) to a newer waiter.\n\nExample:\n  daplaya locks lock --env production --user \"$GIT_COMMITTER_EMAIL\" --meta \"$CI_JOB_URL\" --timeout 30m\n  daplaya locks lock --env eu --env us --supersede"
     )]
     Lock(LockFlags),
     /// Release your lock on an env (or several at once)
