@@ -153,10 +153,9 @@ for (const store of STORES) {
       assert.equal(superseded.code, 6, superseded.stderr)
       const error = JSON.parse(superseded.stdout).error
       assert.deepEqual([error.code, error.exitCode], ['SUPERSEDED', 6])
-      assert.match(error.message, /superseded/i)
       assert.match(error.message, /c3/)
       assert.match(error.message, /https:\/\/ci\/3/)
-      assert.match(superseded.stderr, /^error: .*superseded.*c3/im)
+      assert.match(superseded.stderr, /^error: .*c3/m)
       assert.deepEqual(await line(env, 'q'), ['c3'])
       assert.deepEqual(await heldBy(env), ['q:c1'], 'the holder is never affected')
       assert.equal((await release(env, 'c1', 'q')).json.released, true)
