@@ -496,7 +496,7 @@ mod tests {
             ttl: Duration::from_secs(600),
             supersede: false,
         };
-        match locks::decide_lock(None, &request, StoreTime::exact(0)) {
+        match locks::decide_lock(env, None, &request, StoreTime::exact(0)) {
             locks::Decision::Write { write, .. } => write.lock,
             other => panic!("a write, not {other:?}"),
         }
