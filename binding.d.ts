@@ -227,8 +227,8 @@ export interface Lock {
    * stale holder.
    */
   fencingToken: number
-  /** The env's line: live waiters in serving order. */
-  queue: Array<Waiting>
+  /** The env's line: live waiters in serving order; left out while nobody waits. */
+  queue?: Array<Waiting>
 }
 
 /** The holds of an env, newest first (an env never locked has none); one store read. */

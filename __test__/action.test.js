@@ -199,7 +199,7 @@ for (const store of STORES) {
         new Promise((resolve) => {
           const check = async () => {
             const [lock] = await held(storeEnv, 'production')
-            if (lock.queue.some((w) => w.user === user)) resolve()
+            if ((lock.queue ?? []).some((w) => w.user === user)) resolve()
             else setTimeout(check, 50)
           }
           check()

@@ -17,7 +17,7 @@ const POLL = 100
 /** The users in line for `env`, in serving order. */
 async function line(options, env) {
   const [held] = await daplaya.listLocks({ ...options, env })
-  return held ? held.queue.map((waiting) => waiting.user) : []
+  return (held?.queue ?? []).map((waiting) => waiting.user)
 }
 
 async function untilLine(options, env, users) {

@@ -37,7 +37,7 @@ function waiter(env, user, envs, file, extra = []) {
 /** The users in line for `name`, in serving order, as `locks list --json` shows them. */
 async function line(env, name) {
   const { json } = await runJson(['locks', 'list', '--env', name], { env })
-  return json.length === 0 ? [] : json[0].queue.map((waiting) => waiting.user)
+  return json.length === 0 ? [] : (json[0].queue ?? []).map((waiting) => waiting.user)
 }
 
 /** Waits until `locks list` shows exactly `users` in line for `name`. */

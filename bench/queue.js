@@ -34,7 +34,7 @@ async function untilInLine(env, name, count) {
   const deadline = Date.now() + 60_000
   while (Date.now() < deadline) {
     const [held] = JSON.parse((await cliOk(['locks', 'list', '--env', name, '--json'], env)).stdout)
-    if (held?.queue.length === count) return
+    if ((held?.queue ?? []).length === count) return
     await new Promise((resolve) => setTimeout(resolve, 20))
   }
   throw new Error(`never saw ${count} waiters in line for ${name}`)

@@ -4,12 +4,14 @@
 
 use crate::ops::Report;
 use crate::{jobs, locks, model, store};
-use napi::bindgen_prelude::{Array, Either, FromNapiValue, Object, ToNapiValue};
+use napi::bindgen_prelude::{Array, Either, FromNapiValue, Null, Object, ToNapiValue};
 use napi::sys;
 use napi_derive::napi;
 
 /// A lock row, as stored.
-#[napi(object, object_from_js = false, use_nullable = true)]
+// Not `use_nullable`: `queue` is left out while nobody waits, as in `--json`; `expiresAt` is
+// `null` for an uberlock all the same.
+#[napi(object, object_from_js = false)]
 pub struct Lock {
     /// Lock id; kept when the holder renews.
     pub id: String,
@@ -28,12 +30,12 @@ pub struct Lock {
     /// What the lock is for (a CI URL, `Slack`, `CLI`, `API`).
     pub meta: String,
     /// When the lease runs out (epoch ms); `null` for an uberlock.
-    pub expires_at: Option<i64>,
+    pub expires_at: Either<i64, Null>,
     /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
     /// stale holder.
     pub fencing_token: i64,
-    /// The env's line: live waiters in serving order.
-    pub queue: Vec<Waiting>,
+    /// The env's line: live waiters in serving order; left out while nobody waits.
+    pub queue: Option<Vec<Waiting>>,
 }
 
 /// A waiter in an env's line.
@@ -58,19 +60,20 @@ impl From<model::Lock> for Lock {
             active: lock.active,
             uberlock: lock.uberlock,
             meta: lock.meta,
-            expires_at: lock.expires_at,
+            expires_at: lock.expires_at.map_or(Either::B(Null), Either::A),
             // Tokens count acquisitions of one env: far below 2^53.
             fencing_token: i64::try_from(lock.fencing_token).unwrap_or(i64::MAX),
-            queue: lock
-                .queue
-                .into_iter()
-                .map(|waiter| Waiting {
-                    user: waiter.user,
-                    meta: waiter.meta,
-                    joined_at: waiter.joined_at,
-                    supersede: waiter.supersede.then_some(true),
-                })
-                .collect(),
+            queue: (!lock.queue.is_empty()).then(|| {
+                lock.queue
+                    .into_iter()
+                    .map(|waiter| Waiting {
+                        user: waiter.user,
+                        meta: waiter.meta,
+                        joined_at: waiter.joined_at,
+                        supersede: waiter.supersede.then_some(true),
+                    })
+                    .collect()
+            }),
         }
     }
 }
