@@ -55,7 +55,9 @@ async function untilLine(env, name, users, what = `${users.join(', ')} in line f
 const lock = (env, user, envs, extra = []) =>
   runJson(['locks', 'lock', ...[envs].flat().flatMap((name) => ['--env', name]), '--user', user, ...extra], { env })
 const release = (env, user, envs) => runJson(['locks', 'release', ...[envs].flat().flatMap((name) => ['--env', name]), '--user', user], { env })
-const heldBy = async (env) => (await runJson(['locks', 'list'], { env })).json.map((held) => `${held.env}:${held.user}`)
+/** `env:user` of every env held now (`locks list` also lists free envs others wait for, inactive). */
+const heldBy = async (env) =>
+  (await runJson(['locks', 'list'], { env })).json.filter((lock) => lock.active).map((held) => `${held.env}:${held.user}`)
 
 for (const store of STORES) {
   describe(`deploy queue on ${store.name}`, { skip: store.skip }, () => {
@@ -234,8 +236,9 @@ for (const store of STORES) {
       const file = path.join(tempDir(), 'record')
       const one = await run(['locks', 'run', '--env', 'eu', '--user', 'u', '--', process.execPath, RECORD, file, 'one'], { env })
       assert.equal(one.code, 0, one.stderr)
-      const several = await runJson(['locks', 'run', '--env', 'eu', '--env', 'us', '--user', 'u', '--', process.execPath, RECORD, file, 'two'], { env })
+      const several = await run(['locks', 'run', '--env', 'eu', '--env', 'us', '--user', 'u', '--json', '--', process.execPath, RECORD, file, 'two'], { env })
       assert.equal(several.code, 0, several.stderr)
+      several.json = JSON.parse(several.stdout)
       assert.deepEqual(records(file), ['one 1 eu=1', 'two - eu=2,us=1'])
       assert.equal(several.json.exitCode, 0)
       assert.deepEqual(
