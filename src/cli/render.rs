@@ -66,7 +66,16 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
 
 /// A lock and, under it, its line: one waiter a line, in serving order.
 fn lock_with_line(lock: &Lock, now: i64, style: Style) -> String {
-    let mut lines = vec![lock_line(lock, now, style)];
+    let head = if lock.active {
+        lock_line(lock, now, style)
+    } else {
+        // Free, but its waiters also want an env that is held.
+        format!(
+            "{}  free; its line waits for other envs too",
+            style.bold(&lock.env)
+        )
+    };
+    let mut lines = vec![head];
     lines.extend(lock.queue.iter().enumerate().map(|(i, waiter)| {
         let supersede = if waiter.supersede {
             "  (supersede)"

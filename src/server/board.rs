@@ -3,6 +3,7 @@
 
 use crate::error::Result;
 use crate::jobs::{self, Overview};
+use crate::locks::queue;
 use crate::model::Lock;
 use crate::store::Store;
 use std::time::Duration;
@@ -61,7 +62,14 @@ impl Board {
 /// running and skipped jobs of each of `jobnames`.
 pub async fn read(store: &dyn Store, jobnames: &[String], now: i64) -> Result<Board> {
     let since = now - RECENT.as_millis() as i64;
-    let active = store.active_locks().await?;
+    let time = store.now();
+    // Each held env with its live line in serving order, as `locks list` shows it.
+    let active = store
+        .active_locks()
+        .await?
+        .into_iter()
+        .map(|row| queue::as_listed(row, time))
+        .collect();
     let released = store.released_locks(since).await?;
     let mut jobs = Vec::with_capacity(jobnames.len());
     for jobname in jobnames {

@@ -127,8 +127,21 @@ fn env_card(card: &EnvCard, now: i64) -> Markup {
                     }
                     div { dt { "Meta" } dd.meta { (meta(lock)) } }
                     div { dt { "Fencing token" } dd { (lock.fencing_token) } }
+                    @if held && !lock.queue.is_empty() {
+                        div.line {
+                            dt { "Waiting" }
+                            dd { ol {
+                                @for waiter in &lock.queue {
+                                    li {
+                                        span.user { (waiter.user) }
+                                        " since " (moment(now, waiter.joined_at))
+                                        @if waiter.supersede { " (supersede)" }
+                                    }
+                                }
+                            } }
+                        }
+                    }
                 }
-                // The deploy queue (issue 12) adds the env's line of waiters here.
             }
         }
     }
@@ -294,6 +307,30 @@ mod tests {
         assert!(!page.contains("<script>alert"), "{page}");
         assert!(page.contains("&lt;script&gt;alert('x')&lt;/script&gt; &amp; &quot;more&quot;"));
         assert!(page.contains("sqlite:/tmp/&lt;x&gt;.db"));
+    }
+
+    #[test]
+    fn a_held_card_lists_its_line_in_order() {
+        let waiter = |user: &str, supersede: bool| crate::model::Waiter {
+            id: user.into(),
+            ticket: 1,
+            user: user.into(),
+            meta: "CLI".into(),
+            joined_at: NOW - 30_000,
+            seen_at: NOW,
+            stale_after: 2_000,
+            supersede,
+            envs: vec!["prod".into()],
+        };
+        let mut waited = lock("prod", "m", false);
+        waited.queue = vec![waiter("bob", false), waiter("<carol>", true)];
+        let page = render(&board(vec![held(waited)]), "s");
+        let line = page.split("<dt>Waiting</dt>").nth(1).expect("a line");
+        let bob = line.find("bob").expect("bob");
+        let carol = line.find("&lt;carol&gt;").expect("carol, escaped");
+        assert!(bob < carol, "{line}");
+        assert!(line.contains("(supersede)"));
+        assert!(!render(&board(vec![held(lock("prod", "m", false))]), "s").contains("Waiting"));
     }
 
     #[test]

@@ -216,6 +216,10 @@ pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
         } else {
             "locked"
         };
+        if !lock.active {
+            // Free, but its waiters also want an env that is held.
+            return format!("• {}: free{}", bold(&lock.env), line(lock, now));
+        }
         format!(
             "• {}: {kind} by {} {}{}",
             bold(&lock.env),
