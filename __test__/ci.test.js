@@ -204,6 +204,34 @@ describe('README CI recipes', () => {
     })
   }
 
+  it('newest only: of the pipelines waiting behind a deploy, the older gives way (its job passes, nothing deployed) and the newest deploys', async () => {
+    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
+    const recipe = /\*\*Newest only\*\*[\s\S]*?```sh\n(npx daplaya .*)\n```/.exec(readme)[1]
+    assert.match(recipe, / --supersede /)
+    const { dir, env } = ciJob('GitLab CI')
+    fs.writeFileSync(path.join(dir, 'deploy.sh'), '#!/bin/sh\necho "$CI_JOB_URL" >> deployed\n', { mode: 0o755 })
+    const pipeline = (job) => {
+      const command = recipe.replace(/^npx daplaya /, `node '${BIN}' `).replace('--timeout 30m', '--timeout 30m --poll-interval 100ms')
+      const child = spawn('sh', ['-c', command], { cwd: dir, env: { ...baseEnv(), ...env, CI_JOB_URL: `https://gitlab.com/acme/shop/-/jobs/${job}` }, stdio: 'ignore' })
+      return new Promise((resolve) => child.on('close', (code) => resolve(code)))
+    }
+    const inLine = async (count) => {
+      for (;;) {
+        const [held] = (await runJson(['locks', 'list', '--env', 'production'], { env })).json
+        if ((held.queue ?? []).length === count) return
+        await new Promise((resolve) => setTimeout(resolve, 50))
+      }
+    }
+    assert.equal((await run(['locks', 'lock', '--env', 'production', '--user', 'c1'], { env })).code, 0)
+    const c2 = pipeline(2)
+    await inLine(1)
+    const c3 = pipeline(3)
+    assert.equal(await c2, 0, 'the older pipeline gave way, and its job passes')
+    assert.equal((await run(['locks', 'release', '--env', 'production', '--user', 'c1'], { env })).code, 0)
+    assert.equal(await c3, 0)
+    assert.equal(fs.readFileSync(path.join(dir, 'deployed'), 'utf8'), 'https://gitlab.com/acme/shop/-/jobs/3\n')
+  })
+
   it("the action's example uses only the action's inputs and outputs", () => {
     const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
     const example = /uses: <owner>\/daplaya@v1\n([\s\S]*?)```/.exec(readme)[1]
