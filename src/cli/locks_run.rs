@@ -40,12 +40,11 @@ pub async fn run(
     };
     let style = console.err_style;
     let result = run::run_locked(store.as_ref(), request, interrupt, stdout, &mut |event| {
-        let now = now_ms();
-        let line = render::run_event(&event, now, style);
+        let line = |event| render::run_event(event, now_ms(), style);
         match event {
             Event::Waiting(progress) => show_waiting(progress, console),
-            Event::Locked(_) | Event::Released(_) => console.progress(&line),
-            _ => console.err(&line),
+            Event::Locked(_) | Event::Released(_) => console.progress(&line(&event)),
+            _ => console.err(&line(&event)),
         }
     })
     .await;
