@@ -203,4 +203,16 @@ const quote = (arg) => `'${String(arg).replace(/'/g, `'\\''`)}'`
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
-module.exports = { ROOT, BIN, STORES, run, runJson, start, stopStarted, baseEnv, tempDir, uniqueName, sleep, hasScript, quote }
+/** Reads `read()` every 50 ms until it deep-equals `wanted` (30 s at most, then fails naming `what`). */
+async function until(read, wanted, what) {
+  const deadline = Date.now() + 30_000
+  let seen
+  while (Date.now() < deadline) {
+    seen = await read()
+    if (JSON.stringify(seen) === JSON.stringify(wanted)) return
+    await sleep(50)
+  }
+  throw new Error(`never saw ${what}; last: ${JSON.stringify(seen)}`)
+}
+
+module.exports = { ROOT, BIN, STORES, run, runJson, start, stopStarted, baseEnv, tempDir, uniqueName, sleep, until, hasScript, quote }

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
 const daplaya = require('..')
-const { STORES, start, stopStarted, tempDir, sleep } = require('./helpers.js')
+const { STORES, start, stopStarted, tempDir, sleep, until } = require('./helpers.js')
 
 afterEach(stopStarted)
 
@@ -20,16 +20,7 @@ async function line(options, env) {
   return (held?.queue ?? []).map((waiting) => waiting.user)
 }
 
-async function untilLine(options, env, users) {
-  const deadline = Date.now() + 30_000
-  let seen
-  while (Date.now() < deadline) {
-    seen = await line(options, env)
-    if (JSON.stringify(seen) === JSON.stringify(users)) return
-    await sleep(50)
-  }
-  assert.fail(`never saw ${users.join(', ')} in line for ${env}; last: ${JSON.stringify(seen)}`)
-}
+const untilLine = (options, env, users) => until(() => line(options, env), users, `${users.join(', ')} in line for ${env}`)
 
 async function rejectsWith(promise, code) {
   return assert.rejects(promise, (error) => {

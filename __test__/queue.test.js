@@ -7,7 +7,7 @@ const { describe, it, afterEach } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
 const path = require('node:path')
-const { STORES, run, runJson, start, stopStarted, tempDir, sleep } = require('./helpers.js')
+const { STORES, run, runJson, start, stopStarted, tempDir, until } = require('./helpers.js')
 
 afterEach(stopStarted)
 
@@ -41,16 +41,7 @@ async function line(env, name) {
 }
 
 /** Waits until `locks list` shows exactly `users` in line for `name`. */
-async function untilLine(env, name, users, what = `${users.join(', ')} in line for ${name}`) {
-  const deadline = Date.now() + 30_000
-  let seen
-  while (Date.now() < deadline) {
-    seen = await line(env, name)
-    if (JSON.stringify(seen) === JSON.stringify(users)) return
-    await sleep(50)
-  }
-  assert.fail(`never saw ${what}; last: ${JSON.stringify(seen)}`)
-}
+const untilLine = (env, name, users, what = `${users.join(', ')} in line for ${name}`) => until(() => line(env, name), users, what)
 
 const lock = (env, user, envs, extra = []) =>
   runJson(['locks', 'lock', ...[envs].flat().flatMap((name) => ['--env', name]), '--user', user, ...extra], { env })
