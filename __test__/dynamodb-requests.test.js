@@ -36,7 +36,9 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
     [['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], 3, ['GetItem']],
     [['locks', 'list', '--env', 'prod'], 0, ['GetItem']],
-    [['locks', 'list'], 0, ['Query']],
+    // The ActiveLocks index's `active` partition (held envs) and its `queued` one (free envs
+    // that others wait for).
+    [['locks', 'list'], 0, ['Query', 'Query']],
     [['locks', 'release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
     [['release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem']],
     [['locks', 'history', '--env', 'prod'], 0, ['Query']],

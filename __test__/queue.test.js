@@ -102,6 +102,28 @@ for (const store of STORES) {
       )
     })
 
+    it('a waiter stalled past its place finds it gone, joins again at the back, and says so once', async () => {
+      const { env } = await store.fresh()
+      const file = path.join(tempDir(), 'order')
+      assert.equal((await lock(env, 'holder', 'q')).code, 0)
+      const stalled = waiter(env, 'stalled', 'q', file)
+      await untilLine(env, 'q', ['stalled'])
+      stalled.child.kill('SIGSTOP')
+      // Its place lapses (2 s without a poll); the next join drops it from the row.
+      await untilLine(env, 'q', [], 'the stalled place lapse')
+      const next = waiter(env, 'next', 'q', file)
+      await untilLine(env, 'q', ['next'])
+      stalled.child.kill('SIGCONT')
+      await untilLine(env, 'q', ['next', 'stalled'], 'the stalled waiter back in line, behind')
+      assert.equal(stalled.stderr.split('daplaya: lost the place in line for q (this process stalled); joined again at the back\n').length, 2, stalled.stderr)
+      assert.equal((await release(env, 'holder', 'q')).json.released, true)
+      for (const w of [next, stalled]) assert.equal((await w.done).code, 0, w.stderr)
+      assert.deepEqual(
+        records(file).map((record) => record.split(' ')[0]),
+        ['next', 'stalled'],
+      )
+    })
+
     it('a waiter that times out leaves the line at once', async () => {
       const { env } = await store.fresh()
       assert.equal((await lock(env, 'holder', 'q')).code, 0)
