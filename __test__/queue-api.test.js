@@ -91,6 +91,21 @@ for (const store of STORES) {
         ],
       )
       assert.ok(!('userSource' in locks[0]), 'a given user has no userSource')
+      process.env.DAPLAYA_USER = 'Dora'
+      try {
+        const defaulted = await daplaya.lock({ ...options, env: ['ap', 'sa'] })
+        assert.deepEqual(
+          defaulted.map((l) => [l.env, l.user, l.userSource]),
+          [
+            ['ap', 'dora', 'DAPLAYA_USER'],
+            ['sa', 'dora', 'DAPLAYA_USER'],
+          ],
+          'each result of a list says where a defaulted user came from',
+        )
+        await daplaya.release({ ...options, env: ['ap', 'sa'] })
+      } finally {
+        delete process.env.DAPLAYA_USER
+      }
       const one = await daplaya.lock({ ...options, env: ['eu'], user: 'alice' })
       assert.deepEqual(
         one.map((l) => [l.env, l.outcome]),
