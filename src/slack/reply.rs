@@ -150,7 +150,7 @@ pub fn busy(env: &str, holders: &[Lock], waiting: usize, now: i64) -> Reply {
             held_details(holder, now)
         ),
         None => format!(
-            ":no_entry: {} is free, but {waiting} waiting in line for it go first. Nothing changed: \
+            ":no_entry: {} is free, but its line goes first ({waiting} waiting). Nothing changed: \
              try again when the line is empty.",
             bold(env)
         ),
@@ -398,7 +398,7 @@ mod tests {
         let free = busy("prod", &[], 3, 0);
         assert_eq!(
             free.text,
-            ":no_entry: *prod* is free, but 3 waiting in line for it go first. Nothing changed: try again when the line is empty."
+            ":no_entry: *prod* is free, but its line goes first (3 waiting). Nothing changed: try again when the line is empty."
         );
     }
 
