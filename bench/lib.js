@@ -5,13 +5,26 @@ const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 
-/** The environment every spawned process starts from: no CI, no stray store or AWS settings. */
+/**
+ * Variables the spawned processes start without: CI and daplaya's own settings, stray AWS
+ * settings, and what changes how Node itself starts (NODE_OPTIONS; NODE_EXTRA_CA_CERTS, which
+ * some machines point at the whole system bundle: Node then parses every certificate in it
+ * before running anything, tens of milliseconds added to every process, the floor included).
+ */
+const DROPPED = /^(CI|DAPLAYA_|AWS_|NO_COLOR|NODE_OPTIONS$|NODE_EXTRA_CA_CERTS$)/
+
+/** The environment every spawned process starts from (see DROPPED). */
 function baseEnv() {
   const env = {}
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(CI|DAPLAYA_|AWS_|NO_COLOR|NODE_OPTIONS)/.test(key)) env[key] = value
+    if (!DROPPED.test(key)) env[key] = value
   }
   return env
+}
+
+/** Which of the variables that change Node's own start this machine sets (and the runs drop). */
+function droppedNodeSettings() {
+  return ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].filter((key) => process.env[key])
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
@@ -168,6 +181,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 module.exports = {
   baseEnv,
+  droppedNodeSettings,
   now,
   runProcess,
   killAll,
