@@ -13,18 +13,26 @@ const fs = require('node:fs')
  */
 const DROPPED = /^(CI|DAPLAYA_|AWS_|NO_COLOR|NODE_OPTIONS$|NODE_EXTRA_CA_CERTS$)/
 
+/** Node's own settings are kept (`npm run bench -- --keep-node-env`): to see what they cost here. */
+const NODE_SETTINGS = /^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS)$/
+let keepNodeSettings = false
+
 /** The environment every spawned process starts from (see DROPPED). */
 function baseEnv() {
   const env = {}
   for (const [key, value] of Object.entries(process.env)) {
-    if (!DROPPED.test(key)) env[key] = value
+    if (!DROPPED.test(key) || (keepNodeSettings && NODE_SETTINGS.test(key))) env[key] = value
   }
   return env
 }
 
-/** Which of the variables that change Node's own start this machine sets (and the runs drop). */
+function keepNodeEnv() {
+  keepNodeSettings = true
+}
+
+/** Which of the variables that change Node's own start this machine sets and the runs drop. */
 function droppedNodeSettings() {
-  return ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].filter((key) => process.env[key])
+  return keepNodeSettings ? [] : ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].filter((key) => process.env[key])
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
@@ -181,6 +189,7 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 module.exports = {
   baseEnv,
+  keepNodeEnv,
   droppedNodeSettings,
   now,
   runProcess,

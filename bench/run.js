@@ -10,6 +10,8 @@
 //   --out <file>        where to write the JSON
 //   --only <a,b,...>    run some sections: startup, parts, lockRelease, latency, cost, contention,
 //                       memory, addon, serve
+//   --keep-node-env     run processes with this machine's NODE_OPTIONS / NODE_EXTRA_CA_CERTS
+//                       (dropped by default: they change how Node itself starts, see bench/lib.js)
 const fs = require('node:fs')
 const http = require('node:http')
 const net = require('node:net')
@@ -24,6 +26,7 @@ const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
 const sdk = require('./sdk.js')
 const {
   baseEnv,
+  keepNodeEnv,
   droppedNodeSettings,
   now,
   runProcess,
@@ -79,8 +82,9 @@ function parseArgs(argv) {
     else if (arg === '--quick') options.mode = 'quick'
     else if (arg === '--out') options.out = path.resolve(argv[++i])
     else if (arg === '--only') options.only = argv[++i].split(',').map((s) => s.trim())
+    else if (arg === '--keep-node-env') keepNodeEnv()
     else if (arg === '--help' || arg === '-h') {
-      process.stdout.write(`usage: npm run bench [-- --full] [--out FILE] [--only ${SECTIONS.join(',')}]\n`)
+      process.stdout.write(`usage: npm run bench [-- --full] [--out FILE] [--only ${SECTIONS.join(',')}] [--keep-node-env]\n`)
       process.exit(0)
     } else throw new Error(`unknown argument ${arg} (see --help)`)
   }
