@@ -185,6 +185,22 @@ function memoryOf(pid) {
   return { rss: field('VmRSS'), peak: field('VmHWM') }
 }
 
+/**
+ * How much of `file`'s code a process has resident (the Rss of its executable mappings, from
+ * /proc/<pid>/smaps), in bytes; null when the process has not mapped it. When this grows while
+ * the addon does not, link/hot-code.txt has gone stale (README, Benchmark).
+ */
+function residentCodeOf(pid, file) {
+  let total = null
+  let executable = false
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s+(.*)$/.exec(line)
+    if (mapping) executable = mapping[1].includes('x') && mapping[2] === file
+    else if (executable && line.startsWith('Rss:')) total = (total ?? 0) + Number(/(\d+) kB/.exec(line)[1]) * 1024
+  }
+  return total
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 module.exports = {
@@ -204,5 +220,6 @@ module.exports = {
   elfSections,
   sha256,
   memoryOf,
+  residentCodeOf,
   sleep,
 }

@@ -41,6 +41,7 @@ const {
   elfSections,
   sha256,
   memoryOf,
+  residentCodeOf,
 } = require('./lib.js')
 
 const ROOT = path.join(__dirname, '..')
@@ -696,7 +697,7 @@ async function waitingRss(args, env, ready) {
     },
   })
   await Promise.race([isReady, finished.then(() => Promise.reject(new Error(`${args.join(' ')} ended before waiting`)))])
-  const memory = memoryOf(child.pid)
+  const memory = { ...memoryOf(child.pid), addonCode: residentCodeOf(child.pid, process.env.NAPI_RS_NATIVE_LIBRARY_PATH) }
   child.kill('SIGTERM')
   const result = await finished
   return { ...memory, exitCode: result.code }
@@ -871,7 +872,9 @@ function printReport(results) {
   if (results.memory || results.addon) {
     const rows = []
     if (results.addon) rows.push(['addon size', fmtBytes(results.addon.size), results.addon.profile])
-    for (const r of results.memory?.rows ?? []) rows.push([r.label, fmtBytes(r.rss), `peak ${fmtBytes(r.peak)}`])
+    for (const r of results.memory?.rows ?? []) {
+      rows.push([r.label, fmtBytes(r.rss), `peak ${fmtBytes(r.peak)}${r.addonCode != null ? `, of it the addon's code ${fmtBytes(r.addonCode)}` : ''}`])
+    }
     printTable('5. Size and resident memory (VmRSS)', ['what', 'size', ''], rows)
     if (results.memory) process.stdout.write(`   ${results.memory.source}\n`)
   }
