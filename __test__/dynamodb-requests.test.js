@@ -30,31 +30,66 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     return { result, operations: proxy.log.slice(start).map((entry) => entry.operation) }
   }
 
-  // Lock and release are two requests each, as before the history (then GetItem + PutItem).
+  // The requests each decision makes, in one place: when the write shape changes (issue 16's one
+  // request per decision, the deploy queue), change them here. A lock reads the row and writes
+  // it with the hold row in one TransactWriteItems; a release the same. The process holding a
+  // lock (`locks run`) renews and releases it with a write on the revision it last wrote,
+  // reading nothing.
+  const LOCK = ['GetItem', 'TransactWriteItems']
+  const LOCK_HELD_ELSEWHERE = ['GetItem']
+  const RELEASE = ['GetItem', 'TransactWriteItems']
+  const RELEASE_NOT_HELD = ['GetItem']
+  const RENEWAL = ['TransactWriteItems']
+  const RELEASE_BY_HOLDER = ['TransactWriteItems']
+
+  // Every command, in order (each row may rely on the rows above it): arguments, exit code,
+  // requests. Counted exactly, as the operations the proxy saw, never timed.
   const cases = [
-    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
-    [['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
-    [['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], 3, ['GetItem']],
-    [['locks', 'list', '--env', 'prod'], 0, ['GetItem']],
+    ['lock, uncontended', ['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, LOCK],
+    ['lock again by its holder (a renewal from a new process)', ['locks', 'lock', '--env', 'prod', '--user', 'alice'], 0, LOCK],
+    ['lock on a held env, --no-wait', ['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], 3, LOCK_HELD_ELSEWHERE],
+    ['list one env', ['locks', 'list', '--env', 'prod'], 0, ['GetItem']],
     // The ActiveLocks index's `active` partition (held envs) and its `queued` one (free envs
     // that others wait for).
-    [['locks', 'list'], 0, ['Query', 'Query']],
-    [['locks', 'release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem', 'TransactWriteItems']],
-    [['release', '--env', 'prod', '--user', 'alice'], 0, ['GetItem']],
-    [['locks', 'history', '--env', 'prod'], 0, ['Query']],
-    [['jobs', 'start', '--jobname', 'deploy', '--user', 'alice', '--gitversion', 'v1'], 0, ['PutItem']],
-    [['jobs', 'get', '--jobname', 'deploy', '--gitversion', 'v1'], 0, ['Query']],
-    [['jobs', 'active', '--jobname', 'deploy'], 0, ['Query']],
-    [['jobs', 'end', '--gitversion', 'v1'], 0, ['Query', 'UpdateItem']],
-    [['jobs', 'skipped', '--jobname', 'deploy'], 0, ['Query']],
+    ['list every env', ['locks', 'list'], 0, ['Query', 'Query']],
+    ['release', ['locks', 'release', '--env', 'prod', '--user', 'alice'], 0, RELEASE],
+    ['release what is not held (first spec\'s form)', ['release', '--env', 'prod', '--user', 'alice'], 0, RELEASE_NOT_HELD],
+    ['uberlock', ['locks', 'lock', '--env', 'frozen', '--user', 'alice', '--uberlock'], 0, LOCK],
+    ['release an uberlock', ['locks', 'release', '--env', 'frozen', '--user', 'alice', '--uberlock'], 0, RELEASE],
+    ['history', ['locks', 'history', '--env', 'prod'], 0, ['Query']],
+    ['jobs start', ['jobs', 'start', '--jobname', 'deploy', '--user', 'alice', '--gitversion', 'v1'], 0, ['PutItem']],
+    ['jobs get', ['jobs', 'get', '--jobname', 'deploy', '--gitversion', 'v1'], 0, ['Query']],
+    ['jobs active', ['jobs', 'active', '--jobname', 'deploy'], 0, ['Query']],
+    ['jobs end', ['jobs', 'end', '--gitversion', 'v1'], 0, ['Query', 'UpdateItem']],
+    ['jobs start (a second version)', ['jobs', 'start', '--jobname', 'deploy', '--user', 'alice', '--gitversion', 'v2'], 0, ['PutItem']],
+    ['jobs end version, skipped', ['jobs', 'end', 'version', 'v2', '--skipped'], 0, ['Query', 'UpdateItem']],
+    ['jobs skipped', ['jobs', 'skipped', '--jobname', 'deploy'], 0, ['Query']],
+    ['completions (no store)', ['completions', 'bash'], 0, []],
   ]
-  for (const [args, code, expected] of cases) {
-    it(`${args.join(' ')}: ${expected.join(' + ')}`, async () => {
+  for (const [name, args, code, expected] of cases) {
+    it(`${name}: ${expected.length} request(s)${expected.length ? `, ${expected.join(' + ')}` : ''}`, async () => {
       const { result, operations } = await requestsOf(args)
       assert.equal(result.code, code, result.stderr)
+      assert.equal(operations.length, expected.length, `daplaya ${args.join(' ')} made ${operations.join(' + ') || 'no request'}`)
       assert.deepEqual(operations, expected)
     })
   }
+
+  it('locks run: a lock, its renewals, a release by the holder', async () => {
+    // --ttl 1500ms renews every 500 ms; the command outlives a few renewals. How many is up to
+    // the clock; each being one request, and the lock and release around them, is not.
+    const sleep = `setTimeout(() => {}, 1700)`
+    const { result, operations } = await requestsOf(['locks', 'run', '--env', 'ran', '--user', 'alice', '--ttl', '1500ms', '--', process.execPath, '-e', sleep])
+    assert.equal(result.code, 0, result.stderr)
+    const renewals = operations.slice(LOCK.length, operations.length - RELEASE_BY_HOLDER.length)
+    assert.deepEqual(operations.slice(0, LOCK.length), LOCK, operations.join(' '))
+    assert.deepEqual(operations.slice(operations.length - RELEASE_BY_HOLDER.length), RELEASE_BY_HOLDER, operations.join(' '))
+    assert.ok(renewals.length >= RENEWAL.length, `no renewal in ${operations.join(' ')}`)
+    assert.equal(renewals.length % RENEWAL.length, 0, operations.join(' '))
+    for (let i = 0; i < renewals.length; i += RENEWAL.length) {
+      assert.deepEqual(renewals.slice(i, i + RENEWAL.length), RENEWAL, operations.join(' '))
+    }
+  })
 
   it('a waiter that loses the race reads nothing more: the failed write returns the holder', async () => {
     // Both processes read the free env, then write; the loser's conditional write fails and

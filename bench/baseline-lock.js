@@ -14,7 +14,10 @@ const client = new DynamoDBClient({
   endpoint: process.env.DAPLAYA_DYNAMODB_ENDPOINT,
   region: process.env.DAPLAYA_AWS_REGION || process.env.AWS_REGION,
 })
-const table = process.env.DAPLAYA_LOCKS_TABLE || 'DaPlayaLocks'
+const table = {
+  locks: process.env.DAPLAYA_LOCKS_TABLE || 'DaPlayaLocks',
+  history: process.env.DAPLAYA_HISTORY_TABLE || 'DaPlayaLockHistory',
+}
 
 async function main() {
   if (action === 'lock') {

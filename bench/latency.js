@@ -2,7 +2,7 @@
 // Operation latency in one long-lived process (run by bench/run.js as a child, so the addon
 // and the AWS SDK load fresh and nothing else shares the event loop): lock + release through
 // daplaya's JS API on DynamoDB Local and on the embedded store, and the same requests issued
-// directly with @aws-sdk/client-dynamodb; and a single read (`listLocks({ env })` against one
+// directly with @aws-sdk/client-dynamodb (GetItem + TransactWriteItems each); and a single read (`listLocks({ env })` against one
 // consistent GetItem), where the cost of the layers around one request shows most. The variants
 // take turns, so drift hits them alike. Prints one JSON document:
 // { variant: { lock: [ms...], release: [ms...], pair: [ms...] } | { read: [ms...] } }.
@@ -11,8 +11,9 @@ const { GetItemCommand } = require('@aws-sdk/client-dynamodb')
 const { makeClient, sdkLock, sdkRelease } = require('./sdk.js')
 
 async function main() {
-  const { endpoint, countingEndpoint, locksTable, jobsTable, sqlitePath, iterations, warmup } = JSON.parse(process.argv[2])
-  const dynamo = { store: 'dynamodb', endpoint, region: 'us-east-1', locksTable, jobsTable }
+  const { endpoint, countingEndpoint, locksTable, jobsTable, historyTable, sqlitePath, iterations, warmup } = JSON.parse(process.argv[2])
+  const dynamo = { store: 'dynamodb', endpoint, region: 'us-east-1', locksTable, jobsTable, historyTable }
+  const tables = { locks: locksTable, history: historyTable }
   const sqlite = { store: `sqlite:${sqlitePath}` }
   const client = makeClient(endpoint)
   const user = 'bench@example.com'
@@ -22,8 +23,8 @@ async function main() {
       release: () => daplaya.release({ ...dynamo, env: 'latency-api', user }),
     },
     sdkDynamo: {
-      lock: () => sdkLock(client, locksTable, { env: 'latency-sdk', user }),
-      release: () => sdkRelease(client, locksTable, { env: 'latency-sdk', user }),
+      lock: () => sdkLock(client, tables, { env: 'latency-sdk', user }),
+      release: () => sdkRelease(client, tables, { env: 'latency-sdk', user }),
     },
     daplayaSqlite: {
       lock: () => daplaya.lock({ ...sqlite, env: 'latency-api', user, noWait: true }),
@@ -79,8 +80,8 @@ async function main() {
     await daplaya.release({ ...counted, env: 'latency-count', user })
   })
   await count('sdkDynamo', async () => {
-    await sdkLock(countingClient, locksTable, { env: 'latency-count-sdk', user })
-    await sdkRelease(countingClient, locksTable, { env: 'latency-count-sdk', user })
+    await sdkLock(countingClient, tables, { env: 'latency-count-sdk', user })
+    await sdkRelease(countingClient, tables, { env: 'latency-count-sdk', user })
   })
   countingClient.destroy()
   process.stdout.write(`${JSON.stringify({ samples, connections })}\n`)

@@ -5,13 +5,34 @@ const { spawn } = require('node:child_process')
 const crypto = require('node:crypto')
 const fs = require('node:fs')
 
-/** The environment every spawned process starts from: no CI, no stray store or AWS settings. */
+/**
+ * Variables the spawned processes start without: CI and daplaya's own settings, stray AWS
+ * settings, and what changes how Node itself starts (NODE_OPTIONS; NODE_EXTRA_CA_CERTS, which
+ * some machines point at the whole system bundle: Node then parses every certificate in it
+ * before running anything, tens of milliseconds added to every process, the floor included).
+ */
+const DROPPED = /^(CI|DAPLAYA_|AWS_|NO_COLOR|NODE_OPTIONS$|NODE_EXTRA_CA_CERTS$)/
+
+/** Node's own settings are kept (`npm run bench -- --keep-node-env`): to see what they cost here. */
+const NODE_SETTINGS = /^(NODE_OPTIONS|NODE_EXTRA_CA_CERTS)$/
+let keepNodeSettings = false
+
+/** The environment every spawned process starts from (see DROPPED). */
 function baseEnv() {
   const env = {}
   for (const [key, value] of Object.entries(process.env)) {
-    if (!/^(CI|DAPLAYA_|AWS_|NO_COLOR|NODE_OPTIONS)/.test(key)) env[key] = value
+    if (!DROPPED.test(key) || (keepNodeSettings && NODE_SETTINGS.test(key))) env[key] = value
   }
   return env
+}
+
+function keepNodeEnv() {
+  keepNodeSettings = true
+}
+
+/** Which of the variables that change Node's own start this machine sets and the runs drop. */
+function droppedNodeSettings() {
+  return keepNodeSettings ? [] : ['NODE_OPTIONS', 'NODE_EXTRA_CA_CERTS'].filter((key) => process.env[key])
 }
 
 const now = () => Number(process.hrtime.bigint()) / 1e6
@@ -164,10 +185,28 @@ function memoryOf(pid) {
   return { rss: field('VmRSS'), peak: field('VmHWM') }
 }
 
+/**
+ * How much of `file`'s code a process has resident (the Rss of its executable mappings, from
+ * /proc/<pid>/smaps), in bytes; null when the process has not mapped it. When this grows while
+ * the addon does not, link/hot-code.txt has gone stale (README, Benchmark).
+ */
+function residentCodeOf(pid, file) {
+  let total = null
+  let executable = false
+  for (const line of fs.readFileSync(`/proc/${pid}/smaps`, 'utf8').split('\n')) {
+    const mapping = /^[0-9a-f]+-[0-9a-f]+ (\S+) \S+ \S+ \S+\s+(.*)$/.exec(line)
+    if (mapping) executable = mapping[1].includes('x') && mapping[2] === file
+    else if (executable && line.startsWith('Rss:')) total = (total ?? 0) + Number(/(\d+) kB/.exec(line)[1]) * 1024
+  }
+  return total
+}
+
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms))
 
 module.exports = {
   baseEnv,
+  keepNodeEnv,
+  droppedNodeSettings,
   now,
   runProcess,
   killAll,
@@ -181,5 +220,6 @@ module.exports = {
   elfSections,
   sha256,
   memoryOf,
+  residentCodeOf,
   sleep,
 }

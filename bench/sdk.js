@@ -1,12 +1,13 @@
 'use strict'
 // The baseline: what a team would write with @aws-sdk/client-dynamodb instead of daplaya, doing
-// the same requests daplaya does (a consistent GetItem, then a PutItem conditioned on the row's
-// revision), plus the BatchWriteItem seeding the cost benchmark uses.
+// the same requests daplaya does (a consistent GetItem, then one TransactWriteItems: the lock row
+// conditioned on its revision, and the hold's row in the history table), plus the
+// BatchWriteItem seeding the cost benchmark uses.
 const crypto = require('node:crypto')
 const {
   DynamoDBClient,
   GetItemCommand,
-  PutItemCommand,
+  TransactWriteItemsCommand,
   BatchWriteItemCommand,
 } = require('@aws-sdk/client-dynamodb')
 
@@ -18,7 +19,7 @@ function makeClient(endpoint) {
   return new DynamoDBClient({ endpoint, region: REGION, credentials: CREDENTIALS })
 }
 
-/** A lock row in the same shape daplaya writes (`activeShard` only on active rows). */
+/** A lock row in the same shape daplaya writes. */
 function lockItem(lock) {
   const item = {
     env: { S: lock.env },
@@ -33,7 +34,9 @@ function lockItem(lock) {
     revision: { N: String(lock.revision) },
   }
   if (lock.expiresAt != null) item.expiresAt = { N: String(lock.expiresAt) }
+  // daplaya's ActiveLocks index key: `active`, or the day a release happened (seeded rows have none).
   if (lock.active) item.activeShard = { S: 'active' }
+  else if (lock.releasedOn) item.activeShard = { S: `released#${lock.releasedOn}` }
   return item
 }
 
@@ -64,11 +67,41 @@ function condition(current) {
 }
 
 async function load(client, table, env) {
-  const answer = await client.send(new GetItemCommand({ TableName: table, Key: { env: { S: env } }, ConsistentRead: true }))
+  const answer = await client.send(new GetItemCommand({ TableName: table.locks, Key: { env: { S: env } }, ConsistentRead: true }))
   return lockFromItem(answer.Item)
 }
 
-/** One lock attempt, as daplaya makes it: GetItem (consistent), decide, conditional PutItem. */
+/** The hold's row in the history table, keyed as daplaya keys it (env, acquiredAt#id). */
+function holdItem(lock, end) {
+  const item = {
+    env: { S: lock.env },
+    hold: { S: `${String(lock.createdAt).padStart(13, '0')}#${lock.id}` },
+    id: { S: lock.id },
+    user: { S: lock.user },
+    meta: { S: lock.meta },
+    uberlock: { BOOL: false },
+    fencingToken: { N: String(lock.fencingToken) },
+    acquiredAt: { N: String(lock.createdAt) },
+    expiresAt: { N: String(lock.expiresAt) },
+    expiresTtl: { N: String(Math.floor((lock.expiresAt + 90 * 86_400_000) / 1000)) },
+  }
+  if (end) Object.assign(item, { endedAt: { N: String(end.at) }, end: { S: 'released' }, endedBy: { S: lock.user } })
+  return item
+}
+
+/** The lock row and its hold's row in one transaction, the lock row conditioned on `current`. */
+async function write(client, table, next, current, end) {
+  const TransactItems = [
+    { Put: { TableName: table.locks, Item: lockItem(next), ...condition(current), ReturnValuesOnConditionCheckFailure: 'ALL_OLD' } },
+    { Put: { TableName: table.history, Item: holdItem(next, end) } },
+  ]
+  await client.send(new TransactWriteItemsCommand({ TransactItems }))
+}
+
+/**
+ * One lock attempt, as daplaya makes it: GetItem (consistent), decide, one TransactWriteItems.
+ * `table` is { locks, history }.
+ */
 async function sdkLock(client, table, { env, user, ttlMs = 20 * 60_000, meta = 'SDK' }) {
   const current = await load(client, table, env)
   const now = Date.now()
@@ -88,16 +121,18 @@ async function sdkLock(client, table, { env, user, ttlMs = 20 * 60_000, meta = '
         fencingToken: (current?.fencingToken ?? 0) + 1,
         revision: (current?.revision ?? 0) + 1,
       }
-  await client.send(new PutItemCommand({ TableName: table, Item: lockItem(next), ...condition(current) }))
+  await write(client, table, next, current)
   return { acquired: true, lock: next }
 }
 
-/** A release, as daplaya makes it: GetItem (consistent), conditional PutItem with active=false. */
+/** A release, as daplaya makes it: GetItem (consistent), the lock row with active=false and the hold ended. */
 async function sdkRelease(client, table, { env, user }) {
   const current = await load(client, table, env)
   if (!current || !current.active || current.user !== user) return { released: false }
-  const next = { ...current, active: false, updatedAt: Date.now(), revision: current.revision + 1 }
-  await client.send(new PutItemCommand({ TableName: table, Item: lockItem(next), ...condition(current) }))
+  const now = Date.now()
+  const releasedOn = new Date(now).toISOString().slice(0, 10)
+  const next = { ...current, active: false, updatedAt: now, revision: current.revision + 1, releasedOn }
+  await write(client, table, next, current, { at: next.updatedAt })
   return { released: true }
 }
 

@@ -10,7 +10,7 @@ const { performance } = require('node:perf_hooks')
 
 const [env = 'x'] = process.argv.slice(2)
 const marks = { script: performance.now() }
-const binding = require('../binding.js')
+const binding = require('../native.js')
 marks.addon = performance.now()
 
 async function main() {
