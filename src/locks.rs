@@ -130,7 +130,11 @@ pub enum Decision {
 /// ended, if any.
 fn holding(next: Lock, ended: Option<Hold>) -> LockWrite {
     let holds = std::iter::once(Hold::of(&next)).chain(ended).collect();
-    LockWrite { lock: next, holds }
+    LockWrite {
+        lock: next,
+        holds,
+        keeps_queue: false,
+    }
 }
 
 /// How the hold of a row that is still active ends at store time `time`: released by its
@@ -477,6 +481,7 @@ fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
             ..lock.clone()
         },
         holds: vec![released_or_lapsed(lock, time)],
+        keeps_queue: false,
     }
 }
 
@@ -617,10 +622,12 @@ pub fn decide_renew(held: &Lock, current: Option<&Lock>, time: StoreTime) -> Res
             lease.map(|lease| now + lease)
         },
         revision: lock.revision + 1,
-        queue: queue::without_the_dead(&lock.queue, time),
         ..lock.clone()
     };
-    Ok(holding(next, None))
+    Ok(LockWrite {
+        keeps_queue: true,
+        ..holding(next, None)
+    })
 }
 
 /// Ends the acquisition `held`, as found in `current`.
@@ -629,15 +636,19 @@ pub fn decide_release_held(
     current: Option<&Lock>,
     time: StoreTime,
 ) -> Result<LockWrite> {
-    Ok(releasing(still_ours(held, current)?, time))
+    Ok(LockWrite {
+        keeps_queue: true,
+        ..releasing(still_ours(held, current)?, time)
+    })
 }
 
-/// Writes `decide(held, row)` for every acquisition in `held` at once, on the rows as read
-/// just before: a waiter's heartbeat does not change a row's revision, so a write from the copy
-/// this holder made long ago would put back its waiters' old heartbeats and cost them their
-/// places. A lost race re-decides from the rows as they are now: the same acquisition renewed
-/// by its user elsewhere is still ours; any other writer means the lease is lost. With `lost_stops_all`, one lost lease writes nothing; without it, the others are
-/// still written and the loss is the error.
+/// Writes `decide(held, row)` for every acquisition in `held` at once, conditionally on the
+/// revisions of `held`, the rows as this holder last wrote them, so a healthy renewal is one
+/// write and no read. The write changes the holder only ([`LockWrite::keeps_queue`]): the
+/// waiters' heartbeats since that copy stay. A lost race re-decides from the rows as they are
+/// now: the same acquisition renewed by its user elsewhere is still ours; any other writer
+/// means the lease is lost. With `lost_stops_all`, one lost lease writes nothing; without it,
+/// the others are still written and the loss is the error.
 async fn swap_held(
     store: &dyn Store,
     held: &[Lock],
@@ -645,7 +656,7 @@ async fn swap_held(
     lost_stops_all: bool,
 ) -> Result<Vec<Lock>> {
     let envs: Vec<String> = held.iter().map(|lock| lock.env.clone()).collect();
-    let mut current = store.load_locks(&envs).await?;
+    let mut current: Vec<Option<Lock>> = held.iter().cloned().map(Some).collect();
     loop {
         let time = store.now();
         let mut writes = Writes::new();

@@ -236,6 +236,7 @@ async fn a_queue_round_trips_every_field(fixture: Fixture) {
             &LockWrite {
                 lock: unheld.clone(),
                 holds: Vec::new(),
+                keeps_queue: false,
             },
         )
         .await

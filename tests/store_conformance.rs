@@ -429,6 +429,7 @@ async fn a_lock_write_records_its_holds_atomically(fixture: Fixture) {
             Hold::of(&taken),
             Hold::of(&first).ended(HoldEnd::Preempted, taken.created_at, Some("bob".into())),
         ],
+        keeps_queue: false,
     };
     assert_eq!(store.swap_lock(Some(1), &write).await.unwrap(), Swap::Done);
     assert_eq!(

@@ -191,7 +191,7 @@ fn take(rows: &[Option<&Lock>], request: &LockRequest, own: Option<&str>, time: 
     let mut acquired = Vec::with_capacity(rows.len());
     for (env, row) in request.envs.iter().zip(rows) {
         let Decision::Write {
-            write: LockWrite { lock, holds },
+            write: LockWrite { lock, holds, .. },
             acquired: how,
         } = decide_lock(env, *row, request, time)
         else {
@@ -201,7 +201,14 @@ fn take(rows: &[Option<&Lock>], request: &LockRequest, own: Option<&str>, time: 
             queue: pruned(queue_of(*row), time, own),
             ..lock
         };
-        writes.push((row.map(|row| row.revision), LockWrite { lock, holds }));
+        writes.push((
+            row.map(|row| row.revision),
+            LockWrite {
+                lock,
+                holds,
+                keeps_queue: false,
+            },
+        ));
         acquired.push(how);
     }
     Step::Take { writes, acquired }
@@ -256,6 +263,7 @@ fn join(rows: &[Option<&Lock>], request: &LockRequest, queuer: &Queuer, time: St
                 LockWrite {
                     lock,
                     holds: Vec::new(),
+                    keeps_queue: false,
                 },
             )
         })
@@ -279,6 +287,7 @@ pub fn decide_leave(rows: &[Option<Lock>], id: &str, time: StoreTime) -> Writes 
                 LockWrite {
                     lock,
                     holds: Vec::new(),
+                    keeps_queue: false,
                 },
             )
         })

@@ -36,6 +36,12 @@ pub enum SwapAll {
 pub struct LockWrite {
     pub lock: Lock,
     pub holds: Vec<Hold>,
+    /// The write changes the holder only: the store keeps the row's line as it stands (its
+    /// waiters and the heartbeats they wrote since the writer's copy), whatever `lock.queue`
+    /// says. Joining or leaving changes the revision, so the revision the write expects
+    /// guarantees the same waiters. This lets a holder renew or release from the copy it
+    /// last wrote, in one request, without putting back its waiters' old heartbeats.
+    pub keeps_queue: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -326,12 +326,20 @@ fn put_lock(
     current: Option<&Lock>,
     retention: Duration,
 ) -> rusqlite::Result<()> {
-    let mut queue = write.lock.queue.clone();
-    for waiter in &mut queue {
-        if let Some(now) = current.and_then(|row| row.queue.iter().find(|w| w.id == waiter.id)) {
-            waiter.seen_at = waiter.seen_at.max(now.seen_at);
+    let (queue, next_ticket) = match current {
+        Some(row) if write.keeps_queue => (row.queue.clone(), row.next_ticket),
+        _ => {
+            let mut queue = write.lock.queue.clone();
+            for waiter in &mut queue {
+                if let Some(now) =
+                    current.and_then(|row| row.queue.iter().find(|w| w.id == waiter.id))
+                {
+                    waiter.seen_at = waiter.seen_at.max(now.seen_at);
+                }
+            }
+            (queue, write.lock.next_ticket)
         }
-    }
+    };
     let lock = &write.lock;
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO locks ({LOCK_COLUMNS}) \
@@ -350,7 +358,7 @@ fn put_lock(
         lock.fencing_token,
         lock.revision,
         queue_to_json(&queue),
-        lock.next_ticket,
+        next_ticket,
     ])?;
     for hold in &write.holds {
         put_hold(conn, hold, retention)?;
@@ -654,6 +662,7 @@ mod tests {
         let write = LockWrite {
             lock: waited.clone(),
             holds: Vec::new(),
+            keeps_queue: false,
         };
         assert_eq!(store.swap_lock(Some(4), &write).await.unwrap(), Swap::Done);
         drop(store);
@@ -678,6 +687,7 @@ mod tests {
             let write = LockWrite {
                 lock: lock.clone(),
                 holds: vec![hold],
+                keeps_queue: false,
             };
             assert_eq!(store.swap_lock(None, &write).await.unwrap(), Swap::Done);
         }

@@ -141,5 +141,6 @@ pub fn holding(lock: &Lock) -> LockWrite {
     LockWrite {
         lock: lock.clone(),
         holds: vec![Hold::of(lock)],
+        keeps_queue: false,
     }
 }

@@ -36,7 +36,7 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
         ),
         (QUEUE_ATTRIBUTE.into(), queue_value(&lock.queue)),
         (
-            "nextTicket".into(),
+            NEXT_TICKET_ATTRIBUTE.into(),
             AttributeValue::N(lock.next_ticket.to_string()),
         ),
     ]);
@@ -80,6 +80,7 @@ pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
 
 /// The map attribute of a lock row that holds its queue: waiter id -> entry.
 pub(super) const QUEUE_ATTRIBUTE: &str = "queue";
+pub(super) const NEXT_TICKET_ATTRIBUTE: &str = "nextTicket";
 
 pub(super) fn queue_value(queue: &[Waiter]) -> AttributeValue {
     AttributeValue::M(
@@ -366,7 +367,7 @@ mod tests {
         };
         let mut item = lock_item(&lock);
         item.remove(QUEUE_ATTRIBUTE);
-        item.remove("nextTicket");
+        item.remove(NEXT_TICKET_ATTRIBUTE);
         assert_eq!(lock_from_item("Locks", &item).unwrap(), lock);
     }
 }

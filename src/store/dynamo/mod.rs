@@ -26,7 +26,7 @@ use aws_sdk_dynamodb::types::{
 use aws_sdk_dynamodb::Client;
 use items::{
     hold_from_item, hold_item, job_from_item, job_item, lock_from_item, lock_item, Item,
-    HISTORY_TTL_ATTRIBUTE, QUEUE_ATTRIBUTE,
+    HISTORY_TTL_ATTRIBUTE, NEXT_TICKET_ATTRIBUTE, QUEUE_ATTRIBUTE,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -92,40 +92,84 @@ impl DynamoStore {
     /// The items of a transaction that writes one lock row, conditional on its revision (its
     /// first item), and the hold rows it records.
     ///
-    /// The row is put whole: a waiter's heartbeat that lands between this writer's read and
-    /// this write is undone (its `seenAt` goes back to the value read, at most a round trip
-    /// old). A waiter counts as dead only after three of its poll intervals without a
-    /// heartbeat, so losing one never costs it its place.
+    /// A write that changes the line puts the row whole: a waiter's heartbeat that lands between
+    /// this writer's read and this write is undone (its `seenAt` goes back to the value read, at
+    /// most a round trip old), which the three poll intervals a waiter may miss absorb. A
+    /// holder's write ([`LockWrite::keeps_queue`]) updates the holder's attributes only, so it
+    /// can come from the copy the holder last wrote, minutes old, without a read.
     fn lock_write_items(
         &self,
         expected_revision: Option<u64>,
         write: &LockWrite,
     ) -> Vec<TransactWriteItem> {
-        let lock = Put::builder()
-            .table_name(&self.locks_table)
-            .set_item(Some(lock_item(&write.lock)))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
         let lock = match expected_revision {
-            None => lock
-                .condition_expression("attribute_not_exists(#env)")
-                .expression_attribute_names("#env", "env"),
-            Some(revision) => lock
-                .condition_expression("#revision = :expected")
-                .expression_attribute_names("#revision", "revision")
-                .expression_attribute_values(":expected", AttributeValue::N(revision.to_string())),
-        };
-        let holds = write.holds.iter().map(|hold| {
-            Put::builder()
-                .table_name(&self.history_table)
-                .set_item(Some(hold_item(hold, self.history_retention)))
-        });
-        std::iter::once(lock)
-            .chain(holds)
-            .map(|put| {
+            Some(revision) if write.keeps_queue => TransactWriteItem::builder()
+                .update(self.holder_update(revision, write))
+                .build(),
+            _ => {
+                let put = Put::builder()
+                    .table_name(&self.locks_table)
+                    .set_item(Some(lock_item(&write.lock)))
+                    .return_values_on_condition_check_failure(
+                        ReturnValuesOnConditionCheckFailure::AllOld,
+                    );
+                let put = match expected_revision {
+                    None => put
+                        .condition_expression("attribute_not_exists(#env)")
+                        .expression_attribute_names("#env", "env"),
+                    Some(revision) => put
+                        .condition_expression("#revision = :expected")
+                        .expression_attribute_names("#revision", "revision")
+                        .expression_attribute_values(
+                            ":expected",
+                            AttributeValue::N(revision.to_string()),
+                        ),
+                };
                 let put = put.build().expect("table name and item are set");
                 TransactWriteItem::builder().put(put).build()
-            })
-            .collect()
+            }
+        };
+        let holds = write.holds.iter().map(|hold| {
+            let put = Put::builder()
+                .table_name(&self.history_table)
+                .set_item(Some(hold_item(hold, self.history_retention)))
+                .build()
+                .expect("table name and item are set");
+            TransactWriteItem::builder().put(put).build()
+        });
+        std::iter::once(lock).chain(holds).collect()
+    }
+
+    /// Sets every attribute of the lock row but its line (and removes the lease of a row that
+    /// has none), on the row of revision `expected`.
+    fn holder_update(&self, expected: u64, write: &LockWrite) -> Update {
+        let mut item = lock_item(&write.lock);
+        item.remove(QUEUE_ATTRIBUTE);
+        item.remove(NEXT_TICKET_ATTRIBUTE);
+        let key = item.remove("env").expect("a lock item has its env");
+        let mut update = Update::builder()
+            .table_name(&self.locks_table)
+            .key("env", key)
+            .condition_expression("#revision = :expected")
+            .expression_attribute_names("#revision", "revision")
+            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
+        let mut sets = Vec::with_capacity(item.len());
+        for (index, (name, value)) in item.into_iter().enumerate() {
+            sets.push(format!("#a{index} = :a{index}"));
+            update = update
+                .expression_attribute_names(format!("#a{index}"), name)
+                .expression_attribute_values(format!(":a{index}"), value);
+        }
+        let mut expression = format!("SET {}", sets.join(", "));
+        if write.lock.expires_at.is_none() {
+            expression.push_str(" REMOVE #expiresAt");
+            update = update.expression_attribute_names("#expiresAt", "expiresAt");
+        }
+        update
+            .update_expression(expression)
+            .build()
+            .expect("table, key and expression are set")
     }
 
     /// Whether a cancelled transaction lost a race (a condition failed, or another
