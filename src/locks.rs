@@ -780,6 +780,11 @@ mod tests {
         }
     }
 
+    /// `user`'s lock attempt on production, on the row `current`, at store time `now`.
+    fn lock_at(current: Option<&Lock>, user: &str, uberlock: bool, now: i64) -> Decision {
+        decide_lock("production", current, &request(user, uberlock), at(now))
+    }
+
     fn granted(decision: Decision) -> (Lock, Acquired) {
         match decision {
             Decision::Write { write, acquired } => (write.lock, acquired),
@@ -789,12 +794,7 @@ mod tests {
 
     #[test]
     fn a_free_env_is_granted_with_a_lease() {
-        let (lock, acquired) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (lock, acquired) = granted(lock_at(None, "alice", false, 1_000));
         assert_eq!(acquired, Acquired::Acquired);
         assert_eq!(lock.expires_at, Some(61_000));
         assert_eq!((lock.fencing_token, lock.revision), (1, 1));
@@ -803,18 +803,8 @@ mod tests {
 
     #[test]
     fn the_holder_renews_and_keeps_the_id() {
-        let (first, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let (again, acquired) = granted(decide_lock(
-            "production",
-            Some(&first),
-            &request("alice", false),
-            at(5_000),
-        ));
+        let (first, _) = granted(lock_at(None, "alice", false, 1_000));
+        let (again, acquired) = granted(lock_at(Some(&first), "alice", false, 5_000));
         assert_eq!(acquired, Acquired::Renewed);
         assert_eq!(again.id, first.id);
         assert_eq!(again.fencing_token, first.fencing_token);
@@ -825,22 +815,12 @@ mod tests {
 
     #[test]
     fn someone_else_waits_until_the_lease_expires() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         assert!(matches!(
-            decide_lock("production", Some(&held), &request("bob", false), at(60_999)),
+            lock_at(Some(&held), "bob", false, 60_999),
             Decision::Busy(l) if l.user == "alice"
         ));
-        let (taken, acquired) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("bob", false),
-            at(61_000),
-        ));
+        let (taken, acquired) = granted(lock_at(Some(&held), "bob", false, 61_000));
         assert_eq!(acquired, Acquired::Acquired);
         assert_ne!(taken.id, held.id);
         assert_eq!(taken.fencing_token, held.fencing_token + 1);
@@ -881,12 +861,7 @@ mod tests {
 
     #[test]
     fn an_env_s_stamps_never_go_back_whoever_reads_the_store_s_clock_earlier() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(5_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 5_000));
         // A later write whose reading of the store's clock ends earlier still stamps later.
         let ReleaseDecision::Write(released) =
             decide_release(Some(&held), "alice", false, at(4_000)).unwrap()
@@ -895,12 +870,7 @@ mod tests {
         };
         assert_eq!(released.lock.updated_at, 5_001);
         assert_eq!(released.holds[0].ended_at, Some(5_001));
-        let (next, _) = granted(decide_lock(
-            "production",
-            Some(&released.lock),
-            &request("bob", false),
-            at(4_500),
-        ));
+        let (next, _) = granted(lock_at(Some(&released.lock), "bob", false, 4_500));
         assert_eq!((next.created_at, next.expires_at), (5_002, Some(65_002)));
         let renewed = decide_renew(&next, Some(&next), at(4_600)).unwrap().lock;
         assert_eq!(
@@ -911,12 +881,7 @@ mod tests {
 
     #[test]
     fn a_released_env_is_free() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
             decide_release(Some(&held), "alice", false, at(2_000)).unwrap()
         else {
@@ -924,54 +889,29 @@ mod tests {
         };
         assert!(!released.active);
         assert_eq!(released.updated_at, 2_000);
-        let (taken, _) = granted(decide_lock(
-            "production",
-            Some(&released),
-            &request("bob", false),
-            at(2_001),
-        ));
+        let (taken, _) = granted(lock_at(Some(&released), "bob", false, 2_001));
         assert_eq!(taken.user, "bob");
     }
 
     #[test]
     fn an_uberlock_never_expires_and_refuses_everyone_else() {
-        let (uber, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", true),
-            at(1_000),
-        ));
+        let (uber, _) = granted(lock_at(None, "alice", true, 1_000));
         assert_eq!(uber.expires_at, None);
         let much_later = 1_000 + 10 * 365 * 86_400_000;
         assert!(matches!(
-            decide_lock("production", Some(&uber), &request("bob", false), at(much_later)),
+            lock_at(Some(&uber), "bob", false, much_later),
             Decision::Uberlocked(l) if l.user == "alice"
         ));
         assert!(matches!(
-            decide_lock(
-                "production",
-                Some(&uber),
-                &request("bob", true),
-                at(much_later)
-            ),
+            lock_at(Some(&uber), "bob", true, much_later),
             Decision::Uberlocked(_)
         ));
     }
 
     #[test]
     fn an_uberlock_preempts_a_normal_holder() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let (uber, acquired) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("bob", true),
-            at(2_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let (uber, acquired) = granted(lock_at(Some(&held), "bob", true, 2_000));
         assert_eq!(
             acquired,
             Acquired::Preempted {
@@ -984,41 +924,21 @@ mod tests {
 
     #[test]
     fn the_holder_can_upgrade_and_a_normal_relock_keeps_the_uberlock() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let (uber, acquired) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("alice", true),
-            at(2_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let (uber, acquired) = granted(lock_at(Some(&held), "alice", true, 2_000));
         assert_eq!(acquired, Acquired::Upgraded);
         assert_eq!(
             (uber.id.as_str(), uber.expires_at),
             (held.id.as_str(), None)
         );
-        let (still, acquired) = granted(decide_lock(
-            "production",
-            Some(&uber),
-            &request("alice", false),
-            at(3_000),
-        ));
+        let (still, acquired) = granted(lock_at(Some(&uber), "alice", false, 3_000));
         assert_eq!(acquired, Acquired::Renewed);
         assert!(still.uberlock && still.expires_at.is_none());
     }
 
     #[test]
     fn release_changes_nothing_unless_you_hold_it() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         assert_eq!(
             decide_release(Some(&held), "bob", false, at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
@@ -1038,12 +958,7 @@ mod tests {
 
     #[test]
     fn renewal_extends_the_lease_and_keeps_the_acquisition() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         let renewed = decide_renew(&held, Some(&held), at(21_000)).unwrap().lock;
         assert_eq!(
             (
@@ -1061,12 +976,7 @@ mod tests {
 
     #[test]
     fn renewal_past_the_lease_succeeds_while_nobody_took_the_env() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         let late = decide_renew(&held, Some(&held), at(500_000)).unwrap().lock;
         assert_eq!(late.expires_at, Some(560_000));
         assert_eq!(late.id, held.id);
@@ -1074,18 +984,8 @@ mod tests {
 
     #[test]
     fn renewal_fails_once_someone_else_took_the_env() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let (taken, _) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("bob", false),
-            at(61_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let (taken, _) = granted(lock_at(Some(&held), "bob", false, 61_000));
         assert_eq!(
             lost_to(decide_renew(&held, Some(&taken), at(62_000))),
             "bob"
@@ -1105,23 +1005,13 @@ mod tests {
             "bob"
         );
         // Even a new acquisition by the same user is another acquisition.
-        let (again, _) = granted(decide_lock(
-            "production",
-            Some(&released),
-            &request("alice", false),
-            at(65_000),
-        ));
+        let (again, _) = granted(lock_at(Some(&released), "alice", false, 65_000));
         assert!(lost_to(decide_renew(&held, Some(&again), at(66_000))).contains("alice"));
     }
 
     #[test]
     fn renewal_fails_once_the_lock_was_released_or_preempted() {
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         let released = decide_release_held(&held, Some(&held), at(2_000))
             .unwrap()
             .lock;
@@ -1129,37 +1019,17 @@ mod tests {
         assert_eq!(released.id, held.id);
         assert!(lost_to(decide_renew(&held, Some(&released), at(3_000))).contains("released"));
         assert!(lost_to(decide_renew(&held, None, at(3_000))).contains("nobody"));
-        let (uber, _) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("bob", true),
-            at(2_000),
-        ));
+        let (uber, _) = granted(lock_at(Some(&held), "bob", true, 2_000));
         assert_eq!(lost_to(decide_renew(&held, Some(&uber), at(3_000))), "bob");
     }
 
     #[test]
     fn renewal_keeps_an_uberlock_without_expiry_and_follows_an_upgrade() {
-        let (uber, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", true),
-            at(1_000),
-        ));
+        let (uber, _) = granted(lock_at(None, "alice", true, 1_000));
         let renewed = decide_renew(&uber, Some(&uber), at(9_000)).unwrap().lock;
         assert_eq!((renewed.expires_at, renewed.uberlock), (None, true));
-        let (held, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let (upgraded, _) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("alice", true),
-            at(2_000),
-        ));
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let (upgraded, _) = granted(lock_at(Some(&held), "alice", true, 2_000));
         let renewed = decide_renew(&held, Some(&upgraded), at(3_000))
             .unwrap()
             .lock;
@@ -1179,19 +1049,9 @@ mod tests {
 
     #[test]
     fn a_fresh_acquisition_opens_a_hold_and_ends_the_lapsed_one() {
-        let first = written(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let first = written(lock_at(None, "alice", false, 1_000));
         assert_eq!(first.holds, [Hold::of(&first.lock)]);
-        let taken = written(decide_lock(
-            "production",
-            Some(&first.lock),
-            &request("bob", false),
-            at(90_000),
-        ));
+        let taken = written(lock_at(Some(&first.lock), "bob", false, 90_000));
         let lapsed = Hold::of(&first.lock).ended(HoldEnd::Expired, 61_000, None);
         assert_eq!(taken.holds, [Hold::of(&taken.lock), lapsed]);
         // After a release, the released hold is not written again.
@@ -1200,56 +1060,26 @@ mod tests {
         else {
             panic!("bob holds it")
         };
-        let again = written(decide_lock(
-            "production",
-            Some(&released.lock),
-            &request("carol", false),
-            at(96_000),
-        ));
+        let again = written(lock_at(Some(&released.lock), "carol", false, 96_000));
         assert_eq!(again.holds, [Hold::of(&again.lock)]);
     }
 
     #[test]
     fn a_preemption_ends_the_hold_it_took_and_names_who() {
-        let held = written(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let uber = written(decide_lock(
-            "production",
-            Some(&held.lock),
-            &request("bob", true),
-            at(2_000),
-        ));
+        let held = written(lock_at(None, "alice", false, 1_000));
+        let uber = written(lock_at(Some(&held.lock), "bob", true, 2_000));
         let preempted = Hold::of(&held.lock).ended(HoldEnd::Preempted, 2_000, Some("bob".into()));
         assert_eq!(uber.holds, [Hold::of(&uber.lock), preempted]);
     }
 
     #[test]
     fn renewals_and_upgrades_rewrite_their_own_hold() {
-        let held = written(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
-        let renewed = written(decide_lock(
-            "production",
-            Some(&held.lock),
-            &request("alice", false),
-            at(5_000),
-        ));
+        let held = written(lock_at(None, "alice", false, 1_000));
+        let renewed = written(lock_at(Some(&held.lock), "alice", false, 5_000));
         assert_eq!(renewed.holds, [Hold::of(&renewed.lock)]);
         assert_eq!(renewed.holds[0].expires_at, Some(65_000));
         assert_eq!(renewed.holds[0].key(), held.holds[0].key(), "the same hold");
-        let upgraded = written(decide_lock(
-            "production",
-            Some(&renewed.lock),
-            &request("alice", true),
-            at(6_000),
-        ));
+        let upgraded = written(lock_at(Some(&renewed.lock), "alice", true, 6_000));
         assert!(upgraded.holds[0].uberlock && upgraded.holds[0].expires_at.is_none());
         let by_run = decide_renew(&held.lock, Some(&held.lock), at(7_000)).unwrap();
         assert_eq!(by_run.holds, [Hold::of(&by_run.lock)]);
@@ -1257,12 +1087,7 @@ mod tests {
 
     #[test]
     fn a_release_ends_the_hold_as_released_or_as_expired_when_the_lease_lapsed_first() {
-        let held = written(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let held = written(lock_at(None, "alice", false, 1_000));
         let ReleaseDecision::Write(on_time) =
             decide_release(Some(&held.lock), "alice", false, at(2_000)).unwrap()
         else {
@@ -1278,12 +1103,7 @@ mod tests {
             late.holds,
             [Hold::of(&held.lock).ended(HoldEnd::Expired, 61_000, None)]
         );
-        let uber = written(decide_lock(
-            "production",
-            None,
-            &request("alice", true),
-            at(1_000),
-        ));
+        let uber = written(lock_at(None, "alice", true, 1_000));
         let ended = decide_release_held(&uber.lock, Some(&uber.lock), at(i64::MAX / 2)).unwrap();
         assert_eq!(ended.holds[0].end, Some(HoldEnd::Released));
     }
@@ -1300,19 +1120,9 @@ mod tests {
             &given("https://ci/1", false),
             at(1_000),
         ));
-        let (renewed, _) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("alice", false),
-            at(2_000),
-        ));
+        let (renewed, _) = granted(lock_at(Some(&held), "alice", false, 2_000));
         assert_eq!(renewed.meta, "https://ci/1");
-        let (upgraded, _) = granted(decide_lock(
-            "production",
-            Some(&renewed),
-            &request("alice", true),
-            at(3_000),
-        ));
+        let (upgraded, _) = granted(lock_at(Some(&renewed), "alice", true, 3_000));
         assert_eq!(upgraded.meta, "https://ci/1");
         let (replaced, _) = granted(decide_lock(
             "production",
@@ -1322,23 +1132,13 @@ mod tests {
         ));
         assert_eq!(replaced.meta, "INC-42");
         // A fresh acquisition takes the default, whatever the previous holder's meta was.
-        let (fresh, _) = granted(decide_lock(
-            "production",
-            Some(&held),
-            &request("bob", false),
-            at(90_000),
-        ));
+        let (fresh, _) = granted(lock_at(Some(&held), "bob", false, 90_000));
         assert_eq!(fresh.meta, "CLI");
     }
 
     #[test]
     fn an_open_hold_past_its_lease_reads_as_expired_when_it_ran_out() {
-        let held = written(decide_lock(
-            "production",
-            None,
-            &request("alice", false),
-            at(1_000),
-        ));
+        let held = written(lock_at(None, "alice", false, 1_000));
         let open = held.holds[0].clone();
         assert_eq!(judge_hold(open.clone(), 60_999), open);
         let judged = judge_hold(open.clone(), 61_000);
@@ -1346,12 +1146,7 @@ mod tests {
             (judged.end, judged.ended_at),
             (Some(HoldEnd::Expired), Some(61_000))
         );
-        let uber = written(decide_lock(
-            "production",
-            None,
-            &request("alice", true),
-            at(1_000),
-        ));
+        let uber = written(lock_at(None, "alice", true, 1_000));
         assert_eq!(judge_hold(uber.holds[0].clone(), i64::MAX), uber.holds[0]);
         let released = open.ended(HoldEnd::Released, 2_000, None);
         assert_eq!(judge_hold(released.clone(), 90_000), released);
@@ -1359,12 +1154,7 @@ mod tests {
 
     #[test]
     fn releasing_an_uberlock_needs_the_flag() {
-        let (uber, _) = granted(decide_lock(
-            "production",
-            None,
-            &request("alice", true),
-            at(1_000),
-        ));
+        let (uber, _) = granted(lock_at(None, "alice", true, 1_000));
         let err = decide_release(Some(&uber), "alice", false, at(2_000)).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         assert!(matches!(
