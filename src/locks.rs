@@ -20,7 +20,7 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Hold, HoldEnd, Lock};
-use crate::store::{LockWrite, Store, StoreTime, Swap, SwapAll};
+use crate::store::{Expect, LockWrite, Store, StoreTime, Swap, SwapAll};
 use queue::{Queuer, Step, Writes};
 
 pub mod queue;
@@ -134,6 +134,7 @@ fn holding(next: Lock, ended: Option<Hold>) -> LockWrite {
         lock: next,
         holds,
         keeps_queue: false,
+        restamped: None,
     }
 }
 
@@ -179,7 +180,7 @@ pub fn decide_lock(
         uberlock: request.uberlock,
         meta: request.meta.for_fresh(),
         expires_at: expires_at(request.uberlock),
-        fencing_token: previous.map_or(0, |l| l.fencing_token) + 1,
+        fencing_token: (now.max(0) as u64).max(previous.map_or(0, |l| l.fencing_token) + 1),
         revision: previous.map_or(0, |l| l.revision) + 1,
         queue: previous.map_or_else(Vec::new, |l| l.queue.clone()),
         next_ticket: previous.map_or(0, |l| l.next_ticket),
@@ -271,12 +272,104 @@ fn taken(writes: Writes, acquired: Vec<Acquired>, time: StoreTime) -> Vec<(Lock,
         .collect()
 }
 
-/// One attempt that never joins the line: read every env's row, decide, one write; re-decides
-/// after every lost race. An uberlock in the way is an error at once: nobody waits on an
-/// uberlock.
+/// What a request's first write, made without reading, came to.
+enum Unread {
+    /// Every env was free: taken, in request order.
+    Taken(Vec<(Lock, Acquired)>),
+    /// Not all: the rows as they are, to decide on.
+    Found(Vec<Option<Lock>>),
+}
+
+/// Every env taken as if nobody had ever held it, each write conditional on the env being free
+/// for it ([`Expect::FreeBefore`]). The stamp doubles as each new row's revision and fencing
+/// token, which the condition keeps growing.
+fn decide_unread(request: &LockRequest, time: StoreTime) -> (Writes, Vec<Acquired>) {
+    let unread = vec![None; request.envs.len()];
+    let Step::Take { writes, acquired } = queue::decide_step(&unread, request, None, time) else {
+        unreachable!("an env nobody holds or waits for is taken")
+    };
+    let writes = writes
+        .into_iter()
+        .map(|(_, write)| {
+            let stamp = write.lock.updated_at;
+            let lock = Lock {
+                revision: stamp.max(0) as u64,
+                ..write.lock
+            };
+            (Expect::FreeBefore(stamp), LockWrite { lock, ..write })
+        })
+        .collect();
+    (writes, acquired)
+}
+
+/// The one-write acquisitions `writes`, stamped from this machine's clock, stamped again from
+/// the store's clock `time` (known now, from their response) where it does not confirm the
+/// stamp: same lock id and fencing token, the lease from the store's clock, and the hold row
+/// moved to the new stamp. Empty when every stamp stands.
+pub fn decide_restamp(writes: &Writes, time: StoreTime) -> Writes {
+    writes
+        .iter()
+        .filter(|(_, write)| !time.confirms(write.lock.updated_at))
+        .map(|(_, write)| {
+            let first = &write.lock;
+            let lock = Lock {
+                created_at: time.latest,
+                updated_at: time.latest,
+                expires_at: first
+                    .expires_at
+                    .map(|at| at - first.updated_at + time.latest),
+                revision: first.revision + 1,
+                ..first.clone()
+            };
+            let write = LockWrite {
+                restamped: Some(Hold::of(first)),
+                ..holding(lock, None)
+            };
+            (Expect::Revision(first.revision), write)
+        })
+        .collect()
+}
+
+/// A request's first write: every env taken in one write, unread. From a fresh process the
+/// store's clock is not known yet, so the stamps come from this machine's clock, a margin
+/// ahead; the write's answer tells the store's clock, and a stamp it does not confirm is
+/// written again before anything is reported. Losing that second write means the env was
+/// taken from under a stamp too far behind: never held.
+async fn take_unread(store: &dyn Store, request: &LockRequest) -> Result<Unread> {
+    let guessed = !store.knows_clock();
+    let time = if guessed {
+        StoreTime::guessed(store.now().latest)
+    } else {
+        store.now()
+    };
+    let (writes, acquired) = decide_unread(request, time);
+    if let Some(rows) = write_all(store, &writes, &request.envs).await? {
+        return Ok(Unread::Found(rows));
+    }
+    let time = store.now();
+    let restamps = if guessed {
+        decide_restamp(&writes, time)
+    } else {
+        Writes::new()
+    };
+    if restamps.is_empty() {
+        return Ok(Unread::Taken(taken(writes, acquired, time)));
+    }
+    Ok(match write_all(store, &restamps, &request.envs).await? {
+        None => Unread::Taken(taken(restamps, acquired, time)),
+        Some(rows) => Unread::Found(rows),
+    })
+}
+
+/// One attempt that never joins the line: one write that takes every env if free, else read,
+/// decide, one write; re-decides after every lost race. An uberlock in the way is an error at
+/// once: nobody waits on an uberlock.
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
     check_envs(&request.envs)?;
-    let mut rows = store.load_locks(&request.envs).await?;
+    let mut rows = match take_unread(store, request).await? {
+        Unread::Taken(taken) => return Ok(Attempt::Acquired(taken)),
+        Unread::Found(rows) => rows,
+    };
     loop {
         let time = store.now();
         match queue::decide_step(&rows, request, None, time) {
@@ -342,7 +435,10 @@ pub async fn lock(
     };
     let started = tokio::time::Instant::now();
     let mut joined = false;
-    let mut rows = store.load_locks(&request.envs).await?;
+    let mut rows = match take_unread(store, request).await? {
+        Unread::Taken(taken) => return Ok(taken),
+        Unread::Found(rows) => rows,
+    };
     loop {
         let time = store.now();
         let left = match policy.wait {
@@ -482,6 +578,7 @@ fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
         },
         holds: vec![released_or_lapsed(lock, time)],
         keeps_queue: false,
+        restamped: None,
     }
 }
 
@@ -548,9 +645,7 @@ pub async fn release(
             .iter()
             .zip(&decisions)
             .filter_map(|(row, decision)| match decision {
-                ReleaseDecision::Write(write) => {
-                    Some((row.as_ref().map(|r| r.revision), write.clone()))
-                }
+                ReleaseDecision::Write(write) => Some((Expect::read(row.as_ref()), write.clone())),
                 ReleaseDecision::Nothing(..) => None,
             })
             .collect();
@@ -663,7 +758,7 @@ async fn swap_held(
         let mut lost = None;
         for (held, row) in held.iter().zip(&current) {
             match decide(held, row.as_ref(), time) {
-                Ok(write) => writes.push((row.as_ref().map(|r| r.revision), write)),
+                Ok(write) => writes.push((Expect::read(row.as_ref()), write)),
                 Err(error) if lost_stops_all => return Err(error),
                 Err(error) => lost = lost.or(Some(error)),
             }
@@ -797,7 +892,7 @@ mod tests {
         let (lock, acquired) = granted(lock_at(None, "alice", false, 1_000));
         assert_eq!(acquired, Acquired::Acquired);
         assert_eq!(lock.expires_at, Some(61_000));
-        assert_eq!((lock.fencing_token, lock.revision), (1, 1));
+        assert_eq!((lock.fencing_token, lock.revision), (1_000, 1), "the stamp");
         assert!(lock.active && !lock.uberlock);
     }
 
@@ -814,6 +909,75 @@ mod tests {
     }
 
     #[test]
+    fn a_fencing_token_is_the_stamp_and_stays_above_the_one_before() {
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        // A token ahead of the clock (stamped from a client clock that ran ahead).
+        let ahead = Lock {
+            fencing_token: 90_000,
+            ..held
+        };
+        let (taken, _) = granted(lock_at(Some(&ahead), "bob", false, 61_000));
+        assert_eq!(taken.fencing_token, 90_001);
+    }
+
+    #[test]
+    fn a_lock_written_unread_expects_every_env_free_and_stamps_revision_and_token() {
+        let request = LockRequest {
+            envs: vec!["eu".into(), "us".into()],
+            ..request("alice", false)
+        };
+        let (writes, acquired) = decide_unread(&request, StoreTime::exact(5_000));
+        assert_eq!(acquired, [Acquired::Acquired, Acquired::Acquired]);
+        for ((expected, write), env) in writes.iter().zip(["eu", "us"]) {
+            assert_eq!(*expected, Expect::FreeBefore(5_000));
+            let lock = &write.lock;
+            assert_eq!(
+                (
+                    lock.env.as_str(),
+                    lock.created_at,
+                    lock.fencing_token,
+                    lock.revision
+                ),
+                (env, 5_000, 5_000, 5_000)
+            );
+            assert_eq!(write.holds, [Hold::of(lock)]);
+        }
+    }
+
+    #[test]
+    fn a_lock_stamped_from_a_guessed_clock_is_stamped_again_unless_the_store_clock_confirms_it() {
+        let request = request("alice", false);
+        let (writes, _) = decide_unread(&request, StoreTime::guessed(100_000));
+        let stamp = 100_000 + crate::store::clock::GUESS_MARGIN_MS;
+        assert_eq!(writes[0].1.lock.created_at, stamp);
+        let known = |latest: i64| StoreTime {
+            earliest: latest - 1_000,
+            latest,
+        };
+        // In step: the stamp is at or after the latest the store's clock may read, by at most
+        // the margin.
+        assert!(decide_restamp(&writes, known(stamp)).is_empty());
+        assert!(decide_restamp(&writes, known(100_000)).is_empty());
+        // This machine's clock ran 30 minutes behind (or ahead): stamped again from the store's.
+        for latest in [stamp + 1_800_000, stamp - 1_800_000] {
+            let again = decide_restamp(&writes, known(latest));
+            let [(expected, write)] = again.as_slice() else {
+                panic!("one env, one write")
+            };
+            let (first, lock) = (&writes[0].1.lock, &write.lock);
+            assert_eq!(*expected, Expect::Revision(first.revision));
+            assert_eq!((lock.created_at, lock.updated_at), (latest, latest));
+            assert_eq!(lock.expires_at, Some(latest + 60_000));
+            assert_eq!(
+                (&lock.id, lock.fencing_token, lock.revision),
+                (&first.id, first.fencing_token, first.revision + 1)
+            );
+            assert_eq!(write.restamped, Some(Hold::of(first)));
+            assert_eq!(write.holds, [Hold::of(lock)]);
+        }
+    }
+
+    #[test]
     fn someone_else_waits_until_the_lease_expires() {
         let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         assert!(matches!(
@@ -823,7 +987,7 @@ mod tests {
         let (taken, acquired) = granted(lock_at(Some(&held), "bob", false, 61_000));
         assert_eq!(acquired, Acquired::Acquired);
         assert_ne!(taken.id, held.id);
-        assert_eq!(taken.fencing_token, held.fencing_token + 1);
+        assert_eq!(taken.fencing_token, 61_000);
     }
 
     #[test]
@@ -919,7 +1083,7 @@ mod tests {
             }
         );
         assert!(uber.uberlock);
-        assert_eq!(uber.fencing_token, held.fencing_token + 1);
+        assert_eq!(uber.fencing_token, 2_000);
     }
 
     #[test]

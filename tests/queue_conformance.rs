@@ -9,7 +9,7 @@ use common::{holding, lock, request, Fixture};
 use daplaya::error::Error;
 use daplaya::locks::{self, Attempt, LockRequest, Wait, WaitPolicy};
 use daplaya::model::{Lock, Waiter};
-use daplaya::store::{LockWrite, Store, Swap, SwapAll};
+use daplaya::store::{Expect, LockWrite, Store, Swap, SwapAll};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -135,7 +135,7 @@ async fn load_locks_reads_several_rows_in_the_order_asked(fixture: Fixture) {
     let store = store.as_ref();
     for env in ["a", "b", "c"] {
         store
-            .swap_lock(None, &holding(&lock(env, "alice", 1)))
+            .swap_lock(Expect::Absent, &holding(&lock(env, "alice", 1)))
             .await
             .unwrap();
     }
@@ -162,7 +162,10 @@ async fn swap_locks_writes_every_row_or_none(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     let eu = lock("eu", "alice", 1);
-    store.swap_lock(None, &holding(&eu)).await.unwrap();
+    store
+        .swap_lock(Expect::Absent, &holding(&eu))
+        .await
+        .unwrap();
     let taken = Lock {
         revision: 2,
         user: "bob".into(),
@@ -171,12 +174,18 @@ async fn swap_locks_writes_every_row_or_none(fixture: Fixture) {
     };
     let us = lock("us", "bob", 1);
     // eu's expected revision is stale: neither row is written, nor any hold.
-    let stale = vec![(Some(7), holding(&taken)), (None, holding(&us))];
+    let stale = vec![
+        (Expect::Revision(7), holding(&taken)),
+        (Expect::Absent, holding(&us)),
+    ];
     assert_eq!(store.swap_locks(&stale).await.unwrap(), SwapAll::Conflict);
     assert_eq!(store.load_lock("eu").await.unwrap(), Some(eu.clone()));
     assert_eq!(store.load_lock("us").await.unwrap(), None);
     assert!(store.holds("us", None, 10).await.unwrap().is_empty());
-    let fresh = vec![(Some(1), holding(&taken)), (None, holding(&us))];
+    let fresh = vec![
+        (Expect::Revision(1), holding(&taken)),
+        (Expect::Absent, holding(&us)),
+    ];
     assert_eq!(store.swap_locks(&fresh).await.unwrap(), SwapAll::Done);
     assert_eq!(store.load_lock("eu").await.unwrap(), Some(taken.clone()));
     assert_eq!(store.load_lock("us").await.unwrap(), Some(us.clone()));
@@ -186,12 +195,20 @@ async fn swap_locks_writes_every_row_or_none(fixture: Fixture) {
         revision: 3,
         ..taken.clone()
     };
-    let present = vec![(Some(2), holding(&again)), (None, holding(&us))];
+    let present = vec![
+        (Expect::Revision(2), holding(&again)),
+        (Expect::Absent, holding(&us)),
+    ];
     assert_eq!(store.swap_locks(&present).await.unwrap(), SwapAll::Conflict);
     assert_eq!(store.load_lock("eu").await.unwrap(), Some(taken));
     // Twenty-five rows with their holds, in one write.
-    let many: Vec<(Option<u64>, LockWrite)> = (0..25)
-        .map(|n| (None, holding(&lock(&format!("env{n}"), "carol", 1))))
+    let many: Vec<(Expect, LockWrite)> = (0..25)
+        .map(|n| {
+            (
+                Expect::Absent,
+                holding(&lock(&format!("env{n}"), "carol", 1)),
+            )
+        })
         .collect();
     assert_eq!(store.swap_locks(&many).await.unwrap(), SwapAll::Done);
     assert_eq!(
@@ -212,7 +229,10 @@ async fn a_queue_round_trips_every_field(fixture: Fixture) {
         next_ticket: 6,
         ..lock("eu", "alice", 3)
     };
-    store.swap_lock(None, &holding(&queued)).await.unwrap();
+    store
+        .swap_lock(Expect::Absent, &holding(&queued))
+        .await
+        .unwrap();
     let mut read = store.load_lock("eu").await.unwrap().unwrap();
     read.queue.sort_by_key(|w| w.ticket);
     assert_eq!(read, queued);
@@ -232,11 +252,12 @@ async fn a_queue_round_trips_every_field(fixture: Fixture) {
     };
     store
         .swap_lock(
-            None,
+            Expect::Absent,
             &LockWrite {
                 lock: unheld.clone(),
                 holds: Vec::new(),
                 keeps_queue: false,
+                restamped: None,
             },
         )
         .await
@@ -266,7 +287,10 @@ async fn a_heartbeat_keeps_the_revision_and_tells_when_the_place_is_gone(fixture
             next_ticket: 2,
             ..lock(env, "alice", 5)
         };
-        store.swap_lock(None, &holding(&row)).await.unwrap();
+        store
+            .swap_lock(Expect::Absent, &holding(&row))
+            .await
+            .unwrap();
     }
     let both = envs(&["eu", "us"]);
     assert!(store.touch_waiter(&both, "me", now + 500).await.unwrap());
@@ -290,7 +314,10 @@ async fn a_heartbeat_keeps_the_revision_and_tells_when_the_place_is_gone(fixture
         ..eu.clone()
     };
     assert_eq!(
-        store.swap_lock(Some(5), &holding(&renewed)).await.unwrap(),
+        store
+            .swap_lock(Expect::Revision(5), &holding(&renewed))
+            .await
+            .unwrap(),
         Swap::Done
     );
     // Gone from one env: nothing is written, and it says so.
@@ -300,7 +327,7 @@ async fn a_heartbeat_keeps_the_revision_and_tells_when_the_place_is_gone(fixture
         ..us.clone()
     };
     store
-        .swap_lock(Some(5), &holding(&without_me))
+        .swap_lock(Expect::Revision(5), &holding(&without_me))
         .await
         .unwrap();
     assert!(!store.touch_waiter(&both, "me", now + 900).await.unwrap());
@@ -522,11 +549,19 @@ async fn several_envs_are_taken_all_or_none(fixture: Fixture) {
         .await
         .unwrap();
     let released = both.await.unwrap();
+    // Each token is the take's stamp: eu had none before, us's grows.
     let taken: Vec<(&str, u64)> = released
         .iter()
         .map(|l| (l.env.as_str(), l.fencing_token))
         .collect();
-    assert_eq!(taken, [("eu", 1), ("us", us[0].fencing_token + 1)]);
+    assert_eq!(
+        taken,
+        [
+            ("eu", released[0].created_at as u64),
+            ("us", released[1].created_at as u64)
+        ]
+    );
+    assert!(taken[1].1 > us[0].fencing_token);
     assert!(released.iter().all(|l| !l.active && l.user == "bob"));
 }
 

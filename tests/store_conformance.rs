@@ -16,7 +16,7 @@ use daplaya::error::Error;
 use daplaya::jobs::{self, EndRequest};
 use daplaya::locks::{self, Acquired, Attempt, Meta, NotReleased, Released, Wait, WaitPolicy};
 use daplaya::model::{now_ms, Hold, HoldEnd, Job, Lock};
-use daplaya::store::{JobEnd, LockWrite, Store, Swap};
+use daplaya::store::{Expect, JobEnd, LockWrite, Store, Swap};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -36,6 +36,8 @@ conformance!(
     holds_come_newest_first_within_limit_and_since,
     history_tells_how_each_hold_ended,
     a_renewal_without_meta_keeps_the_meta,
+    a_write_expecting_a_free_env_takes_only_a_free_one,
+    a_restamped_acquisition_moves_its_hold,
 );
 
 async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
@@ -43,17 +45,26 @@ async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
     let store = store.as_ref();
     let first = lock("production", "alice", 1);
     assert_eq!(
-        store.swap_lock(None, &holding(&first)).await.unwrap(),
+        store
+            .swap_lock(Expect::Absent, &holding(&first))
+            .await
+            .unwrap(),
         Swap::Done
     );
     let rival = lock("production", "bob", 1);
     assert_eq!(
-        store.swap_lock(None, &holding(&rival)).await.unwrap(),
+        store
+            .swap_lock(Expect::Absent, &holding(&rival))
+            .await
+            .unwrap(),
         Swap::Conflict(Some(first.clone()))
     );
     let stale = lock("production", "bob", 3);
     assert_eq!(
-        store.swap_lock(Some(2), &holding(&stale)).await.unwrap(),
+        store
+            .swap_lock(Expect::Revision(2), &holding(&stale))
+            .await
+            .unwrap(),
         Swap::Conflict(Some(first.clone()))
     );
     let renewed = Lock {
@@ -62,13 +73,16 @@ async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
         ..first.clone()
     };
     assert_eq!(
-        store.swap_lock(Some(1), &holding(&renewed)).await.unwrap(),
+        store
+            .swap_lock(Expect::Revision(1), &holding(&renewed))
+            .await
+            .unwrap(),
         Swap::Done
     );
     assert_eq!(store.load_lock("production").await.unwrap(), Some(renewed));
     assert_eq!(
         store
-            .swap_lock(Some(1), &holding(&lock("staging", "bob", 2)))
+            .swap_lock(Expect::Revision(1), &holding(&lock("staging", "bob", 2)))
             .await
             .unwrap(),
         Swap::Conflict(None)
@@ -89,7 +103,10 @@ async fn load_lock_round_trips_every_field(fixture: Fixture) {
         ..lock("staging", "bob", 9)
     };
     for written in [&normal, &uber] {
-        store.swap_lock(None, &holding(written)).await.unwrap();
+        store
+            .swap_lock(Expect::Absent, &holding(written))
+            .await
+            .unwrap();
         assert_eq!(
             store.load_lock(&written.env).await.unwrap().as_ref(),
             Some(written)
@@ -103,7 +120,7 @@ async fn active_locks_lists_only_active_rows(fixture: Fixture) {
     let store = store.as_ref();
     for env in ["a", "b", "c"] {
         store
-            .swap_lock(None, &holding(&lock(env, "alice", 1)))
+            .swap_lock(Expect::Absent, &holding(&lock(env, "alice", 1)))
             .await
             .unwrap();
     }
@@ -113,7 +130,10 @@ async fn active_locks_lists_only_active_rows(fixture: Fixture) {
         ..store.load_lock("b").await.unwrap().unwrap()
     };
     assert_eq!(
-        store.swap_lock(Some(1), &holding(&released)).await.unwrap(),
+        store
+            .swap_lock(Expect::Revision(1), &holding(&released))
+            .await
+            .unwrap(),
         Swap::Done
     );
     let mut envs: Vec<String> = store
@@ -142,7 +162,7 @@ async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
     ];
     for (env, age) in ages {
         store
-            .swap_lock(None, &holding(&lock(env, "alice", 1)))
+            .swap_lock(Expect::Absent, &holding(&lock(env, "alice", 1)))
             .await
             .unwrap();
         let released = Lock {
@@ -152,7 +172,10 @@ async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
             ..store.load_lock(env).await.unwrap().unwrap()
         };
         assert_eq!(
-            store.swap_lock(Some(1), &holding(&released)).await.unwrap(),
+            store
+                .swap_lock(Expect::Revision(1), &holding(&released))
+                .await
+                .unwrap(),
             Swap::Done
         );
     }
@@ -163,11 +186,14 @@ async fn released_locks_cover_the_window_newest_first(fixture: Fixture) {
         ..store.load_lock("held").await.unwrap().unwrap()
     };
     assert_eq!(
-        store.swap_lock(Some(2), &holding(&relocked)).await.unwrap(),
+        store
+            .swap_lock(Expect::Revision(2), &holding(&relocked))
+            .await
+            .unwrap(),
         Swap::Done
     );
     store
-        .swap_lock(None, &holding(&lock("never-released", "bob", 1)))
+        .swap_lock(Expect::Absent, &holding(&lock("never-released", "bob", 1)))
         .await
         .unwrap();
 
@@ -323,7 +349,8 @@ async fn lock_rules_work_end_to_end(fixture: Fixture) {
     .await
     .unwrap()
     .swap_remove(0);
-    assert_eq!(taken.fencing_token, held.fencing_token + 1);
+    assert!(taken.fencing_token > held.fencing_token);
+    assert_eq!(taken.fencing_token, taken.created_at as u64, "the take's stamp");
     assert!(matches!(
         locks::try_lock(store, &request("production", "carol", true)).await.unwrap(),
         Attempt::Acquired(taken) if matches!(
@@ -406,11 +433,17 @@ async fn a_lock_write_records_its_holds_atomically(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     let first = lock("production", "alice", 1);
-    store.swap_lock(None, &holding(&first)).await.unwrap();
+    store
+        .swap_lock(Expect::Absent, &holding(&first))
+        .await
+        .unwrap();
     // A losing write changes neither the lock row nor the history.
     let rival = lock("production", "bob", 1);
     assert_eq!(
-        store.swap_lock(None, &holding(&rival)).await.unwrap(),
+        store
+            .swap_lock(Expect::Absent, &holding(&rival))
+            .await
+            .unwrap(),
         Swap::Conflict(Some(first.clone()))
     );
     assert_eq!(
@@ -430,8 +463,12 @@ async fn a_lock_write_records_its_holds_atomically(fixture: Fixture) {
             Hold::of(&first).ended(HoldEnd::Preempted, taken.created_at, Some("bob".into())),
         ],
         keeps_queue: false,
+        restamped: None,
     };
-    assert_eq!(store.swap_lock(Some(1), &write).await.unwrap(), Swap::Done);
+    assert_eq!(
+        store.swap_lock(Expect::Revision(1), &write).await.unwrap(),
+        Swap::Done
+    );
     assert_eq!(
         store.holds("production", None, 10).await.unwrap(),
         [write.holds[0].clone(), write.holds[1].clone()]
@@ -443,7 +480,7 @@ async fn holds_come_newest_first_within_limit_and_since(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     let now = now_ms();
-    let mut revision = None;
+    let mut revision = Expect::Absent;
     let mut written = Vec::new();
     for n in 0..5_i64 {
         let held = Lock {
@@ -452,7 +489,7 @@ async fn holds_come_newest_first_within_limit_and_since(fixture: Fixture) {
             ..lock("production", &format!("user{n}"), n as u64 + 1)
         };
         store.swap_lock(revision, &holding(&held)).await.unwrap();
-        revision = Some(held.revision);
+        revision = Expect::Revision(held.revision);
         written.push(Hold::of(&held));
     }
     written.reverse();
@@ -599,4 +636,131 @@ async fn a_renewal_without_meta_keeps_the_meta(fixture: Fixture) {
         .unwrap();
     assert_eq!(meta_now().await, "INC-42", "an explicit meta replaces it");
     assert_eq!(store.holds("production", None, 10).await.unwrap().len(), 1);
+}
+
+/// `Expect::FreeBefore(stamp)`, the condition of a lock written without a read: no row, or a
+/// released row nobody waits for, whose revision, fencing token and last write all come before
+/// the stamp. Every other row is a conflict that returns the row.
+async fn a_write_expecting_a_free_env_takes_only_a_free_one(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let now = now_ms();
+    let fresh = |env: &str| Lock {
+        created_at: now,
+        updated_at: now,
+        fencing_token: now as u64,
+        revision: now as u64,
+        ..lock(env, "bob", 0)
+    };
+    let take = |env: &str| (Expect::FreeBefore(now), holding(&fresh(env)));
+    // No row at all.
+    let (expected, write) = take("new");
+    assert_eq!(store.swap_lock(expected, &write).await.unwrap(), Swap::Done);
+    assert_eq!(store.load_lock("new").await.unwrap(), Some(write.lock));
+    let released = Lock {
+        active: false,
+        ..lock("x", "alice", 3)
+    };
+    let waiter = daplaya::model::Waiter {
+        id: "w1".into(),
+        ticket: 0,
+        user: "carol".into(),
+        meta: "CLI".into(),
+        joined_at: now - 500,
+        seen_at: now - 500,
+        stale_after: 15_000,
+        supersede: false,
+        envs: vec!["x".into()],
+    };
+    let rows = [
+        ("free", released.clone(), true),
+        ("held", lock("x", "alice", 3), false),
+        (
+            "waited for",
+            Lock {
+                queue: vec![waiter],
+                next_ticket: 1,
+                ..released.clone()
+            },
+            false,
+        ),
+        (
+            "written at the stamp",
+            Lock {
+                updated_at: now,
+                ..released.clone()
+            },
+            false,
+        ),
+        (
+            "at a later revision",
+            Lock {
+                revision: now as u64,
+                ..released.clone()
+            },
+            false,
+        ),
+        (
+            "with a later token",
+            Lock {
+                fencing_token: now as u64 + 5,
+                ..released.clone()
+            },
+            false,
+        ),
+    ];
+    for (n, (case, row, free)) in rows.into_iter().enumerate() {
+        let env = format!("env{n}");
+        let row = Lock {
+            env: env.clone(),
+            ..row
+        };
+        store
+            .swap_lock(Expect::Absent, &holding(&row))
+            .await
+            .unwrap();
+        let (expected, write) = take(&env);
+        let swapped = store.swap_lock(expected, &write).await.unwrap();
+        if free {
+            assert_eq!(swapped, Swap::Done, "{case}");
+            assert_eq!(
+                store.load_lock(&env).await.unwrap(),
+                Some(write.lock),
+                "{case}"
+            );
+        } else {
+            assert_eq!(swapped, Swap::Conflict(Some(row.clone())), "{case}");
+            assert_eq!(store.load_lock(&env).await.unwrap(), Some(row), "{case}");
+        }
+    }
+}
+
+/// A one-write lock stamped from a clock found off is written again: the hold row under the
+/// first stamp goes, the one under the new stamp comes, in the same write.
+async fn a_restamped_acquisition_moves_its_hold(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let first = lock("production", "alice", 1);
+    store
+        .swap_lock(Expect::Absent, &holding(&first))
+        .await
+        .unwrap();
+    let again = Lock {
+        created_at: first.created_at + 1_000,
+        updated_at: first.created_at + 1_000,
+        revision: 2,
+        ..first.clone()
+    };
+    let write = LockWrite {
+        restamped: Some(Hold::of(&first)),
+        ..holding(&again)
+    };
+    assert_eq!(
+        store.swap_lock(Expect::Revision(1), &write).await.unwrap(),
+        Swap::Done
+    );
+    assert_eq!(
+        store.holds("production", None, 10).await.unwrap(),
+        [Hold::of(&again)]
+    );
 }

@@ -8,7 +8,7 @@
 
 use super::{decide_lock, Acquired, Decision, LockRequest, WaitProgress};
 use crate::model::{Lock, Waiter};
-use crate::store::{LockWrite, StoreTime};
+use crate::store::{Expect, LockWrite, StoreTime};
 use std::time::Duration;
 
 /// A waiter's place lasts this many poll intervals without a heartbeat...
@@ -29,8 +29,8 @@ pub struct Queuer {
     pub stale_after: Duration,
 }
 
-/// The rows a request writes at once, each with the revision it expects (`None`: no row yet).
-pub type Writes = Vec<(Option<u64>, LockWrite)>;
+/// The rows a request writes at once, each with what it expects of the row.
+pub type Writes = Vec<(Expect, LockWrite)>;
 
 /// What a request does next, decided from its envs' rows as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -202,11 +202,12 @@ fn take(rows: &[Option<&Lock>], request: &LockRequest, own: Option<&str>, time: 
             ..lock
         };
         writes.push((
-            row.map(|row| row.revision),
+            Expect::read(*row),
             LockWrite {
                 lock,
                 holds,
                 keeps_queue: false,
+                restamped: None,
             },
         ));
         acquired.push(how);
@@ -259,11 +260,12 @@ fn join(rows: &[Option<&Lock>], request: &LockRequest, queuer: &Queuer, time: St
                 ..current
             };
             (
-                row.map(|row| row.revision),
+                Expect::read(*row),
                 LockWrite {
                     lock,
                     holds: Vec::new(),
                     keeps_queue: false,
+                    restamped: None,
                 },
             )
         })
@@ -283,11 +285,12 @@ pub fn decide_leave(rows: &[Option<Lock>], id: &str, time: StoreTime) -> Writes 
                 ..row.clone()
             };
             (
-                Some(row.revision),
+                Expect::Revision(row.revision),
                 LockWrite {
                     lock,
                     holds: Vec::new(),
                     keeps_queue: false,
+                    restamped: None,
                 },
             )
         })
@@ -386,9 +389,9 @@ mod tests {
 
         fn write(&mut self, writes: &Writes) {
             for (expected, write) in writes {
-                let current = self.0.get(&write.lock.env).map(|row| row.revision);
-                assert_eq!(
-                    current, *expected,
+                let current = self.0.get(&write.lock.env);
+                assert!(
+                    expected.admits(current),
                     "a conditional write on {}",
                     write.lock.env
                 );
@@ -438,7 +441,7 @@ mod tests {
             else {
                 panic!("{user} holds {env}")
             };
-            self.write(&vec![(row.map(|r| r.revision), write)]);
+            self.write(&vec![(Expect::read(row.as_ref()), write)]);
         }
     }
 
@@ -732,7 +735,8 @@ mod tests {
         );
         assert_eq!(
             (rows.0["eu"].fencing_token, rows.0["us"].fencing_token),
-            (1, 2)
+            (500, 500),
+            "each the stamp of the take"
         );
         assert_eq!(rows.line("eu", 500), ["carol"]);
         assert!(rows.0["us"].queue.is_empty());

@@ -286,7 +286,7 @@ mod tests {
     #[tokio::test(flavor = "multi_thread")]
     async fn the_command_sees_the_lock_and_its_exit_code_is_kept() {
         let (_dir, store) = store().await;
-        let script = r#"test "$DAPLAYA_ENV" = prod && test "$DAPLAYA_FENCING_TOKEN" = 1 && test "$DAPLAYA_FENCING_TOKENS" = prod=1 && test -n "$DAPLAYA_LOCK_ID" && exit 7"#;
+        let script = r#"test "$DAPLAYA_ENV" = prod && test "$DAPLAYA_FENCING_TOKEN" -gt 0 && test "$DAPLAYA_FENCING_TOKENS" = "prod=$DAPLAYA_FENCING_TOKEN" && test -n "$DAPLAYA_LOCK_ID" && exit 7"#;
         let request = request("alice", Duration::from_secs(60), script);
         let mut seen = Vec::new();
         let outcome = run_locked(

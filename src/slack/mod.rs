@@ -410,7 +410,7 @@ mod tests {
     use crate::model::Job;
     use crate::model::Lock;
     use crate::store::sqlite::SqliteStore;
-    use crate::store::{JobEnd, LockWrite, Swap, TableStatus};
+    use crate::store::{Expect, JobEnd, LockWrite, Swap, TableStatus};
     use reply::Visibility;
 
     const SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
@@ -662,7 +662,8 @@ mod tests {
             tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(None)
         }
-        async fn swap_lock(&self, _expected: Option<u64>, _write: &LockWrite) -> Result<Swap> {
+        async fn swap_lock(&self, _expected: Expect, _write: &LockWrite) -> Result<Swap> {
+            tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(Swap::Done)
         }
         async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>> {
@@ -671,8 +672,9 @@ mod tests {
         }
         async fn swap_locks(
             &self,
-            _writes: &[(Option<u64>, LockWrite)],
+            _writes: &[(Expect, LockWrite)],
         ) -> Result<crate::store::SwapAll> {
+            tokio::time::sleep(Duration::from_secs(30)).await;
             Ok(crate::store::SwapAll::Done)
         }
         async fn touch_waiter(&self, _envs: &[String], _waiter: &str, _at: i64) -> Result<bool> {

@@ -33,7 +33,32 @@ impl StoreTime {
     pub fn uncertainty_ms(&self) -> i64 {
         self.latest - self.earliest
     }
+
+    /// The store's clock guessed from this machine's wall clock `local`, before any response
+    /// has told it: wide by [`GUESS_MARGIN_MS`] on either side. A write stamped from its
+    /// `latest` stands only if [`StoreTime::confirms`] the stamp once the clock is known.
+    pub fn guessed(local: i64) -> StoreTime {
+        StoreTime {
+            earliest: local - GUESS_MARGIN_MS,
+            latest: local + GUESS_MARGIN_MS,
+        }
+    }
+
+    /// Whether a stamp made from a guessed clock, for a write that this clock (read after its
+    /// response) has seen land, is one a known clock could have made: not before `latest`, so
+    /// nobody sees its lease shorter than asked, and at most the margin after it, so nobody
+    /// sees it much longer.
+    pub fn confirms(&self, stamp: i64) -> bool {
+        (self.latest..=self.latest + GUESS_MARGIN_MS).contains(&stamp)
+    }
 }
+
+/// How far ahead of this machine's clock a write stamps before the store's clock is known.
+/// With a clock in step (NTP keeps it within tens of ms) and a round trip under a second, the
+/// stamp lands between the latest the store's clock may read when the answer comes (up to a
+/// `Date`'s second and the round trip ahead of it) and that plus the margin; a clock about a
+/// second or more off gets the write stamped again.
+pub const GUESS_MARGIN_MS: i64 = 2_000;
 
 /// The resolution of an HTTP `Date`: the server's clock is up to this much past it.
 const DATE_RESOLUTION_MS: i64 = 1_000;

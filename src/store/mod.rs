@@ -30,6 +30,43 @@ pub enum SwapAll {
     Conflict,
 }
 
+/// What a conditional write of a lock row expects the row to be.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Expect {
+    /// No row yet.
+    Absent,
+    /// The row as read, at this revision.
+    Revision(u64),
+    /// Whatever row there is, unread, as long as a fresh acquisition stamped `stamp` may take
+    /// it: no row, or a released one with nobody in line whose revision, fencing token and
+    /// last write all come before the stamp (so the new row's revision and token, the stamp,
+    /// still grow).
+    FreeBefore(i64),
+}
+
+impl Expect {
+    /// What a write decided on `row`, as read, expects.
+    pub fn read(row: Option<&Lock>) -> Expect {
+        row.map_or(Expect::Absent, |row| Expect::Revision(row.revision))
+    }
+
+    /// Whether the row as it is now (`None`: no row) is what the write expects.
+    pub fn admits(self, row: Option<&Lock>) -> bool {
+        match (self, row) {
+            (Expect::Absent, row) => row.is_none(),
+            (Expect::Revision(revision), row) => row.is_some_and(|row| row.revision == revision),
+            (Expect::FreeBefore(_), None) => true,
+            (Expect::FreeBefore(stamp), Some(row)) => {
+                !row.active
+                    && row.queue.is_empty()
+                    && row.revision < stamp.max(0) as u64
+                    && row.fencing_token < stamp.max(0) as u64
+                    && row.updated_at < stamp
+            }
+        }
+    }
+}
+
 /// One change of an env's lock row and the hold rows it records (the new or renewed hold, and
 /// the one it ended): written together, atomically, or not at all.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -42,6 +79,9 @@ pub struct LockWrite {
     /// guarantees the same waiters. This lets a holder renew or release from the copy it
     /// last wrote, in one request, without putting back its waiters' old heartbeats.
     pub keeps_queue: bool,
+    /// A hold row this write deletes: the same acquisition as a one-write lock first stamped
+    /// it from a client clock found off (the write stamps it again, `holds` has it anew).
+    pub restamped: Option<Hold>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -64,23 +104,29 @@ pub trait Store: Send + Sync {
     /// The store's clock now: every lease is stamped and judged on it (see `clock`).
     fn now(&self) -> StoreTime;
 
+    /// Whether [`Store::now`] is the store's clock yet, rather than this machine's (a remote
+    /// store learns its clock from its first response).
+    fn knows_clock(&self) -> bool {
+        true
+    }
+
     /// Creates whatever the store needs; safe to run again.
     async fn init(&self) -> Result<Vec<TableStatus>>;
 
     /// The lock row of an env, read so that it reflects every completed write.
     async fn load_lock(&self, env: &str) -> Result<Option<Lock>>;
 
-    /// Writes the lock row and its hold rows only if the env's row still has
-    /// `expected_revision` (`None`: no row yet); the hold rows are written whole.
-    async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap>;
+    /// Writes the lock row and its hold rows only if the env's row is as `expected`; the hold
+    /// rows are written whole. A conflict returns the row as it is.
+    async fn swap_lock(&self, expected: Expect, write: &LockWrite) -> Result<Swap>;
 
     /// The lock rows of several envs, in the order given, read together so that each reflects
     /// every completed write.
     async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>>;
 
-    /// Writes every lock row (and its hold rows) only if each env's row still has its expected
-    /// revision (`None`: no row yet): all of them, or none.
-    async fn swap_locks(&self, writes: &[(Option<u64>, LockWrite)]) -> Result<SwapAll>;
+    /// Writes every lock row (and its hold rows) only if each env's row is as expected: all of
+    /// them, or none.
+    async fn swap_locks(&self, writes: &[(Expect, LockWrite)]) -> Result<SwapAll>;
 
     /// A waiter's heartbeat: sets `seenAt` of its entry on every env in `envs` to `seen_at`
     /// without changing the rows' revisions, so it never makes anyone's write conflict.

@@ -3,7 +3,7 @@
 //! hold rows of the lock history it records). rusqlite blocks, so every call runs on Tokio's
 //! blocking pool, never on an async worker.
 
-use super::{JobEnd, LockWrite, Store, StoreTime, Swap, SwapAll, TableStatus};
+use super::{Expect, JobEnd, LockWrite, Store, StoreTime, Swap, SwapAll, TableStatus};
 use crate::config::DEFAULT_HISTORY_DAYS;
 use crate::error::{Error, Result};
 use crate::model::{hold_key, now_ms, Hold, HoldEnd, Job, Lock, Waiter};
@@ -360,6 +360,10 @@ fn put_lock(
         queue_to_json(&queue),
         next_ticket,
     ])?;
+    if let Some(hold) = &write.restamped {
+        conn.prepare_cached("DELETE FROM holds WHERE env = ?1 AND hold = ?2")?
+            .execute(params![hold.env, hold.key()])?;
+    }
     for hold in &write.holds {
         put_hold(conn, hold, retention)?;
     }
@@ -407,13 +411,13 @@ impl Store for SqliteStore {
         self.with_conn(move |conn| select_lock(conn, &env)).await
     }
 
-    async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap> {
+    async fn swap_lock(&self, expected: Expect, write: &LockWrite) -> Result<Swap> {
         let write = write.clone();
         let retention = self.history_retention;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let current = select_lock(&tx, &write.lock.env)?;
-            if current.as_ref().map(|lock| lock.revision) != expected_revision {
+            if !expected.admits(current.as_ref()) {
                 return Ok(Swap::Conflict(current));
             }
             put_lock(&tx, &write, current.as_ref(), retention)?;
@@ -438,15 +442,15 @@ impl Store for SqliteStore {
         .await
     }
 
-    async fn swap_locks(&self, writes: &[(Option<u64>, LockWrite)]) -> Result<SwapAll> {
+    async fn swap_locks(&self, writes: &[(Expect, LockWrite)]) -> Result<SwapAll> {
         let writes = writes.to_vec();
         let retention = self.history_retention;
         self.with_conn(move |conn| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             let mut rows = Vec::with_capacity(writes.len());
-            for (expected_revision, write) in &writes {
+            for (expected, write) in &writes {
                 let current = select_lock(&tx, &write.lock.env)?;
-                if current.as_ref().map(|lock| lock.revision) != *expected_revision {
+                if !expected.admits(current.as_ref()) {
                     return Ok(SwapAll::Conflict);
                 }
                 rows.push(current);
@@ -663,8 +667,12 @@ mod tests {
             lock: waited.clone(),
             holds: Vec::new(),
             keeps_queue: false,
+            restamped: None,
         };
-        assert_eq!(store.swap_lock(Some(4), &write).await.unwrap(), Swap::Done);
+        assert_eq!(
+            store.swap_lock(Expect::Revision(4), &write).await.unwrap(),
+            Swap::Done
+        );
         drop(store);
         // Opening it again finds the columns there.
         let store = SqliteStore::open(&path).await.unwrap();
@@ -688,8 +696,12 @@ mod tests {
                 lock: lock.clone(),
                 holds: vec![hold],
                 keeps_queue: false,
+                restamped: None,
             };
-            assert_eq!(store.swap_lock(None, &write).await.unwrap(), Swap::Done);
+            assert_eq!(
+                store.swap_lock(Expect::Absent, &write).await.unwrap(),
+                Swap::Done
+            );
         }
         assert!(store
             .holds("production", None, 10)

@@ -142,5 +142,6 @@ pub fn holding(lock: &Lock) -> LockWrite {
         lock: lock.clone(),
         holds: vec![Hold::of(lock)],
         keeps_queue: false,
+        restamped: None,
     }
 }

@@ -1,5 +1,6 @@
-//! The shared store on DynamoDB. Locks are keyed by env, so a lock decision is one consistent
-//! GetItem and one TransactWriteItems: the lock row's conditional Put and the Puts of the hold
+//! The shared store on DynamoDB. Locks are keyed by env, so a lock decision is one
+//! TransactWriteItems (after a consistent GetItem, unless it takes a free env unread): the lock
+//! row's conditional Put and the Puts of the hold
 //! rows it records in the history table (keyed by env and acquisition, so an env's newest holds
 //! are one Query). Jobs are keyed by version with a time-ordered UUIDv7 id, and a `ByJobname`
 //! index answers the recent-jobs window. Every listing is a Query, never a Scan: active locks
@@ -12,7 +13,7 @@ mod items;
 mod tables;
 
 use super::clock::{ServerClock, StoreTime};
-use super::{JobEnd, LockWrite, Store, Swap, SwapAll, TableStatus};
+use super::{Expect, JobEnd, LockWrite, Store, Swap, SwapAll, TableStatus};
 use crate::error::{Error, Result};
 use crate::model::{hold_key, now_ms, Hold, Job, Lock};
 use async_trait::async_trait;
@@ -20,8 +21,8 @@ use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
+    TransactWriteItem, Update,
 };
 use aws_sdk_dynamodb::Client;
 use items::{
@@ -89,21 +90,17 @@ impl DynamoStore {
         Ok(jobs)
     }
 
-    /// The items of a transaction that writes one lock row, conditional on its revision (its
-    /// first item), and the hold rows it records.
+    /// The items of a transaction that writes one lock row, conditional on what it expects of
+    /// the row (its first item), and the hold rows it records.
     ///
     /// A write that changes the line puts the row whole: a waiter's heartbeat that lands between
     /// this writer's read and this write is undone (its `seenAt` goes back to the value read, at
     /// most a round trip old), which the three poll intervals a waiter may miss absorb. A
     /// holder's write ([`LockWrite::keeps_queue`]) updates the holder's attributes only, so it
     /// can come from the copy the holder last wrote, minutes old, without a read.
-    fn lock_write_items(
-        &self,
-        expected_revision: Option<u64>,
-        write: &LockWrite,
-    ) -> Vec<TransactWriteItem> {
-        let lock = match expected_revision {
-            Some(revision) if write.keeps_queue => TransactWriteItem::builder()
+    fn lock_write_items(&self, expected: Expect, write: &LockWrite) -> Vec<TransactWriteItem> {
+        let lock = match expected {
+            Expect::Revision(revision) if write.keeps_queue => TransactWriteItem::builder()
                 .update(self.holder_update(revision, write))
                 .build(),
             _ => {
@@ -113,22 +110,48 @@ impl DynamoStore {
                     .return_values_on_condition_check_failure(
                         ReturnValuesOnConditionCheckFailure::AllOld,
                     );
-                let put = match expected_revision {
-                    None => put
+                let put = match expected {
+                    Expect::Absent => put
                         .condition_expression("attribute_not_exists(#env)")
                         .expression_attribute_names("#env", "env"),
-                    Some(revision) => put
+                    Expect::Revision(revision) => put
                         .condition_expression("#revision = :expected")
                         .expression_attribute_names("#revision", "revision")
                         .expression_attribute_values(
                             ":expected",
                             AttributeValue::N(revision.to_string()),
                         ),
+                    // Expect::admits, as a condition.
+                    Expect::FreeBefore(stamp) => {
+                        put.condition_expression(
+                            "attribute_not_exists(#env) OR (#active = :false \
+                             AND (attribute_not_exists(#queue) OR size(#queue) = :zero) \
+                             AND #revision < :stamp AND #token < :stamp AND #updatedAt < :stamp)",
+                        )
+                        .expression_attribute_names("#env", "env")
+                        .expression_attribute_names("#active", "active")
+                        .expression_attribute_names("#queue", QUEUE_ATTRIBUTE)
+                        .expression_attribute_names("#revision", "revision")
+                        .expression_attribute_names("#token", "fencingToken")
+                        .expression_attribute_names("#updatedAt", "updatedAt")
+                        .expression_attribute_values(":false", AttributeValue::Bool(false))
+                        .expression_attribute_values(":zero", AttributeValue::N("0".into()))
+                        .expression_attribute_values(":stamp", AttributeValue::N(stamp.to_string()))
+                    }
                 };
                 let put = put.build().expect("table name and item are set");
                 TransactWriteItem::builder().put(put).build()
             }
         };
+        let restamped = write.restamped.iter().map(|hold| {
+            let delete = Delete::builder()
+                .table_name(&self.history_table)
+                .key("env", AttributeValue::S(hold.env.clone()))
+                .key("hold", AttributeValue::S(hold.key()))
+                .build()
+                .expect("table name and key are set");
+            TransactWriteItem::builder().delete(delete).build()
+        });
         let holds = write.holds.iter().map(|hold| {
             let put = Put::builder()
                 .table_name(&self.history_table)
@@ -137,7 +160,10 @@ impl DynamoStore {
                 .expect("table name and item are set");
             TransactWriteItem::builder().put(put).build()
         });
-        std::iter::once(lock).chain(holds).collect()
+        std::iter::once(lock)
+            .chain(restamped)
+            .chain(holds)
+            .collect()
     }
 
     /// Sets every attribute of the lock row but its line (and removes the lease of a row that
@@ -328,6 +354,10 @@ impl Store for DynamoStore {
             .unwrap_or_else(|| StoreTime::exact(now_ms()))
     }
 
+    fn knows_clock(&self) -> bool {
+        self.clock.now().is_some()
+    }
+
     async fn init(&self) -> Result<Vec<TableStatus>> {
         let locks = TableSpec {
             name: &self.locks_table,
@@ -371,11 +401,11 @@ impl Store for DynamoStore {
             .transpose()
     }
 
-    async fn swap_lock(&self, expected_revision: Option<u64>, write: &LockWrite) -> Result<Swap> {
+    async fn swap_lock(&self, expected: Expect, write: &LockWrite) -> Result<Swap> {
         match self
             .client
             .transact_write_items()
-            .set_transact_items(Some(self.lock_write_items(expected_revision, write)))
+            .set_transact_items(Some(self.lock_write_items(expected, write)))
             .send()
             .await
         {
@@ -436,16 +466,16 @@ impl Store for DynamoStore {
             .collect())
     }
 
-    async fn swap_locks(&self, writes: &[(Option<u64>, LockWrite)]) -> Result<SwapAll> {
-        if let [(expected_revision, write)] = writes {
-            return Ok(match self.swap_lock(*expected_revision, write).await? {
+    async fn swap_locks(&self, writes: &[(Expect, LockWrite)]) -> Result<SwapAll> {
+        if let [(expected, write)] = writes {
+            return Ok(match self.swap_lock(*expected, write).await? {
                 Swap::Done => SwapAll::Done,
                 Swap::Conflict(_) => SwapAll::Conflict,
             });
         }
         let items = writes
             .iter()
-            .flat_map(|(expected_revision, write)| self.lock_write_items(*expected_revision, write))
+            .flat_map(|(expected, write)| self.lock_write_items(*expected, write))
             .collect();
         match self
             .client
