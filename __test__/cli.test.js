@@ -26,7 +26,7 @@ for (const store of STORES) {
       assert.equal(first.json.meta, 'https://ci/1')
       assert.equal(first.json.active, true)
       assert.equal(first.json.uberlock, false)
-      assert.equal(first.json.fencingToken, 1)
+      assert.equal(first.json.fencingToken, first.json.createdAt, 'the fencing token is the stamp of the acquisition')
       const ttl = first.json.expiresAt - first.json.updatedAt
       assert.equal(ttl, 20 * 60 * 1000, 'default lease is 20 minutes')
       assert.deepEqual(
@@ -93,7 +93,7 @@ for (const store of STORES) {
       assert.equal(got.code, 0, got.stderr)
       assert.equal(got.json.user, 'bob')
       assert.notEqual(got.json.id, held.json.id)
-      assert.equal(got.json.fencingToken, held.json.fencingToken + 1)
+      assert.ok(got.json.fencingToken > held.json.fencingToken, 'fencing tokens increase')
     })
 
     it('a lease expires after --ttl and someone else may take the env', async () => {

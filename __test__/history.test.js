@@ -50,7 +50,8 @@ for (const store of STORES) {
       assert.equal(history[2].endedAt, bob.expiresAt, 'expired when its lease ran out')
       assert.ok(history[3].endedAt >= alice.createdAt && history[3].endedAt <= bob.createdAt)
       assert.equal(history[3].meta, 'https://ci/1')
-      assert.deepEqual(history.map((h) => h.fencingToken), [4, 3, 2, 1])
+      assert.deepEqual(history.map((h) => h.fencingToken), [dave, carol, bob, alice].map((l) => l.fencingToken))
+      assert.ok(history.every((h, n) => n === 0 || h.fencingToken < history[n - 1].fencingToken), 'tokens grow with each acquisition')
       assert.deepEqual(history.map((h) => h.acquiredAt), [dave, carol, bob, alice].map((l) => l.createdAt))
 
       const limited = await ok(['locks', 'history', '--env', 'prod', '--limit', '2'], env)

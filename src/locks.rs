@@ -181,6 +181,7 @@ pub fn decide_lock(
         meta: request.meta.for_fresh(),
         expires_at: expires_at(request.uberlock),
         fencing_token: (now.max(0) as u64).max(previous.map_or(0, |l| l.fencing_token) + 1),
+        acquisitions: previous.map_or(0, |l| l.acquisitions) + 1,
         revision: previous.map_or(0, |l| l.revision) + 1,
         queue: previous.map_or_else(Vec::new, |l| l.queue.clone()),
         next_ticket: previous.map_or(0, |l| l.next_ticket),
@@ -321,8 +322,10 @@ pub fn decide_restamp(writes: &Writes, time: StoreTime) -> Writes {
                 revision: first.revision + 1,
                 ..first.clone()
             };
+            // The holder's attributes only: the store counted the acquisition in the first write.
             let write = LockWrite {
                 restamped: Some(Hold::of(first)),
+                keeps_queue: true,
                 ..holding(lock, None)
             };
             (Expect::Revision(first.revision), write)
@@ -331,18 +334,13 @@ pub fn decide_restamp(writes: &Writes, time: StoreTime) -> Writes {
 }
 
 /// A request's first write: every env taken in one write, unread. From a fresh process the
-/// store's clock is not known yet, so the stamps come from this machine's clock, a margin
-/// ahead; the write's answer tells the store's clock, and a stamp it does not confirm is
-/// written again before anything is reported. Losing that second write means the env was
-/// taken from under a stamp too far behind: never held.
+/// store's clock is not known yet, so the stamps come from this machine's clock; the write's
+/// answer tells the store's clock, and a stamp it does not confirm is written again before
+/// anything is reported. Losing that second write means the env was taken from under a stamp
+/// too far behind: never held.
 async fn take_unread(store: &dyn Store, request: &LockRequest) -> Result<Unread> {
     let guessed = !store.knows_clock();
-    let time = if guessed {
-        StoreTime::guessed(store.now().latest)
-    } else {
-        store.now()
-    };
-    let (writes, acquired) = decide_unread(request, time);
+    let (writes, acquired) = decide_unread(request, store.now());
     if let Some(rows) = write_all(store, &writes, &request.envs).await? {
         return Ok(Unread::Found(rows));
     }
@@ -945,22 +943,25 @@ mod tests {
     }
 
     #[test]
-    fn a_lock_stamped_from_a_guessed_clock_is_stamped_again_unless_the_store_clock_confirms_it() {
+    fn a_lock_stamped_from_this_machine_s_clock_is_stamped_again_unless_the_store_s_confirms_it() {
         let request = request("alice", false);
-        let (writes, _) = decide_unread(&request, StoreTime::guessed(100_000));
-        let stamp = 100_000 + crate::store::clock::GUESS_MARGIN_MS;
-        assert_eq!(writes[0].1.lock.created_at, stamp);
-        let known = |latest: i64| StoreTime {
-            earliest: latest - 1_000,
-            latest,
+        let (writes, _) = decide_unread(&request, StoreTime::exact(100_000));
+        let known = |earliest: i64| StoreTime {
+            earliest,
+            latest: earliest + 1_050,
         };
-        // In step: the stamp is at or after the latest the store's clock may read, by at most
-        // the margin.
-        assert!(decide_restamp(&writes, known(stamp)).is_empty());
-        assert!(decide_restamp(&writes, known(100_000)).is_empty());
+        // In step: the stamp is within what the store's clock read over the round trip (its
+        // `Date` truncated to the second, so its earliest may trail by up to a second).
+        for earliest in [98_950, 99_500, 100_000, 101_000] {
+            assert!(
+                decide_restamp(&writes, known(earliest)).is_empty(),
+                "{earliest}"
+            );
+        }
         // This machine's clock ran 30 minutes behind (or ahead): stamped again from the store's.
-        for latest in [stamp + 1_800_000, stamp - 1_800_000] {
-            let again = decide_restamp(&writes, known(latest));
+        for earliest in [1_900_000, 100_000 - 1_800_000, 98_949, 101_001] {
+            let latest = earliest + 1_050;
+            let again = decide_restamp(&writes, known(earliest));
             let [(expected, write)] = again.as_slice() else {
                 panic!("one env, one write")
             };

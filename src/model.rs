@@ -21,8 +21,13 @@ pub struct Lock {
     pub meta: String,
     /// `None` for an uberlock, which never expires.
     pub expires_at: Option<i64>,
-    /// Grows with every new acquisition of the env, so a deploy target can refuse a stale holder.
+    /// Grows with every new acquisition of the env, so a deploy target can refuse a stale holder:
+    /// the acquisition's stamp, or one more than the previous token if that is more.
     pub fencing_token: u64,
+    /// How many times the env has been acquired. A lock taken in one write without a read
+    /// does not know it: the store counts it in that write (so it is exact only as read back).
+    #[serde(skip)]
+    pub acquisitions: u64,
     /// Changes on every write; each write is conditional on the revision it read. A waiter's
     /// heartbeat does not change it, so heartbeats never make other writes conflict.
     #[serde(skip)]
@@ -273,6 +278,7 @@ mod tests {
             meta: "CLI".into(),
             expires_at: Some(100),
             fencing_token: 1,
+            acquisitions: 1,
             revision: 1,
             queue: Vec::new(),
             next_ticket: 0,

@@ -350,7 +350,10 @@ async fn lock_rules_work_end_to_end(fixture: Fixture) {
     .unwrap()
     .swap_remove(0);
     assert!(taken.fencing_token > held.fencing_token);
-    assert_eq!(taken.fencing_token, taken.created_at as u64, "the take's stamp");
+    assert_eq!(
+        taken.fencing_token, taken.created_at as u64,
+        "the take's stamp"
+    );
     assert!(matches!(
         locks::try_lock(store, &request("production", "carol", true)).await.unwrap(),
         Attempt::Acquired(taken) if matches!(
@@ -656,7 +659,11 @@ async fn a_write_expecting_a_free_env_takes_only_a_free_one(fixture: Fixture) {
     // No row at all.
     let (expected, write) = take("new");
     assert_eq!(store.swap_lock(expected, &write).await.unwrap(), Swap::Done);
-    assert_eq!(store.load_lock("new").await.unwrap(), Some(write.lock));
+    let first = Lock {
+        acquisitions: 1,
+        ..write.lock
+    };
+    assert_eq!(store.load_lock("new").await.unwrap(), Some(first));
     let released = Lock {
         active: false,
         ..lock("x", "alice", 3)
@@ -723,9 +730,14 @@ async fn a_write_expecting_a_free_env_takes_only_a_free_one(fixture: Fixture) {
         let swapped = store.swap_lock(expected, &write).await.unwrap();
         if free {
             assert_eq!(swapped, Swap::Done, "{case}");
+            // Counted by the store, one more than the row it replaced.
+            let counted = Lock {
+                acquisitions: row.acquisitions + 1,
+                ..write.lock
+            };
             assert_eq!(
                 store.load_lock(&env).await.unwrap(),
-                Some(write.lock),
+                Some(counted),
                 "{case}"
             );
         } else {

@@ -228,6 +228,7 @@ fn unheld(env: &str) -> Lock {
         meta: String::new(),
         expires_at: None,
         fencing_token: 0,
+        acquisitions: 0,
         revision: 0,
         queue: Vec::new(),
         next_ticket: 0,

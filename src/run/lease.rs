@@ -112,6 +112,7 @@ pub(super) mod tests {
             meta: "CLI".into(),
             expires_at: ttl_ms.map(|ttl| updated_at + ttl),
             fencing_token: 1,
+            acquisitions: 1,
             revision: 1,
             queue: vec![],
             next_ticket: 0,

@@ -129,6 +129,7 @@ mod tests {
             meta: "CLI".into(),
             expires_at,
             fencing_token: 1,
+            acquisitions: 1,
             revision: 1,
             queue: vec![],
             next_ticket: 0,

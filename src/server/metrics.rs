@@ -57,7 +57,7 @@ impl Default for Metrics {
         );
         registry.register(
             "lock_acquisitions",
-            "Acquisitions of each env since it was first locked (its fencing token), for envs held or recently held",
+            "Acquisitions of each env since it was first locked, for envs held or recently held",
             acquisitions.clone(),
         );
         registry.register(
@@ -90,12 +90,12 @@ impl Metrics {
                 held += 1;
                 uber += i64::from(lock.uberlock);
             }
-            // The fencing token counts the env's acquisitions and only grows, so the counter
+            // The row counts the env's acquisitions and the count only grows, so the counter
             // catches up with it.
             let counter = self.acquisitions.get_or_create(&EnvLabels {
                 env: lock.env.clone(),
             });
-            counter.inc_by(lock.fencing_token.saturating_sub(counter.get()));
+            counter.inc_by(lock.acquisitions.saturating_sub(counter.get()));
         }
         self.envs_held.set(held);
         self.envs_uberlocked.set(uber);
@@ -127,7 +127,7 @@ impl Metrics {
 mod tests {
     use super::*;
 
-    fn lock(env: &str, token: u64, uberlock: bool, expires_at: Option<i64>) -> Lock {
+    fn lock(env: &str, acquisitions: u64, uberlock: bool, expires_at: Option<i64>) -> Lock {
         Lock {
             id: "id".into(),
             user: "alice".into(),
@@ -138,7 +138,8 @@ mod tests {
             uberlock,
             meta: "CLI".into(),
             expires_at,
-            fencing_token: token,
+            fencing_token: acquisitions,
+            acquisitions,
             revision: 1,
             queue: vec![],
             next_ticket: 0,

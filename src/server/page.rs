@@ -273,6 +273,7 @@ mod tests {
             meta: meta.into(),
             expires_at: (!uberlock).then_some(NOW + 8 * 60_000),
             fencing_token: 42,
+            acquisitions: 42,
             revision: 3,
             queue: vec![],
             next_ticket: 0,

@@ -334,6 +334,7 @@ mod tests {
             meta: meta.into(),
             expires_at: (!uberlock).then_some(20 * 60_000),
             fencing_token: 1,
+            acquisitions: 1,
             revision: 1,
             queue: vec![],
             next_ticket: 0,

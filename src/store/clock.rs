@@ -34,31 +34,19 @@ impl StoreTime {
         self.latest - self.earliest
     }
 
-    /// The store's clock guessed from this machine's wall clock `local`, before any response
-    /// has told it: wide by [`GUESS_MARGIN_MS`] on either side. A write stamped from its
-    /// `latest` stands only if [`StoreTime::confirms`] the stamp once the clock is known.
-    pub fn guessed(local: i64) -> StoreTime {
-        StoreTime {
-            earliest: local - GUESS_MARGIN_MS,
-            latest: local + GUESS_MARGIN_MS,
-        }
-    }
-
-    /// Whether a stamp made from a guessed clock, for a write that this clock (read after its
-    /// response) has seen land, is one a known clock could have made: not before `latest`, so
-    /// nobody sees its lease shorter than asked, and at most the margin after it, so nobody
-    /// sees it much longer.
+    /// Whether a stamp taken from this machine's wall clock, for a write that this clock (read
+    /// after the write's answer) has seen land, stands: no later than the latest the store's
+    /// clock may read, and at most [`STAMP_TOLERANCE_MS`] before the earliest.
     pub fn confirms(&self, stamp: i64) -> bool {
-        (self.latest..=self.latest + GUESS_MARGIN_MS).contains(&stamp)
+        (self.earliest - STAMP_TOLERANCE_MS..=self.latest).contains(&stamp)
     }
 }
 
-/// How far ahead of this machine's clock a write stamps before the store's clock is known.
-/// With a clock in step (NTP keeps it within tens of ms) and a round trip under a second, the
-/// stamp lands between the latest the store's clock may read when the answer comes (up to a
-/// `Date`'s second and the round trip ahead of it) and that plus the margin; a clock about a
-/// second or more off gets the write stamped again.
-pub const GUESS_MARGIN_MS: i64 = 2_000;
+/// How far behind the store's clock a stamp from this machine's clock may be and stand. A
+/// clock in step (NTP keeps it within tens of ms) always passes with a round trip under a
+/// second: the answer's `Date` is truncated to the second. A lease so stamped looks shorter
+/// than asked by what the clock is behind, under a second; a clock further off is corrected.
+pub const STAMP_TOLERANCE_MS: i64 = 1_000;
 
 /// The resolution of an HTTP `Date`: the server's clock is up to this much past it.
 const DATE_RESOLUTION_MS: i64 = 1_000;

@@ -14,10 +14,11 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
-/// 2: the `holds` table (lock history); 3: the queue of each lock row (`queue`, `nextTicket`).
+/// 2: the `holds` table (lock history); 3: the queue of each lock row (`queue`, `nextTicket`);
+/// 4: each lock row's count of `acquisitions` (the fencing token counted them until then).
 /// Every statement is `IF NOT EXISTS`, so an older file gets what it lacks, and the columns a
 /// lock row gained are added to a file that lacks them.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS locks (
     env          TEXT PRIMARY KEY,
@@ -32,7 +33,8 @@ CREATE TABLE IF NOT EXISTS locks (
     fencingToken INTEGER NOT NULL,
     revision     INTEGER NOT NULL,
     queue        TEXT NOT NULL DEFAULT '[]',
-    nextTicket   INTEGER NOT NULL DEFAULT 0
+    nextTicket   INTEGER NOT NULL DEFAULT 0,
+    acquisitions INTEGER NOT NULL DEFAULT 0
 );
 CREATE INDEX IF NOT EXISTS locks_active ON locks (env) WHERE active = 1;
 CREATE TABLE IF NOT EXISTS jobs (
@@ -66,11 +68,12 @@ CREATE INDEX IF NOT EXISTS holds_forget ON holds (forgetAt);
 "#;
 const LOCK_COLUMNS: &str =
     "env, id, user, createdAt, updatedAt, active, uberlock, meta, expiresAt, \
-     fencingToken, revision, queue, nextTicket";
+     fencingToken, revision, queue, nextTicket, acquisitions";
 /// The columns a lock row gained after the first schema, with their definitions.
-const ADDED_LOCK_COLUMNS: [(&str, &str); 2] = [
+const ADDED_LOCK_COLUMNS: [(&str, &str); 3] = [
     ("queue", "TEXT NOT NULL DEFAULT '[]'"),
     ("nextTicket", "INTEGER NOT NULL DEFAULT 0"),
+    ("acquisitions", "INTEGER NOT NULL DEFAULT 0"),
 ];
 const JOB_COLUMNS: &str = "id, user, jobname, version, started, ended, skipped";
 const HOLD_COLUMNS: &str = r#"env, id, user, meta, uberlock, fencingToken, acquiredAt, expiresAt, endedAt, "end", endedBy"#;
@@ -159,6 +162,10 @@ fn add_missing_lock_columns(conn: &Connection) -> rusqlite::Result<()> {
             conn.execute_batch(&format!(
                 "ALTER TABLE locks ADD COLUMN {column} {definition}"
             ))?;
+            if column == "acquisitions" {
+                // Until then, the fencing token counted acquisitions.
+                conn.execute_batch("UPDATE locks SET acquisitions = fencingToken")?;
+            }
         }
     }
     Ok(())
@@ -243,6 +250,7 @@ fn lock_from_row(row: &Row) -> rusqlite::Result<Lock> {
         revision: row.get(10)?,
         queue: queue_from_json(11, &queue)?,
         next_ticket: row.get(12)?,
+        acquisitions: row.get(13)?,
     })
 }
 
@@ -324,8 +332,15 @@ fn put_lock(
     conn: &Connection,
     write: &LockWrite,
     current: Option<&Lock>,
+    expected: Expect,
     retention: Duration,
 ) -> rusqlite::Result<()> {
+    // A holder's write keeps the count; a lock written unread is counted here, as on DynamoDB.
+    let acquisitions = match (current, expected) {
+        (Some(row), _) if write.keeps_queue => row.acquisitions,
+        (row, Expect::FreeBefore(_)) => row.map_or(0, |row| row.acquisitions) + 1,
+        _ => write.lock.acquisitions,
+    };
     let (queue, next_ticket) = match current {
         Some(row) if write.keeps_queue => (row.queue.clone(), row.next_ticket),
         _ => {
@@ -343,7 +358,7 @@ fn put_lock(
     let lock = &write.lock;
     conn.prepare_cached(&format!(
         "INSERT OR REPLACE INTO locks ({LOCK_COLUMNS}) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)"
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
     ))?
     .execute(params![
         lock.env,
@@ -359,6 +374,7 @@ fn put_lock(
         lock.revision,
         queue_to_json(&queue),
         next_ticket,
+        acquisitions,
     ])?;
     if let Some(hold) = &write.restamped {
         conn.prepare_cached("DELETE FROM holds WHERE env = ?1 AND hold = ?2")?
@@ -420,7 +436,7 @@ impl Store for SqliteStore {
             if !expected.admits(current.as_ref()) {
                 return Ok(Swap::Conflict(current));
             }
-            put_lock(&tx, &write, current.as_ref(), retention)?;
+            put_lock(&tx, &write, current.as_ref(), expected, retention)?;
             tx.commit()?;
             Ok(Swap::Done)
         })
@@ -455,8 +471,8 @@ impl Store for SqliteStore {
                 }
                 rows.push(current);
             }
-            for ((_, write), current) in writes.iter().zip(&rows) {
-                put_lock(&tx, write, current.as_ref(), retention)?;
+            for ((expected, write), current) in writes.iter().zip(&rows) {
+                put_lock(&tx, write, current.as_ref(), *expected, retention)?;
             }
             tx.commit()?;
             Ok(SwapAll::Done)
@@ -614,6 +630,7 @@ mod tests {
             meta: "CLI".into(),
             expires_at: Some(created_at + 60_000),
             fencing_token: revision,
+            acquisitions: revision,
             revision,
             queue: Vec::new(),
             next_ticket: 0,

@@ -107,6 +107,7 @@ pub fn lock(env: &str, user: &str, revision: u64) -> Lock {
         meta: "CLI".into(),
         expires_at: Some(now + 60_000),
         fencing_token: 7,
+        acquisitions: 7,
         revision,
         queue: Vec::new(),
         next_ticket: 0,

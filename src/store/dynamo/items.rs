@@ -34,6 +34,10 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
             "revision".into(),
             AttributeValue::N(lock.revision.to_string()),
         ),
+        (
+            ACQUISITIONS_ATTRIBUTE.into(),
+            AttributeValue::N(lock.acquisitions.to_string()),
+        ),
         (QUEUE_ATTRIBUTE.into(), queue_value(&lock.queue)),
         (
             NEXT_TICKET_ATTRIBUTE.into(),
@@ -71,6 +75,11 @@ pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
         meta: fields.string("meta")?,
         expires_at: fields.optional_number("expiresAt")?,
         fencing_token: fields.number("fencingToken")?,
+        // Rows written before the count have their fencing token, which counted acquisitions.
+        acquisitions: match fields.optional_number(ACQUISITIONS_ATTRIBUTE)? {
+            Some(count) => count,
+            None => fields.number("fencingToken")?,
+        },
         revision: fields.number("revision")?,
         queue: fields.queue()?,
         // Rows written before the queue have neither attribute: an empty line, no ticket yet.
@@ -81,6 +90,7 @@ pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
 /// The map attribute of a lock row that holds its queue: waiter id -> entry.
 pub(super) const QUEUE_ATTRIBUTE: &str = "queue";
 pub(super) const NEXT_TICKET_ATTRIBUTE: &str = "nextTicket";
+pub(super) const ACQUISITIONS_ATTRIBUTE: &str = "acquisitions";
 
 pub(super) fn queue_value(queue: &[Waiter]) -> AttributeValue {
     AttributeValue::M(
@@ -323,6 +333,7 @@ mod tests {
             meta: "CLI".into(),
             expires_at: Some(61_000),
             fencing_token: 3,
+            acquisitions: 3,
             revision: 7,
             queue: vec![Waiter {
                 id: "w".into(),
