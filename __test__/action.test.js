@@ -181,7 +181,7 @@ for (const store of STORES) {
       assert.deepEqual(runner.outputs(), {
         'lock-id': staging.id,
         'fencing-token': String(staging.fencingToken),
-        'fencing-tokens': 'staging=1,production=1,eu=1',
+        'fencing-tokens': ['staging', 'production', 'eu'].map((env) => `${env}=${locks.find((l) => l.env === env).fencingToken}`).join(','),
       })
       assert.deepEqual(runner.state(), { envs: '["staging","production","eu"]', user: 'hubot' })
       const post = await runner.post()
