@@ -10,13 +10,12 @@
 //! interval: a lease counts as over only once the store's clock has certainly passed its
 //! `expiresAt` (the interval's earliest end), and stamps (`updatedAt`, `expiresAt`) come from
 //! its latest end, so nobody sees a lease shorter than its `--ttl`. A client's skewed clock
-//! therefore neither takes a live lease nor stretches or cuts its own. Every
-//! attempt reads the row before writing, so the store's clock is known before the first stamp.
-//! (Should a lock on a free env become a single write without that read, the rule stays: that
-//! write conditions only on "free", which needs no time; its response tells the store's clock,
-//! and if its stamp turns out further off than the clock's uncertainty, one more write on the
-//! revision just written corrects it before the lock is reported taken; losing that write
-//! means it was never held.)
+//! therefore neither takes a live lease nor stretches or cuts its own. The one exception is a
+//! fresh process's first write, made before any response told it the store's clock: it takes
+//! only a free env, which needs no time, and its stamp, from this machine's clock, stands only
+//! if the answer's clock confirms it; otherwise one more write on the revision just written
+//! stamps it again before the lock is reported taken (losing that write means it was never
+//! held).
 
 use crate::error::{Error, Result};
 use crate::model::{Hold, HoldEnd, Lock};
@@ -324,7 +323,7 @@ pub fn decide_restamp(writes: &Writes, time: StoreTime) -> Writes {
             };
             // The holder's attributes only: the store counted the acquisition in the first write.
             let write = LockWrite {
-                restamped: Some(Hold::of(first)),
+                restamped: Some(Hold::of(first).key()),
                 keeps_queue: true,
                 ..holding(lock, None)
             };
@@ -973,7 +972,7 @@ mod tests {
                 (&lock.id, lock.fencing_token, lock.revision),
                 (&first.id, first.fencing_token, first.revision + 1)
             );
-            assert_eq!(write.restamped, Some(Hold::of(first)));
+            assert_eq!(write.restamped, Some(Hold::of(first).key()));
             assert_eq!(write.holds, [Hold::of(lock)]);
         }
     }

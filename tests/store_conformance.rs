@@ -764,7 +764,7 @@ async fn a_restamped_acquisition_moves_its_hold(fixture: Fixture) {
         ..first.clone()
     };
     let write = LockWrite {
-        restamped: Some(Hold::of(&first)),
+        restamped: Some(Hold::of(&first).key()),
         ..holding(&again)
     };
     assert_eq!(

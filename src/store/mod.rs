@@ -79,9 +79,10 @@ pub struct LockWrite {
     /// guarantees the same waiters. This lets a holder renew or release from the copy it
     /// last wrote, in one request, without putting back its waiters' old heartbeats.
     pub keeps_queue: bool,
-    /// A hold row this write deletes: the same acquisition as a one-write lock first stamped
-    /// it from a client clock found off (the write stamps it again, `holds` has it anew).
-    pub restamped: Option<Hold>,
+    /// The key ([`Hold::key`]) of a hold row of the env this write deletes: the same
+    /// acquisition as a one-write lock first stamped it from a client clock found off (the
+    /// write stamps it again, and `holds` has it anew).
+    pub restamped: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -378,7 +378,7 @@ fn put_lock(
     ])?;
     if let Some(hold) = &write.restamped {
         conn.prepare_cached("DELETE FROM holds WHERE env = ?1 AND hold = ?2")?
-            .execute(params![hold.env, hold.key()])?;
+            .execute(params![write.lock.env, hold])?;
     }
     for hold in &write.holds {
         put_hold(conn, hold, retention)?;

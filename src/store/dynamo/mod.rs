@@ -1,8 +1,7 @@
 //! The shared store on DynamoDB. Locks are keyed by env, so a lock decision is one
 //! TransactWriteItems (after a consistent GetItem, unless it takes a free env unread): the lock
-//! row's conditional Put and the Puts of the hold
-//! rows it records in the history table (keyed by env and acquisition, so an env's newest holds
-//! are one Query). Jobs are keyed by version with a time-ordered UUIDv7 id, and a `ByJobname`
+//! row's conditional write and the Puts of the hold rows it records in the history table
+//! (keyed by env and acquisition, so an env's newest holds are one Query). Jobs are keyed by version with a time-ordered UUIDv7 id, and a `ByJobname`
 //! index answers the recent-jobs window. Every listing is a Query, never a Scan: active locks
 //! come from a sparse index that holds only active rows.
 
@@ -158,8 +157,8 @@ impl DynamoStore {
         let restamped = write.restamped.iter().map(|hold| {
             let delete = Delete::builder()
                 .table_name(&self.history_table)
-                .key("env", AttributeValue::S(hold.env.clone()))
-                .key("hold", AttributeValue::S(hold.key()))
+                .key("env", AttributeValue::S(write.lock.env.clone()))
+                .key("hold", AttributeValue::S(hold.clone()))
                 .build()
                 .expect("table name and key are set");
             TransactWriteItem::builder().delete(delete).build()
