@@ -11,7 +11,7 @@
 #[macro_use]
 mod common;
 
-use common::{holding, job, lock, request, Fixture};
+use common::{holding, job, lock, put_first, request, Fixture};
 use daplaya::error::Error;
 use daplaya::jobs::{self, EndRequest};
 use daplaya::locks::{self, Acquired, Attempt, Meta, NotReleased, Released, Wait, WaitPolicy};
@@ -436,10 +436,7 @@ async fn a_lock_write_records_its_holds_atomically(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     let first = lock("production", "alice", 1);
-    store
-        .swap_lock(Expect::Absent, &holding(&first))
-        .await
-        .unwrap();
+    put_first(store, &first).await;
     // A losing write changes neither the lock row nor the history.
     let rival = lock("production", "bob", 1);
     assert_eq!(
@@ -722,10 +719,7 @@ async fn a_write_expecting_a_free_env_takes_only_a_free_one(fixture: Fixture) {
             env: env.clone(),
             ..row
         };
-        store
-            .swap_lock(Expect::Absent, &holding(&row))
-            .await
-            .unwrap();
+        put_first(store, &row).await;
         let (expected, write) = take(&env);
         let swapped = store.swap_lock(expected, &write).await.unwrap();
         if free {
@@ -753,10 +747,7 @@ async fn a_restamped_acquisition_moves_its_hold(fixture: Fixture) {
     let store = fixture.connect().await;
     let store = store.as_ref();
     let first = lock("production", "alice", 1);
-    store
-        .swap_lock(Expect::Absent, &holding(&first))
-        .await
-        .unwrap();
+    put_first(store, &first).await;
     let again = Lock {
         created_at: first.created_at + 1_000,
         updated_at: first.created_at + 1_000,

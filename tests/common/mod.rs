@@ -6,7 +6,7 @@ use daplaya::locks::{LockRequest, Meta};
 use daplaya::model::{Hold, Job, Lock};
 use daplaya::store::dynamo::DynamoStore;
 use daplaya::store::sqlite::SqliteStore;
-use daplaya::store::{LockWrite, Store};
+use daplaya::store::{Expect, LockWrite, Store};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -135,6 +135,14 @@ pub fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
         ttl: Duration::from_secs(60),
         supersede: false,
     }
+}
+
+/// Writes `lock` as the first row of its env, with its hold.
+pub async fn put_first(store: &dyn Store, lock: &Lock) {
+    store
+        .swap_lock(Expect::Absent, &holding(lock))
+        .await
+        .unwrap();
 }
 
 /// A lock row written with the hold it records, as the rules write a fresh or renewed lock.
