@@ -6,6 +6,8 @@
 // is one Query however long the history.
 const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
+const fs = require('node:fs')
+const path = require('node:path')
 const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
 const daplaya = require('..')
 const { STORES, run, runJson } = require('./helpers.js')
@@ -24,9 +26,9 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
   })
   after(() => proxy.stop())
 
-  async function requestsOf(args) {
+  async function requestsOf(args, extraEnv = {}) {
     const start = proxy.log.length
-    const result = await run(args, { env })
+    const result = await run(args, { env: { ...env, ...extraEnv } })
     return { result, operations: proxy.log.slice(start).map((entry) => entry.operation) }
   }
 
@@ -34,18 +36,20 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
   // here. A lock writes first, unread: one TransactWriteItems (the lock row, conditional on the
   // env being free with nobody in line, and its hold row). When the env is not free, that write
   // fails and carries the row, and the lock decides on it (a renewal by its holder writes once
-  // more). A release reads the row and writes it with the hold it ends: the release reports the
-  // hold and the history records it, and no single write can learn it (see the README). The
-  // process holding a lock (`locks run`) renews and releases it with a write on the revision it
-  // last wrote, reading nothing.
+  // more). A release on the machine that took the lock writes on the copy it kept, unread, in
+  // one TransactWriteItems; elsewhere it reads the row first. The process holding a lock
+  // (`locks run`) renews and releases it with a write on the revision it last wrote.
   const LOCK = ['TransactWriteItems']
   const LOCK_BY_ITS_HOLDER = ['TransactWriteItems', 'TransactWriteItems']
   const LOCK_HELD_ELSEWHERE = ['TransactWriteItems']
-  const RELEASE = ['GetItem', 'TransactWriteItems']
-  const RELEASE_SEVERAL = ['BatchGetItem', 'TransactWriteItems']
+  const RELEASE = ['TransactWriteItems']
+  const RELEASE_ELSEWHERE = ['GetItem', 'TransactWriteItems']
+  const RELEASE_SEVERAL_ELSEWHERE = ['BatchGetItem', 'TransactWriteItems']
   const RELEASE_NOT_HELD = ['GetItem']
   const RENEWAL = ['TransactWriteItems']
   const RELEASE_BY_HOLDER = ['TransactWriteItems']
+  // A release from a machine that did not take the lock (it keeps no copy of it).
+  const ELSEWHERE = { DAPLAYA_STATE_DIR: '' }
 
   // Every command, in order (each row may rely on the rows above it): arguments, exit code,
   // requests. Counted exactly, as the operations the proxy saw, never timed.
@@ -62,7 +66,14 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     ['uberlock', ['locks', 'lock', '--env', 'frozen', '--user', 'alice', '--uberlock'], 0, LOCK],
     ['release an uberlock', ['locks', 'release', '--env', 'frozen', '--user', 'alice', '--uberlock'], 0, RELEASE],
     ['lock several envs, uncontended', ['locks', 'lock', '--env', 'eu', '--env', 'us', '--user', 'alice'], 0, LOCK],
-    ['release several envs', ['locks', 'release', '--env', 'eu', '--env', 'us', '--user', 'alice'], 0, RELEASE_SEVERAL],
+    ['release several envs', ['locks', 'release', '--env', 'eu', '--env', 'us', '--user', 'alice'], 0, RELEASE],
+    // Envs not written within the last second: a stamp from a known clock (the renewal's above)
+    // may run up to a second ahead of this machine's, and a one-write lock stamped below the
+    // env's last write reads it first.
+    ['lock (to release elsewhere)', ['locks', 'lock', '--env', 'stage', '--user', 'alice'], 0, LOCK],
+    ['release on another machine', ['locks', 'release', '--env', 'stage', '--user', 'alice'], 0, RELEASE_ELSEWHERE, ELSEWHERE],
+    ['lock several envs (to release elsewhere)', ['locks', 'lock', '--env', 'asia', '--env', 'africa', '--user', 'alice'], 0, LOCK],
+    ['release several envs on another machine', ['locks', 'release', '--env', 'asia', '--env', 'africa', '--user', 'alice'], 0, RELEASE_SEVERAL_ELSEWHERE, ELSEWHERE],
     ['history', ['locks', 'history', '--env', 'prod'], 0, ['Query']],
     ['jobs start', ['jobs', 'start', '--jobname', 'deploy', '--user', 'alice', '--gitversion', 'v1'], 0, ['PutItem']],
     ['jobs get', ['jobs', 'get', '--jobname', 'deploy', '--gitversion', 'v1'], 0, ['Query']],
@@ -73,9 +84,9 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     ['jobs skipped', ['jobs', 'skipped', '--jobname', 'deploy'], 0, ['Query']],
     ['completions (no store)', ['completions', 'bash'], 0, []],
   ]
-  for (const [name, args, code, expected] of cases) {
+  for (const [name, args, code, expected, extraEnv] of cases) {
     it(`${name}: ${expected.length} request(s)${expected.length ? `, ${expected.join(' + ')}` : ''}`, async () => {
-      const { result, operations } = await requestsOf(args)
+      const { result, operations } = await requestsOf(args, extraEnv)
       assert.equal(result.code, code, result.stderr)
       assert.equal(operations.length, expected.length, `daplaya ${args.join(' ')} made ${operations.join(' + ') || 'no request'}`)
       assert.deepEqual(operations, expected)
@@ -96,6 +107,20 @@ describe('DynamoDB requests per command', { skip: dynamodb.skip }, () => {
     for (let i = 0; i < renewals.length; i += RENEWAL.length) {
       assert.deepEqual(renewals.slice(i, i + RENEWAL.length), RENEWAL, operations.join(' '))
     }
+  })
+
+  it('a copy of the lock that cannot be read costs a read, never the release', async () => {
+    const held = await runJson(['locks', 'lock', '--env', 'garbled', '--user', 'alice'], { env })
+    assert.equal(held.code, 0, held.stderr)
+    const dir = process.env.DAPLAYA_STATE_DIR
+    const copies = fs.readdirSync(dir).filter((name) => name.startsWith('held-'))
+    assert.ok(copies.length > 0, 'the lock left a copy')
+    for (const name of copies) fs.writeFileSync(path.join(dir, name), '{"id": ')
+    const { result, operations } = await requestsOf(['locks', 'release', '--env', 'garbled', '--user', 'alice', '--json'])
+    assert.equal(result.code, 0, result.stderr)
+    const released = JSON.parse(result.stdout)
+    assert.deepEqual([released.released, released.lock.id], [true, held.json.id])
+    assert.deepEqual(operations, RELEASE_ELSEWHERE)
   })
 
   it('a locker that loses the race reads nothing more: the failed write returns the holder', async () => {

@@ -27,6 +27,7 @@ function baseEnv() {
   for (const [key, value] of Object.entries(process.env)) {
     if (!/^(CI|DAPLAYA_|AWS_|NO_COLOR)/.test(key)) env[key] = value
   }
+  env.DAPLAYA_STATE_DIR = STATE_DIR
   return env
 }
 
@@ -42,6 +43,11 @@ function tempDir() {
   madeDirs.push(dir)
   return dir
 }
+
+// The copies of the locks this "machine" took (README, Stores) live in this test file's own
+// directory, for its CLI runs and for the API called in this process alike.
+const STATE_DIR = tempDir()
+process.env.DAPLAYA_STATE_DIR = STATE_DIR
 
 function uniqueName(prefix) {
   return `${prefix}-${crypto.randomBytes(4).toString('hex')}`

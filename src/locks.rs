@@ -631,7 +631,48 @@ pub async fn release(
     uberlock: bool,
 ) -> Result<Vec<Released>> {
     check_envs(envs)?;
-    let mut rows = store.load_locks(envs).await?;
+    let rows = store.load_locks(envs).await?;
+    release_on(store, envs, user, uberlock, rows, None).await
+}
+
+/// Like [`release`], from `copies`: the rows of `envs` as this machine last wrote them when
+/// `user` took them. The write goes out on the copies, unread, and changes the holder's
+/// attributes only, so it lands only if each row is still exactly its copy (same revision:
+/// the same holder and waiters); a row that changed since makes the release read and decide
+/// as [`release`] does. Copies that are not of `envs`, or not held by `user`, are not used.
+pub async fn release_from(
+    store: &dyn Store,
+    envs: &[String],
+    user: &str,
+    uberlock: bool,
+    copies: Vec<Lock>,
+) -> Result<Vec<Released>> {
+    check_envs(envs)?;
+    let usable = copies.len() == envs.len()
+        && copies
+            .iter()
+            .zip(envs)
+            .all(|(copy, env)| &copy.env == env && copy.user == user && copy.active);
+    if !usable {
+        return release(store, envs, user, uberlock).await;
+    }
+    let rows = copies.into_iter().map(Some).collect();
+    let guessed = !store.knows_clock();
+    release_on(store, envs, user, uberlock, rows, Some(guessed)).await
+}
+
+/// The release loop on `rows`: as read, or, with `unread` (whether the store's clock was a
+/// guess then), copies never read. A write on copies stamped from a guessed clock that the
+/// answer's clock does not confirm is stamped again (as a lock taken unread is); should someone
+/// have written the row in between, the release stands as first stamped.
+async fn release_on(
+    store: &dyn Store,
+    envs: &[String],
+    user: &str,
+    uberlock: bool,
+    mut rows: Vec<Option<Lock>>,
+    mut unread: Option<bool>,
+) -> Result<Vec<Released>> {
     loop {
         let time = store.now();
         let decisions = rows
@@ -642,14 +683,37 @@ pub async fn release(
             .iter()
             .zip(&decisions)
             .filter_map(|(row, decision)| match decision {
-                ReleaseDecision::Write(write) => Some((Expect::read(row.as_ref()), write.clone())),
+                ReleaseDecision::Write(write) => Some((
+                    Expect::read(row.as_ref()),
+                    LockWrite {
+                        keeps_queue: unread.is_some(),
+                        ..write.clone()
+                    },
+                )),
                 ReleaseDecision::Nothing(..) => None,
             })
             .collect();
         if !writes.is_empty() {
             if let Some(now) = write_all(store, &writes, envs).await? {
                 rows = now;
+                unread = None;
                 continue;
+            }
+        }
+        let (mut time, mut decisions) = (time, decisions);
+        let after = store.now();
+        let copies: Vec<Lock> = rows.iter().flatten().cloned().collect();
+        let stands = |(copy, (_, write)): (&Lock, &(Expect, LockWrite))| {
+            after.confirms_after(write.lock.updated_at, copy.updated_at)
+        };
+        if unread == Some(true) && !copies.iter().zip(&writes).all(stands) {
+            let restamps = decide_release_restamp(&copies, after);
+            if write_all(store, &restamps, envs).await?.is_none() {
+                time = after;
+                decisions = restamps
+                    .into_iter()
+                    .map(|(_, write)| ReleaseDecision::Write(write))
+                    .collect();
             }
         }
         let listed = |lock: Lock| queue::as_listed(lock, time);
@@ -663,6 +727,28 @@ pub async fn release(
             })
             .collect());
     }
+}
+
+/// The releases of `copies` (each written on its revision, one up) stamped again from the
+/// store's clock `time`, now known: the lease judged lapsed or not on it, the release stamped
+/// from it. Holder-only writes on the revision the first release wrote.
+pub fn decide_release_restamp(copies: &[Lock], time: StoreTime) -> Writes {
+    copies
+        .iter()
+        .map(|copy| {
+            let write = releasing(copy, time);
+            let lock = Lock {
+                revision: copy.revision + 2,
+                ..write.lock
+            };
+            let write = LockWrite {
+                lock,
+                keeps_queue: true,
+                ..write
+            };
+            (Expect::Revision(copy.revision + 1), write)
+        })
+        .collect()
 }
 
 /// Writes every row or none. `None` once written; after a lost race, the rows of `envs` (the
@@ -975,6 +1061,32 @@ mod tests {
             assert_eq!(write.restamped, Some(Hold::of(first).key()));
             assert_eq!(write.holds, [Hold::of(lock)]);
         }
+    }
+
+    #[test]
+    fn a_release_from_a_copy_is_stamped_again_from_the_store_s_clock() {
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let known = |earliest: i64| StoreTime {
+            earliest,
+            latest: earliest + 1_050,
+        };
+        // Still leased on the store's clock: released now, on the revision the first release wrote.
+        let again = decide_release_restamp(std::slice::from_ref(&held), known(30_000));
+        let [(expected, write)] = again.as_slice() else {
+            panic!("one env, one write")
+        };
+        assert_eq!(*expected, Expect::Revision(held.revision + 1));
+        assert!(write.keeps_queue && !write.lock.active);
+        assert_eq!(
+            (write.lock.updated_at, write.lock.revision),
+            (31_050, held.revision + 2)
+        );
+        assert_eq!(write.holds[0].end, Some(HoldEnd::Released));
+        assert_eq!(write.holds[0].ended_at, Some(31_050));
+        // Its lease had run out on the store's clock: it ended then.
+        let late = decide_release_restamp(std::slice::from_ref(&held), known(90_000));
+        assert_eq!(late[0].1.holds[0].end, Some(HoldEnd::Expired));
+        assert_eq!(late[0].1.holds[0].ended_at, held.expires_at);
     }
 
     #[test]

@@ -38,6 +38,7 @@ conformance!(
     a_renewal_without_meta_keeps_the_meta,
     a_write_expecting_a_free_env_takes_only_a_free_one,
     a_restamped_acquisition_moves_its_hold,
+    a_release_from_a_copy_lands_only_on_that_very_row,
 );
 
 async fn swap_lock_is_a_compare_and_swap(fixture: Fixture) {
@@ -765,5 +766,67 @@ async fn a_restamped_acquisition_moves_its_hold(fixture: Fixture) {
     assert_eq!(
         store.holds("production", None, 10).await.unwrap(),
         [Hold::of(&again)]
+    );
+}
+
+/// `locks::release_from`: a release written on the copy its holder's machine kept, unread. It
+/// lands when the row is still that copy; a row that changed since (renewed elsewhere, or
+/// someone else's now) is read and decided on as any release.
+async fn a_release_from_a_copy_lands_only_on_that_very_row(fixture: Fixture) {
+    let store = fixture.connect().await;
+    let store = store.as_ref();
+    let take = |user: &'static str| async move {
+        match locks::try_lock(store, &request("production", user, false))
+            .await
+            .unwrap()
+        {
+            Attempt::Acquired(mut taken) => taken.swap_remove(0).0,
+            busy => panic!("{user} could not lock: {busy:?}"),
+        }
+    };
+    let copy = take("alice").await;
+    let released = locks::release_from(
+        store,
+        &envs("production"),
+        "alice",
+        false,
+        vec![copy.clone()],
+    )
+    .await
+    .unwrap();
+    assert!(matches!(released.as_slice(), [Released::Released(l)] if !l.active && l.id == copy.id));
+    let row = store.load_lock("production").await.unwrap().unwrap();
+    assert!(!row.active && row.revision == copy.revision + 1);
+    let holds = store.holds("production", None, 10).await.unwrap();
+    assert_eq!(holds[0].end, Some(HoldEnd::Released));
+    // Renewed elsewhere since the copy: the row is read, and released all the same.
+    let copy = take("alice").await;
+    let renewed = take("alice").await;
+    assert_eq!(renewed.id, copy.id);
+    let released = locks::release_from(
+        store,
+        &envs("production"),
+        "alice",
+        false,
+        vec![copy.clone()],
+    )
+    .await
+    .unwrap();
+    assert!(matches!(released.as_slice(), [Released::Released(l)] if l.id == copy.id));
+    assert!(!store.load_lock("production").await.unwrap().unwrap().active);
+    // Someone else's now: nothing is released, and their row is as they wrote it.
+    let stale = copy;
+    let bob = take("bob").await;
+    let released = locks::release_from(store, &envs("production"), "alice", false, vec![stale])
+        .await
+        .unwrap();
+    assert!(matches!(
+        released.as_slice(),
+        [Released::Nothing(NotReleased::HeldByOther, _)]
+    ));
+    let row = store.load_lock("production").await.unwrap().unwrap();
+    assert_eq!(
+        (row.user.as_str(), row.id.as_str(), row.active),
+        ("bob", bob.id.as_str(), true)
     );
 }

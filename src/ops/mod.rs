@@ -3,6 +3,7 @@
 //! the store ([`open`]), calls [`perform`], and shows the [`Report`] its own way. Nothing here
 //! prints or knows which door it was called from.
 
+mod held;
 pub mod input;
 pub mod open;
 pub mod report;
@@ -165,15 +166,19 @@ pub async fn perform(
             policy,
             listed,
             ..
-        } => Report::Locked {
-            locks: locks::lock(store, &request, policy, interrupt.token(), on_wait).await?,
-            listed,
-        },
+        } => {
+            let locks = locks::lock(store, &request, policy, interrupt.token(), on_wait).await?;
+            held::remember(store, locks.iter().map(|(lock, _)| lock));
+            Report::Locked { locks, listed }
+        }
         Action::TryLock(request) => match locks::try_lock(store, &request).await? {
-            Attempt::Acquired(locks) => Report::Locked {
-                locks,
-                listed: false,
-            },
+            Attempt::Acquired(locks) => {
+                held::remember(store, locks.iter().map(|(lock, _)| lock));
+                Report::Locked {
+                    locks,
+                    listed: false,
+                }
+            }
             Attempt::Busy { holders, waiting } => Report::Busy { holders, waiting },
         },
         Action::Release {
@@ -182,10 +187,18 @@ pub async fn perform(
             uberlock,
             listed,
             ..
-        } => Report::Released {
-            released: locks::release(store, &envs, &user, uberlock).await?,
-            listed,
-        },
+        } => {
+            let released = match held::recall(store, &envs, &user) {
+                Some(copies) => locks::release_from(store, &envs, &user, uberlock, copies).await,
+                None => locks::release(store, &envs, &user, uberlock).await,
+            };
+            // Released, or not held after all: either way the copies are of no more use.
+            held::forget(store, &envs, &user);
+            Report::Released {
+                released: released?,
+                listed,
+            }
+        }
         Action::Run {
             request, listed, ..
         } => {
