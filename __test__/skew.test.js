@@ -65,6 +65,24 @@ describe('clients with skewed clocks on DynamoDB', { skip }, () => {
     assert.deepEqual(list.json.map((l) => [l.user, l.id, l.expiresAt]), [['alice', held.json.id, held.json.expiresAt]])
   })
 
+  it('a skewed client releasing from the copy its machine kept stamps the release on DynamoDB\'s clock', async () => {
+    for (const offset of ['+30m', '-30m']) {
+      const { env } = await dynamodb.fresh()
+      const held = await runJson(['locks', 'lock', '--env', 'prod', '--user', 'alice'], { env })
+      assert.equal(held.code, 0, held.stderr)
+      await sleep(1500)
+      const before = Date.now()
+      const released = await runJson(['locks', 'release', '--env', 'prod', '--user', 'alice'], { env: skewed(env, offset) })
+      const after = Date.now()
+      assert.equal(released.code, 0, released.stderr)
+      const { lock } = released.json
+      assert.equal(lock.id, held.json.id)
+      assert.ok(lock.updatedAt >= before - 1000 && lock.updatedAt <= after + 2000, `${offset}: released ${lock.updatedAt - before} ms off DynamoDB's clock`)
+      const history = await runJson(['locks', 'history', '--env', 'prod'], { env })
+      assert.deepEqual([history.json[0].end, history.json[0].endedAt], ['released', lock.updatedAt], offset)
+    }
+  })
+
   for (const [holderOffset, takerOffset] of [
     ['+30m', '-30m'],
     ['-30m', '+30m'],
