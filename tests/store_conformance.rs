@@ -784,16 +784,13 @@ async fn a_release_from_a_copy_lands_only_on_that_very_row(fixture: Fixture) {
             busy => panic!("{user} could not lock: {busy:?}"),
         }
     };
+    let release_from = |copy: Lock| async move {
+        locks::release_from(store, &envs("production"), "alice", false, vec![copy])
+            .await
+            .unwrap()
+    };
     let copy = take("alice").await;
-    let released = locks::release_from(
-        store,
-        &envs("production"),
-        "alice",
-        false,
-        vec![copy.clone()],
-    )
-    .await
-    .unwrap();
+    let released = release_from(copy.clone()).await;
     assert!(matches!(released.as_slice(), [Released::Released(l)] if !l.active && l.id == copy.id));
     let row = store.load_lock("production").await.unwrap().unwrap();
     assert!(!row.active && row.revision == copy.revision + 1);
@@ -803,23 +800,13 @@ async fn a_release_from_a_copy_lands_only_on_that_very_row(fixture: Fixture) {
     let copy = take("alice").await;
     let renewed = take("alice").await;
     assert_eq!(renewed.id, copy.id);
-    let released = locks::release_from(
-        store,
-        &envs("production"),
-        "alice",
-        false,
-        vec![copy.clone()],
-    )
-    .await
-    .unwrap();
+    let released = release_from(copy.clone()).await;
     assert!(matches!(released.as_slice(), [Released::Released(l)] if l.id == copy.id));
     assert!(!store.load_lock("production").await.unwrap().unwrap().active);
     // Someone else's now: nothing is released, and their row is as they wrote it.
     let stale = copy;
     let bob = take("bob").await;
-    let released = locks::release_from(store, &envs("production"), "alice", false, vec![stale])
-        .await
-        .unwrap();
+    let released = release_from(stale).await;
     assert!(matches!(
         released.as_slice(),
         [Released::Nothing(NotReleased::HeldByOther, _)]

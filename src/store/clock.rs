@@ -38,14 +38,7 @@ impl StoreTime {
     /// after the write's answer) has seen land, stands: no later than the latest the store's
     /// clock may read, and at most [`STAMP_TOLERANCE_MS`] before the earliest.
     pub fn confirms(&self, stamp: i64) -> bool {
-        self.confirms_after(stamp, i64::MIN)
-    }
-
-    /// [`StoreTime::confirms`], for the stamp of a write after one stamped `last`: stamps grow,
-    /// so one just after `last` stands too, as a known clock would have stamped it so.
-    pub fn confirms_after(&self, stamp: i64, last: i64) -> bool {
-        (self.earliest - STAMP_TOLERANCE_MS..=self.latest.max(last.saturating_add(1)))
-            .contains(&stamp)
+        (self.earliest - STAMP_TOLERANCE_MS..=self.latest).contains(&stamp)
     }
 }
 
@@ -175,16 +168,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_stamp_from_this_machine_stands_within_the_store_clock_or_just_after_the_last_write() {
+    fn a_stamp_from_this_machine_stands_within_a_second_of_the_store_clock() {
         let time = StoreTime {
             earliest: 10_000,
             latest: 11_050,
         };
         assert!(time.confirms(9_000) && time.confirms(11_050));
         assert!(!time.confirms(8_999) && !time.confirms(11_051));
-        // The last write was stamped ahead (from a latest reading): one past it stands.
-        assert!(time.confirms_after(12_001, 12_000));
-        assert!(!time.confirms_after(12_002, 12_000));
     }
 
     /// The server's clock is 30 minutes ahead of the local monotonic clock's zero.
