@@ -4,6 +4,8 @@
 use crate::error::{Error, Result};
 use serde::Serialize;
 
+mod legible;
+
 pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_USER_LEN: usize = 256;
 pub const MAX_META_LEN: usize = 1024;
@@ -223,14 +225,18 @@ fn checked(what: &str, value: &str, max: usize) -> Result<String> {
     Ok(trimmed.to_string())
 }
 
-/// Envs are compared case-insensitively: stored trimmed and lowercased.
+/// Envs are compared case-insensitively: stored trimmed and lowercased, and limited to names a
+/// person can tell apart (`legible`).
 pub fn env_name(value: &str) -> Result<String> {
-    Ok(checked("env", value, MAX_NAME_LEN)?.to_lowercase())
+    legible::env("env", &checked("env", value, MAX_NAME_LEN)?.to_lowercase())
 }
 
-/// Users are compared case-insensitively: stored trimmed and lowercased.
+/// Users are compared case-insensitively: stored trimmed and lowercased, with nothing hidden.
 pub fn user_name(value: &str) -> Result<String> {
-    Ok(checked("user", value, MAX_USER_LEN)?.to_lowercase())
+    legible::user(
+        "user",
+        &checked("user", value, MAX_USER_LEN)?.to_lowercase(),
+    )
 }
 
 pub fn job_name(value: &str) -> Result<String> {
