@@ -1,6 +1,8 @@
 //! Who may read the dashboard. With `DAPLAYA_DASHBOARD_TOKEN` set, every route except
 //! `/healthz` and `/slack/commands` (Slack signs its own requests) needs the token; without it
-//! the server listens on loopback only, where the machine's own users are the audience.
+//! the server listens on loopback only, where the machine's own users are the audience, and
+//! answers those routes only to a `Host` that names this machine, so that a web page whose own
+//! name an attacker points at 127.0.0.1 (DNS rebinding) cannot read them.
 //! Pure functions: the server hands them the request's credentials and the bound address.
 
 use crate::error::{Error, Result};
@@ -124,6 +126,30 @@ pub fn may_listen(address: IpAddr, token: Option<&Token>) -> Result<()> {
     )))
 }
 
+/// Whether a request's `Host` names this machine: `localhost`, a `*.localhost` name (RFC 6761
+/// keeps them on loopback) or a loopback address, with any port. The allow-list Django uses
+/// while debugging; no other name can be made to point here by someone else's DNS.
+pub fn host_is_local(host: Option<&str>) -> bool {
+    let Some(host) = host.map(str::trim) else {
+        return false;
+    };
+    let name = match host.strip_prefix('[') {
+        Some(bracketed) => bracketed.split_once(']').map(|(address, _)| address),
+        None => Some(match host.rsplit_once(':') {
+            Some((name, port)) if port.bytes().all(|b| b.is_ascii_digit()) => name,
+            _ => host,
+        }),
+    };
+    let Some(name) = name.map(|name| name.trim_end_matches('.').to_ascii_lowercase()) else {
+        return false;
+    };
+    name == "localhost"
+        || name.ends_with(".localhost")
+        || name
+            .parse::<IpAddr>()
+            .is_ok_and(|address| address.to_canonical().is_loopback())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -216,5 +242,38 @@ mod tests {
             assert!(error.to_string().contains(TOKEN_VAR), "{error}");
             assert!(may_listen(open.parse().unwrap(), Some(&token())).is_ok());
         }
+    }
+
+    #[test]
+    fn only_hosts_that_name_this_machine_are_local() {
+        for host in [
+            "localhost",
+            "localhost:3000",
+            "LOCALHOST.",
+            "app.localhost:8080",
+            "127.0.0.1",
+            "127.0.0.1:3000",
+            "127.1.2.3:80",
+            "[::1]:3000",
+            "[::1]",
+            "[::ffff:127.0.0.1]:3000",
+        ] {
+            assert!(host_is_local(Some(host)), "{host}");
+        }
+        for host in [
+            "evil.example",
+            "evil.example:3000",
+            "localhost.evil.example",
+            "127.0.0.1.nip.io",
+            "evillocalhost",
+            "192.168.1.5:3000",
+            "[::2]:3000",
+            "[::1",
+            "",
+            ":3000",
+        ] {
+            assert!(!host_is_local(Some(host)), "{host}");
+        }
+        assert!(!host_is_local(None));
     }
 }

@@ -4,6 +4,7 @@
 //! server's own. Waiters come with the deploy queue (issue 12).
 
 use crate::model::Lock;
+use axum::http::Method;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -19,11 +20,28 @@ struct EnvLabels {
     env: String,
 }
 
+/// Every label value of a request's series comes from a fixed set, so no client can add series:
+/// the methods of RFC 9110 and PATCH, the router's route patterns, the statuses the server
+/// answers; anything else is [`OTHER`].
 #[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct RequestLabels {
-    method: String,
+    method: &'static str,
     route: String,
     status: u16,
+}
+
+/// The label of a method or route outside the known ones.
+pub const OTHER: &str = "other";
+
+/// The method's label: its name if standard, else [`OTHER`].
+pub fn method_label(method: &Method) -> &'static str {
+    const KNOWN: [&str; 9] = [
+        "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE",
+    ];
+    KNOWN
+        .into_iter()
+        .find(|known| *known == method.as_str())
+        .unwrap_or(OTHER)
 }
 
 pub struct Metrics {
@@ -105,11 +123,18 @@ impl Metrics {
         self.store_errors.inc();
     }
 
-    pub fn observe_request(&self, method: &str, route: &str, status: u16, took: Duration) {
+    /// `route`: the pattern of the route that answered (never the request's path), or `None`.
+    pub fn observe_request(
+        &self,
+        method: &Method,
+        route: Option<&str>,
+        status: u16,
+        took: Duration,
+    ) {
         self.requests
             .get_or_create(&RequestLabels {
-                method: method.to_string(),
-                route: route.to_string(),
+                method: method_label(method),
+                route: route.unwrap_or(OTHER).to_string(),
                 status,
             })
             .observe(took.as_secs_f64());
@@ -157,7 +182,12 @@ mod tests {
         metrics.observe_locks(&rows, 1_000);
         metrics.observe_locks(&[lock("staging", 5, false, Some(2_000))], 1_000);
         metrics.store_error();
-        metrics.observe_request("GET", "/api/locks", 200, Duration::from_millis(3));
+        metrics.observe_request(
+            &Method::GET,
+            Some("/api/locks"),
+            200,
+            Duration::from_millis(3),
+        );
         let text = metrics.encode();
         for line in [
             "daplaya_envs_held 1",
@@ -171,5 +201,19 @@ mod tests {
         ] {
             assert!(text.lines().any(|l| l == line), "{line} missing from\n{text}");
         }
+    }
+
+    #[test]
+    fn methods_and_routes_outside_the_known_ones_share_one_series() {
+        let metrics = Metrics::default();
+        for n in 0..1_000 {
+            let method = Method::from_bytes(format!("X{n}{}", "Y".repeat(n)).as_bytes()).unwrap();
+            metrics.observe_request(&method, None, 404, Duration::from_millis(1));
+        }
+        let text = metrics.encode();
+        let line = "daplaya_http_request_duration_seconds_count{method=\"other\",route=\"other\",status=\"404\"} 1000";
+        assert!(text.lines().any(|l| l == line), "{text}");
+        assert!(text.len() < 4_096, "{} bytes", text.len());
+        assert_eq!(method_label(&Method::DELETE), "DELETE");
     }
 }

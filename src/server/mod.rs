@@ -6,6 +6,7 @@
 
 pub mod access;
 pub mod board;
+pub mod connections;
 mod dashboard;
 pub mod metrics;
 pub mod page;
@@ -24,7 +25,6 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use metrics::Metrics;
-use std::future::IntoFuture;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -121,6 +121,14 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
             .get(name)
             .and_then(|v: &HeaderValue| v.to_str().ok())
     };
+    if app.token.is_none() && !access::host_is_local(text(header::HOST)) {
+        let _ = app.log.try_send(format!(
+            "serve: refused {} (403): its Host is not this machine's (localhost or a loopback address), as a page that rebinds its own name to 127.0.0.1 would send; set {} to serve other names",
+            logged(&request),
+            access::TOKEN_VAR
+        ));
+        return respond(403, "text/plain; charset=utf-8", "forbidden".into());
+    }
     let query_token = dashboard::params(request.uri(), "token").into_iter().next();
     let credentials = access::Credentials {
         authorization: text(header::AUTHORIZATION),
@@ -150,9 +158,8 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
         }
         access::Access::Denied => {
             let _ = app.log.try_send(format!(
-                "serve: refused {} {} (401): wrong or missing {}",
-                request.method(),
-                request.uri().path(),
+                "serve: refused {} (401): wrong or missing {}",
+                logged(&request),
                 access::TOKEN_VAR
             ));
             let challenge = [(header::WWW_AUTHENTICATE, "Bearer realm=\"daplaya\"")];
@@ -174,25 +181,35 @@ fn without_token(query: &str) -> String {
         .finish()
 }
 
-/// Records how long each answer took, by route and status.
+/// Records how long each answer took, by method, route and status.
 async fn timed(State(app): State<Arc<App>>, request: Request, next: Next) -> Response {
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map_or("unmatched", |path| path.as_str())
-        .to_string();
-    let method = request.method().to_string();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let started = Instant::now();
     let response = next.run(request).await;
-    if route != EVENTS_PATH {
+    let route = route.as_ref().map(MatchedPath::as_str);
+    if route != Some(EVENTS_PATH) {
         app.metrics.observe_request(
             &method,
-            &route,
+            route,
             response.status().as_u16(),
             started.elapsed(),
         );
     }
     response
+}
+
+/// A request as the log names it: a method outside the known ones is `other`, and the path is
+/// cut short, so a client cannot write much into the operator's log.
+fn logged(request: &Request) -> String {
+    const MAX_LOGGED_PATH: usize = 200;
+    let path = request.uri().path();
+    let cut = path
+        .char_indices()
+        .nth(MAX_LOGGED_PATH)
+        .map_or(path, |(at, _)| &path[..at]);
+    let more = if cut.len() < path.len() { "..." } else { "" };
+    format!("{} {cut}{more}", metrics::method_label(request.method()))
 }
 
 /// A listening socket the access rule allows.
@@ -254,27 +271,22 @@ pub async fn run(
         metrics: Metrics::default(),
         stopping: cancel.child_token(),
     });
-    let server = axum::serve(listener, router(app))
-        .with_graceful_shutdown(cancel.clone().cancelled_owned())
-        .into_future();
+    let server = connections::serve(listener, router(app), cancel.clone());
     tokio::pin!(server);
     let grace = async {
         cancel.cancelled().await;
         tokio::time::sleep(SHUTDOWN_GRACE).await;
     };
     tokio::pin!(grace);
-    let result = loop {
+    loop {
         tokio::select! {
-            result = &mut server => break result,
+            () = &mut server => break,
             Some(line) = lines.recv() => events(ServerEvent::Log(&line)),
-            () = &mut grace => break Ok(()),
+            () = &mut grace => break,
         }
-    };
+    }
     while let Ok(line) = lines.try_recv() {
         events(ServerEvent::Log(&line));
     }
-    result.map_err(|source| Error::Server {
-        context: "the server failed",
-        source,
-    })
+    Ok(())
 }
