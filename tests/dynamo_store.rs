@@ -15,7 +15,7 @@ use daplaya::config::DynamoSettings;
 use daplaya::error::Error;
 use daplaya::locks;
 use daplaya::store::dynamo::DynamoStore;
-use daplaya::store::Store;
+use daplaya::store::{SeenRequests, Store};
 use std::time::{Duration, Instant};
 
 mod common;
@@ -293,4 +293,37 @@ async fn an_endpoint_that_is_not_a_url_is_a_config_error() {
         DynamoStore::connect(&settings).await,
         Err(Error::Config(_))
     ));
+}
+
+#[tokio::test]
+async fn a_seen_request_carries_the_history_table_s_ttl() {
+    let Some(settings) = fresh_settings("a_seen_request_carries_the_history_table_s_ttl") else {
+        return;
+    };
+    let store = DynamoStore::connect(&settings).await.unwrap();
+    store.init().await.unwrap();
+    assert!(store
+        .first_sight("slack:ab12", 1_700_000_600_500)
+        .await
+        .unwrap());
+    let item = raw_client(&settings)
+        .await
+        .get_item()
+        .table_name(&settings.history_table)
+        .key(
+            "env",
+            aws_sdk_dynamodb::types::AttributeValue::S("Seen#slack:ab12".into()),
+        )
+        .key(
+            "hold",
+            aws_sdk_dynamodb::types::AttributeValue::S("seen".into()),
+        )
+        .consistent_read(true)
+        .send()
+        .await
+        .unwrap()
+        .item
+        .expect("the record is an item of the history table");
+    // DynamoDB's TTL (on by init) deletes it, no sooner than the second after it may go.
+    assert_eq!(item["expiresTtl"].as_n().unwrap(), "1700000601");
 }

@@ -4,10 +4,12 @@
 //!
 //! A request is refused, before anything is read from or written to a store, when its body is
 //! too large (413), its signature or timestamp does not verify (401), or it comes from another
-//! Slack app than `DAPLAYA_SLACK_APP_ID` (403). A verified command never waits on a lock, and
+//! Slack app than `DAPLAYA_SLACK_APP_ID` (403); and, before its command runs, when the store has
+//! seen its signature already (409, `replay`). A verified command never waits on a lock, and
 //! its store work is bounded by `Settings::deadline` so the answer arrives within Slack's 3 s.
 
 pub mod command;
+pub mod replay;
 pub mod reply;
 pub mod signature;
 
@@ -20,6 +22,7 @@ use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{self, Action, Report};
 use crate::store::Store;
 use command::{Command, SlashRequest};
+use replay::Once;
 use reply::Reply;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -87,6 +90,8 @@ pub enum Rejection {
     TooLarge,
     Unauthorized(signature::Invalid),
     WrongApp,
+    /// A copy of a request acted on already.
+    Replayed,
 }
 
 impl Rejection {
@@ -95,6 +100,7 @@ impl Rejection {
             Rejection::TooLarge => 413,
             Rejection::Unauthorized(_) => 401,
             Rejection::WrongApp => 403,
+            Rejection::Replayed => 409,
         }
     }
 
@@ -103,6 +109,9 @@ impl Rejection {
             Rejection::TooLarge => "the body is larger than 8 KiB",
             Rejection::Unauthorized(invalid) => invalid.reason(),
             Rejection::WrongApp => "api_app_id is not DAPLAYA_SLACK_APP_ID",
+            Rejection::Replayed => {
+                "its signature was acted on already: a copy of a request is refused, nothing changed"
+            }
         }
     }
 
@@ -111,6 +120,7 @@ impl Rejection {
             Rejection::TooLarge => "payload too large",
             Rejection::Unauthorized(_) => "unauthorized",
             Rejection::WrongApp => "forbidden",
+            Rejection::Replayed => "already handled",
         };
         HttpResponse {
             status: self.status(),
@@ -205,12 +215,24 @@ where
         };
         return (ok, "slack: answered an ssl_check".into());
     }
-    let reply = respond(&request, settings.deadline, open_store).await;
     let who = request
         .user_name
         .as_deref()
         .or(request.user_id.as_deref())
         .unwrap_or("?");
+    let once = Once::of(&incoming, now_secs);
+    let reply = match respond(&request, once.as_ref(), settings.deadline, open_store).await {
+        Ok(reply) => reply,
+        Err(rejection) => {
+            let log = format!(
+                "slack: refused {who:?} {:?} ({}): {}",
+                request.text,
+                rejection.status(),
+                rejection.reason()
+            );
+            return (rejection.response(), log);
+        }
+    };
     let log = format!(
         "slack: {who:?} {:?} -> {}",
         request.text,
@@ -222,22 +244,28 @@ where
     (HttpResponse::reply(&reply), log)
 }
 
-/// Carries out a verified request's command; store work (opening included) is bounded by
-/// `deadline`.
-pub async fn respond<F, Fut>(request: &SlashRequest, deadline: Duration, open_store: F) -> Reply
+/// Carries out a verified request's command, once: with `once`, a command that needs the store
+/// first records the request there, and a request seen already is refused. Store work (opening
+/// and recording included) is bounded by `deadline`.
+pub async fn respond<F, Fut>(
+    request: &SlashRequest,
+    once: Option<&Once>,
+    deadline: Duration,
+    open_store: F,
+) -> std::result::Result<Reply, Rejection>
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Arc<dyn Store>>>,
 {
     let name = request.command_name();
     let command = match command::parse(&request.text) {
-        Ok(Command::Help { unknown }) => return reply::help(name, unknown.as_deref()),
+        Ok(Command::Help { unknown }) => return Ok(reply::help(name, unknown.as_deref())),
         Ok(command) => command,
-        Err(error) => return reply::usage_error(name, &error),
+        Err(error) => return Ok(reply::usage_error(name, &error)),
     };
     let user = match request.user() {
         Ok(user) => user,
-        Err(error) => return reply::usage_error(name, &error),
+        Err(error) => return Ok(reply::usage_error(name, &error)),
     };
     let env = match &command {
         Command::Lock { env, .. } | Command::Release { env } | Command::History { env } => {
@@ -248,12 +276,17 @@ where
     };
     let work = async {
         let store = open_store().await?;
-        Ok::<_, Error>(execute(command, &user, name, store.as_ref()).await)
+        if let Some(once) = once {
+            if !once.first_sight(store.as_ref()).await? {
+                return Ok(Err(Rejection::Replayed));
+            }
+        }
+        Ok::<_, Error>(Ok(execute(command, &user, name, store.as_ref()).await))
     };
     match tokio::time::timeout(deadline, work).await {
-        Ok(Ok(reply)) => reply,
-        Ok(Err(error)) => reply::store_failed(name, env.as_deref(), &error),
-        Err(_) => reply::timed_out(name, env.as_deref(), deadline),
+        Ok(Ok(answer)) => answer,
+        Ok(Err(error)) => Ok(reply::store_failed(name, env.as_deref(), &error)),
+        Err(_) => Ok(reply::timed_out(name, env.as_deref(), deadline)),
     }
 }
 
@@ -439,7 +472,11 @@ mod tests {
 
     impl Signed {
         fn new(body: String) -> Signed {
-            let timestamp = NOW.to_string();
+            Signed::at(NOW, body)
+        }
+
+        fn at(now: i64, body: String) -> Signed {
+            let timestamp = now.to_string();
             let signature = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
             Signed {
                 timestamp,
@@ -531,7 +568,9 @@ mod tests {
     async fn say(store: &Arc<dyn Store>, user: &str, text: &str) -> Reply {
         let request = SlashRequest::from_form(form(user, text).as_bytes());
         let store = Arc::clone(store);
-        respond(&request, STORE_DEADLINE, || async move { Ok(store) }).await
+        respond(&request, None, STORE_DEADLINE, || async move { Ok(store) })
+            .await
+            .unwrap()
     }
 
     #[tokio::test]
@@ -632,11 +671,15 @@ mod tests {
     async fn help_and_bad_input_are_ephemeral_and_touch_no_store() {
         for text in ["", "help", "frobnicate prod", "lock", "release a b"] {
             let request = SlashRequest::from_form(form("bob", text).as_bytes());
-            let reply = respond(&request, STORE_DEADLINE, no_store).await;
+            let reply = respond(&request, None, STORE_DEADLINE, no_store)
+                .await
+                .unwrap();
             assert_eq!(reply.response_type, Visibility::Ephemeral, "{text:?}");
         }
         let request = SlashRequest::from_form(b"text=lock+prod");
-        let reply = respond(&request, STORE_DEADLINE, no_store).await;
+        let reply = respond(&request, None, STORE_DEADLINE, no_store)
+            .await
+            .unwrap();
         assert!(
             reply.text.contains("user must not be empty"),
             "{}",
@@ -646,6 +689,14 @@ mod tests {
 
     /// A store that never answers in time.
     struct Slow;
+
+    #[async_trait::async_trait]
+    impl crate::store::SeenRequests for Slow {
+        async fn first_sight(&self, _key: &str, _forget_at: i64) -> Result<bool> {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            Ok(true)
+        }
+    }
 
     #[async_trait::async_trait]
     impl Store for Slow {
@@ -710,10 +761,11 @@ mod tests {
     async fn a_slow_store_gets_a_clear_answer_in_time() {
         let request = SlashRequest::from_form(form("bob", "lock prod").as_bytes());
         let started = std::time::Instant::now();
-        let reply = respond(&request, Duration::from_millis(100), || async {
+        let reply = respond(&request, None, Duration::from_millis(100), || async {
             Ok(Arc::new(Slow) as Arc<dyn Store>)
         })
-        .await;
+        .await
+        .unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(reply.response_type, Visibility::Ephemeral);
         assert!(
@@ -731,10 +783,11 @@ mod tests {
     #[tokio::test]
     async fn a_store_that_cannot_open_is_an_ephemeral_error() {
         let request = SlashRequest::from_form(form("bob", "leases").as_bytes());
-        let reply = respond(&request, STORE_DEADLINE, || async {
+        let reply = respond(&request, None, STORE_DEADLINE, || async {
             Err(Error::Store("connection refused".into()))
         })
-        .await;
+        .await
+        .unwrap();
         assert_eq!(reply.response_type, Visibility::Ephemeral);
         assert!(reply
             .text
@@ -789,7 +842,14 @@ mod tests {
             .unwrap_err();
         assert_eq!(error.code(), "INVALID_ARGUMENT");
         let env_secret = |name: &str| (name == SIGNING_SECRET_VAR).then(|| SECRET.to_string());
-        let response = handle_js(request, json!({ "store": store }), &env_secret)
+        // Another request: this one was acted on (a copy is refused, see below).
+        let body = form("bob", "leases");
+        let signature = signature::sign(SECRET.as_bytes(), &timestamp, body.as_bytes());
+        let fresh = json!({
+            "headers": { "x-slack-request-timestamp": timestamp, "x-slack-signature": signature },
+            "body": body,
+        });
+        let response = handle_js(fresh, json!({ "store": store }), &env_secret)
             .await
             .unwrap();
         assert_eq!(response["status"], 200);
@@ -806,5 +866,52 @@ mod tests {
                 .starts_with("invalid request: invalid type: map"),
             "{error}"
         );
+    }
+
+    #[tokio::test]
+    async fn a_copy_of_a_request_is_refused_and_changes_nothing() {
+        let (_dir, store) = sqlite().await;
+        // The store forgets requests on its own clock: these are sent now.
+        let now = now_ms() / 1000;
+        async fn send_to(store: &Arc<dyn Store>, signed: &Signed) -> (HttpResponse, String) {
+            let store = Arc::clone(store);
+            let now = signed.timestamp.parse().unwrap();
+            handle(&settings(None), signed.incoming(), now, || async move {
+                Ok(store)
+            })
+            .await
+        }
+        let send = |signed| send_to(&store, signed);
+        let lock = Signed::at(now, form("alice", "lock prod"));
+        let (first, _) = send(&lock).await;
+        assert_eq!(first.status, 200, "{}", first.body);
+        let held = store.load_lock("prod").await.unwrap().unwrap();
+        let release = Signed::at(now, form("alice", "release prod"));
+        assert_eq!(send(&release).await.0.status, 200);
+        let relock = Signed::at(now, form("alice", "lock prod again"));
+        assert_eq!(send(&relock).await.0.status, 200);
+        let newer = store.load_lock("prod").await.unwrap().unwrap();
+        assert_ne!(newer.id, held.id);
+
+        for copy in [&release, &lock, &relock] {
+            let (response, log) = send(copy).await;
+            assert_eq!(
+                (response.status, response.body.as_str()),
+                (409, "already handled")
+            );
+            assert!(log.contains("acted on already"), "{log}");
+            assert_eq!(store.load_lock("prod").await.unwrap().unwrap(), newer);
+        }
+        // The hex of the signature recased is the same request.
+        let recased = Signed {
+            signature: release.signature.to_uppercase().replace("V0=", "v0="),
+            ..Signed::at(now, release.body.clone())
+        };
+        assert_eq!(send(&recased).await.0.status, 409);
+        assert_eq!(store.load_lock("prod").await.unwrap().unwrap(), newer);
+        // Help needs no store, and so no record: asking twice is harmless.
+        let help = Signed::at(now, form("alice", "help"));
+        assert_eq!(send(&help).await.0.status, 200);
+        assert_eq!(send(&help).await.0.status, 200);
     }
 }

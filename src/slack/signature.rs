@@ -51,6 +51,19 @@ pub fn sign(secret: &[u8], timestamp: &str, body: &[u8]) -> String {
     format!("{VERSION_PREFIX}{}", hex::encode(code))
 }
 
+/// When an `X-Slack-Request-Timestamp` says the request was sent (Unix seconds).
+pub fn sent_at(timestamp: &str) -> Option<i64> {
+    timestamp.trim().parse().ok()
+}
+
+/// The code an `X-Slack-Signature` carries, whichever case its hex digits are in.
+pub fn code(signature: &str) -> Option<Vec<u8>> {
+    signature
+        .trim()
+        .strip_prefix(VERSION_PREFIX)
+        .and_then(|hex_code| hex::decode(hex_code).ok())
+}
+
 /// Checks a request's timestamp against `now_secs` (Unix seconds) and its signature in constant
 /// time.
 pub fn verify(
@@ -62,18 +75,11 @@ pub fn verify(
 ) -> Result<(), Invalid> {
     let timestamp = timestamp.ok_or(Invalid::MissingTimestamp)?;
     let signature = signature.ok_or(Invalid::MissingSignature)?;
-    let sent: i64 = timestamp
-        .trim()
-        .parse()
-        .map_err(|_| Invalid::BadTimestamp)?;
+    let sent = sent_at(timestamp).ok_or(Invalid::BadTimestamp)?;
     if now_secs.abs_diff(sent) > MAX_CLOCK_SKEW_SECS as u64 {
         return Err(Invalid::Stale);
     }
-    let code = signature
-        .trim()
-        .strip_prefix(VERSION_PREFIX)
-        .and_then(|hex_code| hex::decode(hex_code).ok())
-        .ok_or(Invalid::Malformed)?;
+    let code = code(signature).ok_or(Invalid::Malformed)?;
     // The timestamp is signed as sent, not as we parsed it.
     mac(secret, timestamp, body)
         .verify_slice(&code)

@@ -8,9 +8,11 @@ use async_trait::async_trait;
 use std::sync::{Arc, Mutex};
 
 pub use clock::StoreTime;
+pub use seen::SeenRequests;
 
 pub mod clock;
 pub mod dynamo;
+pub mod seen;
 pub mod sqlite;
 
 /// What a conditional write found.
@@ -98,7 +100,7 @@ pub struct TableStatus {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync {
+pub trait Store: SeenRequests + Send + Sync {
     /// Where this store keeps its data, for messages (never a credential).
     fn describe(&self) -> String;
 

@@ -13,6 +13,8 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+mod seen;
+
 const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
 /// 2: the `holds` table (lock history); 3: the queue of each lock row (`queue`, `nextTicket`);
 /// 4: each lock row's count of `acquisitions` (the fencing token counted them until then).

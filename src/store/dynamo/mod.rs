@@ -9,6 +9,7 @@ mod client;
 mod clock;
 mod errors;
 mod items;
+mod seen;
 mod tables;
 
 use super::clock::{ServerClock, StoreTime};
