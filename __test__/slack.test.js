@@ -18,7 +18,7 @@ function sign(secret, timestamp, body) {
   return `v0=${crypto.createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`
 }
 
-/** A slash-command body as Slack posts it. */
+/** A slash-command body as Slack posts it: each with its own trigger_id, as Slack's are. */
 function form(user, text, extra = {}) {
   return new URLSearchParams({
     token: 'legacy-verification-token',
@@ -32,7 +32,7 @@ function form(user, text, extra = {}) {
     text,
     api_app_id: APP_ID,
     response_url: 'https://hooks.slack.com/commands/T0TEAM/1/x',
-    trigger_id: '1.2.3',
+    trigger_id: `${Date.now()}.${crypto.randomBytes(6).toString('hex')}`,
     ...extra,
   }).toString()
 }
