@@ -3,6 +3,8 @@
 // `npm test`: builds the addon, starts DynamoDB Local, then runs the Rust tests and the Node
 // end-to-end tests against both stores, and stops DynamoDB Local whatever happened.
 const { spawn } = require('node:child_process')
+const fs = require('node:fs')
+const os = require('node:os')
 const path = require('node:path')
 const { startDynamoDbLocal } = require('./dynamodb-local.js')
 const { startDynamoDbProxy } = require('./dynamodb-proxy.js')
@@ -20,6 +22,19 @@ function step(title, command, args, env) {
       else reject(new Error(`${title} failed (${signal ?? `exit ${code}`})`))
     })
   })
+}
+
+/** The attack tests of the adversarial suite that ran (scripts/attack-reporter.js counted them). */
+function reportAttacks(file) {
+  let counts
+  try {
+    counts = JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch {
+    process.stderr.write('\n== attack tests: not counted (the Node tests did not finish)\n')
+    return
+  }
+  const failed = counts.failed ? `, ${counts.failed} failed` : ''
+  process.stderr.write(`\n== attack tests: ${counts.passed + counts.failed} ran (${counts.passed} passed${failed}) in ${counts.files.join(', ') || 'no file'}\n`)
 }
 
 function checkRequestLog(log) {
@@ -43,14 +58,19 @@ async function main() {
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_REGION: 'us-east-1',
   }
+  const attacks = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daplaya-attacks-')), 'counts.json')
   try {
     await step('Rust tests', 'cargo', ['test', '--quiet'], env)
     const files = process.argv.slice(2)
-    await step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...(files.length ? files : ['__test__/'])], env)
+    // The usual report on stdout, and the count of attack tests in a file.
+    const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'attack-reporter.js')}`, `--test-reporter-destination=${attacks}`]
+    await step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...(files.length ? files : ['__test__/'])], env)
     checkRequestLog(proxy.log)
   } finally {
     await proxy.stop()
     await dynamo.stop()
+    reportAttacks(attacks)
+    fs.rmSync(path.dirname(attacks), { recursive: true, force: true })
   }
 }
 
