@@ -84,8 +84,9 @@ export interface GetJobOptions {
 /**
  * Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
  * `daplaya slack serve` does. Verifies the signature and timestamp first; a refused request
- * touches no store. Never waits on a lock; store work is bounded by 2.5 s. Rejects with
- * `INVALID_ARGUMENT` when no signing secret is configured.
+ * touches no store. A copy of a request acted on already is answered `409` and changes nothing.
+ * Never waits on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when
+ * no signing secret is configured.
  */
 export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions): Promise<SlackResponse>
 

@@ -92,8 +92,8 @@ export interface SlackRequest {
 /**
  * Answers a Slack slash command (`/daplaya lock <ENV> [META...]`, `uberlock`, `release`,
  * `leases`, `history`, `help`), as `daplaya slack serve` does, for use from a serverless function.
- * Verifies the signature and timestamp first; a refused request touches no store. Never waits
- * on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no signing
- * secret is configured.
+ * Verifies the signature and timestamp first; a refused request touches no store. A copy of a
+ * request acted on already is answered `409` and changes nothing. Never waits on a lock; store
+ * work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no signing secret is configured.
  */
 export declare function handleSlackCommand(request: SlackRequest, options?: SlackHandlerOptions): Promise<SlackResponse>

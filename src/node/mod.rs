@@ -198,8 +198,9 @@ pub async fn skipped_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
 
 /// Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
 /// `daplaya slack serve` does. Verifies the signature and timestamp first; a refused request
-/// touches no store. Never waits on a lock; store work is bounded by 2.5 s. Rejects with
-/// `INVALID_ARGUMENT` when no signing secret is configured.
+/// touches no store. A copy of a request acted on already is answered `409` and changes nothing.
+/// Never waits on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when
+/// no signing secret is configured.
 #[napi(
     ts_args_type = "request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions"
 )]
