@@ -130,7 +130,7 @@ async fn an_install_without_the_history_table_is_told_to_run_init() {
             );
             assert_eq!(
                 error.hint(),
-                Some("run `daplaya init` to create the tables")
+                Some("run `daplaya init` to create the tables".into())
             );
         }
         other => panic!("expected TableMissing, got {other:?}"),

@@ -8,6 +8,7 @@
 mod abort;
 mod options;
 mod results;
+mod shapes;
 
 use crate::caller::{Caller, ThisMachine};
 use crate::config::{self, StoreOptions};
@@ -25,6 +26,7 @@ use napi::Status;
 use napi_derive::napi;
 use options::*;
 use results::*;
+use shapes::*;
 
 /// Errors cross to JS as `[CODE] message`; index.js turns the prefix into `error.code`, which
 /// async napi functions cannot set themselves.
@@ -94,7 +96,10 @@ pub async fn release(
     let args = ReleaseArgs {
         env: options.env.envs(),
         user: options.user.clone(),
+        holder: options.holder.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
+        force: options.force.unwrap_or_default(),
+        reason: options.reason.clone(),
     };
     call_as(
         &options.store_options(),
@@ -211,6 +216,9 @@ pub async fn handle_slack_command(
     let settings = serde_json::json!({
         "signingSecret": options.signing_secret,
         "appId": options.app_id,
+        "botToken": options.bot_token,
+        "apiUrl": options.api_url,
+        "users": options.users,
         "store": options.store,
         "region": options.region,
         "endpoint": options.endpoint,
@@ -236,6 +244,7 @@ fn lock_args(options: &LockOptions) -> LockArgs {
     LockArgs {
         env: options.env.envs(),
         user: options.user.clone(),
+        holder: options.holder.clone(),
         meta: options.meta.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
         ttl: duration_text(&options.ttl),

@@ -8,18 +8,21 @@
 //! its store work is bounded by `Settings::deadline` so the answer arrives within Slack's 3 s.
 
 pub mod command;
+pub mod people;
 pub mod reply;
 pub mod signature;
+mod web_api;
 
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
-use crate::locks::{LockRequest, Meta, Released, DEFAULT_TTL};
+use crate::locks::{Authority, LockRequest, Meta, ReleaseRequest, Released, DEFAULT_TTL};
 use crate::model::now_ms;
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{self, Action, Report};
 use crate::store::Store;
 use command::{Command, SlashRequest};
+use people::People;
 use reply::Reply;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -41,6 +44,8 @@ pub const STORE_DEADLINE: Duration = Duration::from_millis(2_500);
 pub struct Settings {
     signing_secret: String,
     app_id: Option<String>,
+    /// Who a Slack member is to daplaya.
+    pub people: People,
     pub deadline: Duration,
 }
 
@@ -49,6 +54,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("signing_secret", &"<redacted>")
             .field("app_id", &self.app_id)
+            .field("people", &self.people)
             .field("deadline", &self.deadline)
             .finish()
     }
@@ -71,12 +77,19 @@ impl Settings {
             app_id: app_id
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty()),
+            people: People::default(),
             deadline: STORE_DEADLINE,
         })
     }
 
+    /// How Slack members become users (see [`people`]).
+    pub fn with_people(self, people: People) -> Settings {
+        Settings { people, ..self }
+    }
+
     pub fn from_env(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Settings> {
-        Settings::new(env(SIGNING_SECRET_VAR), env(APP_ID_VAR))
+        Ok(Settings::new(env(SIGNING_SECRET_VAR), env(APP_ID_VAR))?
+            .with_people(People::from_env(env)?))
     }
 }
 
@@ -205,7 +218,7 @@ where
         };
         return (ok, "slack: answered an ssl_check".into());
     }
-    let reply = respond(&request, settings.deadline, open_store).await;
+    let reply = respond(&request, &settings.people, settings.deadline, open_store).await;
     let who = request
         .user_name
         .as_deref()
@@ -222,9 +235,14 @@ where
     (HttpResponse::reply(&reply), log)
 }
 
-/// Carries out a verified request's command; store work (opening included) is bounded by
-/// `deadline`.
-pub async fn respond<F, Fut>(request: &SlashRequest, deadline: Duration, open_store: F) -> Reply
+/// Carries out a verified request's command as the user `people` says its member is; telling
+/// who that is and the store work (opening included) are bounded by `deadline`.
+pub async fn respond<F, Fut>(
+    request: &SlashRequest,
+    people: &People,
+    deadline: Duration,
+    open_store: F,
+) -> Reply
 where
     F: FnOnce() -> Fut,
     Fut: Future<Output = Result<Arc<dyn Store>>>,
@@ -235,14 +253,18 @@ where
         Ok(command) => command,
         Err(error) => return reply::usage_error(name, &error),
     };
-    let user = match request.user() {
-        Ok(user) => user,
-        Err(error) => return reply::usage_error(name, &error),
+    let started = tokio::time::Instant::now();
+    let user = match tokio::time::timeout(deadline, people.identify(request)).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(error @ Error::Usage { .. })) => return reply::usage_error(name, &error),
+        Ok(Err(error)) => return reply::not_identified(&error),
+        Err(_) => return reply::timed_out(name, None, deadline),
     };
     let env = match &command {
-        Command::Lock { env, .. } | Command::Release { env } | Command::History { env } => {
-            Some(env.clone())
-        }
+        Command::Lock { env, .. }
+        | Command::Release { env }
+        | Command::ForceRelease { env, .. }
+        | Command::History { env } => Some(env.clone()),
         Command::Leases { env } => env.clone(),
         Command::Help { .. } => None,
     };
@@ -250,14 +272,38 @@ where
         let store = open_store().await?;
         Ok::<_, Error>(execute(command, &user, name, store.as_ref()).await)
     };
-    match tokio::time::timeout(deadline, work).await {
+    let left = deadline.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, work).await {
         Ok(Ok(reply)) => reply,
         Ok(Err(error)) => reply::store_failed(name, env.as_deref(), &error),
         Err(_) => reply::timed_out(name, env.as_deref(), deadline),
     }
 }
 
+/// A release from Slack of `env` by `user`: a person acting on their own runs' locks, or
+/// breaking anyone's.
+fn releasing(env: &str, user: &str, authority: Authority) -> Action {
+    Action::Release {
+        request: ReleaseRequest {
+            envs: vec![env.to_string()],
+            user: user.to_string(),
+            holder: user.to_string(),
+            // Taking an uberlock from Slack is the deliberate step; its holder releases it with
+            // the same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
+            uberlock: true,
+            authority,
+        },
+        // Slack names its own user.
+        user_source: UserSource::Given,
+        listed: false,
+    }
+}
+
 async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) -> Reply {
+    let forced_for = match &command {
+        Command::ForceRelease { reason, .. } => reason.clone(),
+        _ => String::new(),
+    };
     let (action, env) = match command {
         Command::Lock {
             env,
@@ -267,6 +313,8 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             Action::TryLock(LockRequest {
                 envs: vec![env.clone()],
                 user: user.to_string(),
+                // A person in Slack is their own run, as at a terminal: locking again renews.
+                holder: user.to_string(),
                 meta: meta.map_or_else(|| Meta::Default(command::DEFAULT_META.into()), Meta::Given),
                 uberlock,
                 ttl: DEFAULT_TTL,
@@ -274,19 +322,12 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             }),
             Some(env),
         ),
-        // Taking an uberlock from Slack is the deliberate step; its holder releases it with the
-        // same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
-        Command::Release { env } => (
-            Action::Release {
-                envs: vec![env.clone()],
-                user: user.to_string(),
-                uberlock: true,
-                // Slack names its own user.
-                user_source: UserSource::Given,
-                listed: false,
-            },
-            Some(env),
-        ),
+        // People act on the locks of all their runs: the one their pipeline took too.
+        Command::Release { env } => (releasing(&env, user, Authority::User), Some(env)),
+        Command::ForceRelease { env, reason } => {
+            let forced = releasing(&env, user, Authority::Force { reason });
+            (forced, Some(env))
+        }
         Command::Leases { env } => (Action::ListLocks { env: env.clone() }, env),
         Command::History { env } => (
             Action::History {
@@ -310,8 +351,9 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         Ok(Report::Busy { holders, waiting }) => reply::busy(env_name, &holders, waiting, now_ms()),
         Ok(Report::Released { released, .. }) if !released.is_empty() => match &released[0] {
             Released::Released(lock) => reply::released(lock, now_ms()),
+            Released::Forced(lock) => reply::forced(user, lock, &forced_for, now_ms()),
             Released::Nothing(reason, lock) => {
-                reply::not_released(env_name, reason, lock.as_ref(), now_ms())
+                reply::not_released(name, env_name, reason, lock.as_ref(), now_ms())
             }
         },
         Ok(Report::Locks { env, locks }) => reply::leases(env.as_deref(), &locks, now_ms()),
@@ -345,6 +387,9 @@ struct JsRequest {
 struct JsOptions {
     signing_secret: Option<String>,
     app_id: Option<String>,
+    bot_token: Option<String>,
+    api_url: Option<String>,
+    users: Option<std::collections::BTreeMap<String, String>>,
     #[serde(flatten)]
     store: StoreOptions,
 }
@@ -378,10 +423,20 @@ pub async fn handle_js(
         serde_json::from_value(options)
             .map_err(|e| Error::usage(format!("invalid options: {e}")))?
     };
+    let mapping = match options.users {
+        Some(users) => users.into_iter().collect(),
+        None => People::parse_mapping(&env(people::USERS_VAR).unwrap_or_default())?,
+    };
+    let people = People::new(
+        mapping,
+        options.bot_token.or_else(|| env(people::BOT_TOKEN_VAR)),
+        options.api_url.or_else(|| env(people::API_URL_VAR)),
+    )?;
     let settings = Settings::new(
         options.signing_secret.or_else(|| env(SIGNING_SECRET_VAR)),
         options.app_id.or_else(|| env(APP_ID_VAR)),
-    )?;
+    )?
+    .with_people(people);
     let chosen = ChosenStore::choose(&options.store, env)?;
     let headers = request.headers.unwrap_or_default();
     let body = request.body.unwrap_or_default();
@@ -528,10 +583,18 @@ mod tests {
         (dir, Arc::new(store))
     }
 
+    /// `user`'s command, as the operator's mapping of their member id to `user` has it.
     async fn say(store: &Arc<dyn Store>, user: &str, text: &str) -> Reply {
         let request = SlashRequest::from_form(form(user, text).as_bytes());
+        let people = People::new([(format!("U-{user}"), user.into())], None, None).unwrap();
         let store = Arc::clone(store);
-        respond(&request, STORE_DEADLINE, || async move { Ok(store) }).await
+        respond(
+            &request,
+            &people,
+            STORE_DEADLINE,
+            || async move { Ok(store) },
+        )
+        .await
     }
 
     #[tokio::test]
@@ -632,11 +695,11 @@ mod tests {
     async fn help_and_bad_input_are_ephemeral_and_touch_no_store() {
         for text in ["", "help", "frobnicate prod", "lock", "release a b"] {
             let request = SlashRequest::from_form(form("bob", text).as_bytes());
-            let reply = respond(&request, STORE_DEADLINE, no_store).await;
+            let reply = respond(&request, &People::default(), STORE_DEADLINE, no_store).await;
             assert_eq!(reply.response_type, Visibility::Ephemeral, "{text:?}");
         }
         let request = SlashRequest::from_form(b"text=lock+prod");
-        let reply = respond(&request, STORE_DEADLINE, no_store).await;
+        let reply = respond(&request, &People::default(), STORE_DEADLINE, no_store).await;
         assert!(
             reply.text.contains("user must not be empty"),
             "{}",
@@ -710,9 +773,12 @@ mod tests {
     async fn a_slow_store_gets_a_clear_answer_in_time() {
         let request = SlashRequest::from_form(form("bob", "lock prod").as_bytes());
         let started = std::time::Instant::now();
-        let reply = respond(&request, Duration::from_millis(100), || async {
-            Ok(Arc::new(Slow) as Arc<dyn Store>)
-        })
+        let reply = respond(
+            &request,
+            &People::default(),
+            Duration::from_millis(100),
+            || async { Ok(Arc::new(Slow) as Arc<dyn Store>) },
+        )
         .await;
         assert!(started.elapsed() < Duration::from_secs(5));
         assert_eq!(reply.response_type, Visibility::Ephemeral);
@@ -731,7 +797,7 @@ mod tests {
     #[tokio::test]
     async fn a_store_that_cannot_open_is_an_ephemeral_error() {
         let request = SlashRequest::from_form(form("bob", "leases").as_bytes());
-        let reply = respond(&request, STORE_DEADLINE, || async {
+        let reply = respond(&request, &People::default(), STORE_DEADLINE, || async {
             Err(Error::Store("connection refused".into()))
         })
         .await;

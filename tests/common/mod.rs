@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test crate uses its own part of this module
 
 use daplaya::config::DynamoSettings;
-use daplaya::locks::{LockRequest, Meta};
+use daplaya::locks::{Authority, LockRequest, Meta, ReleaseRequest};
 use daplaya::model::{Hold, Job, Lock};
 use daplaya::store::dynamo::DynamoStore;
 use daplaya::store::sqlite::SqliteStore;
@@ -99,6 +99,7 @@ pub fn lock(env: &str, user: &str, revision: u64) -> Lock {
     Lock {
         id: uuid::Uuid::now_v7().to_string(),
         user: user.into(),
+        holder: user.into(),
         env: env.into(),
         created_at: now - 2_000,
         updated_at: now - 1_000,
@@ -130,10 +131,22 @@ pub fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
     LockRequest {
         envs: vec![env.into()],
         user: user.into(),
+        holder: user.into(),
         meta: Meta::Default("CLI".into()),
         uberlock,
         ttl: Duration::from_secs(60),
         supersede: false,
+    }
+}
+
+/// `user`'s release of `envs` from their own run.
+pub fn release_request(envs: &[&str], user: &str) -> ReleaseRequest {
+    ReleaseRequest {
+        envs: envs.iter().map(|env| env.to_string()).collect(),
+        user: user.into(),
+        holder: user.into(),
+        uberlock: false,
+        authority: Authority::Holder,
     }
 }
 
