@@ -20,6 +20,8 @@ const GITHUB = {
   GITHUB_RUN_ID: '4242',
 }
 const RUN_URL = 'https://github.com/acme/shop/actions/runs/4242'
+/** The run holding what the action took: the repository, the run and its attempt. */
+const RUN = 'github:acme/shop/runs/4242/attempts/1'
 
 /** The runner's file commands: `name<<delimiter`, the value's lines, `delimiter`. */
 function readFileCommands(file) {
@@ -109,7 +111,7 @@ for (const store of STORES) {
       assert.equal(lock.meta, RUN_URL)
       assert.equal(lock.expiresAt - lock.updatedAt, 60 * 60 * 1000, 'ttl input')
       assert.deepEqual(runner.outputs(), { 'lock-id': lock.id, 'fencing-token': String(lock.fencingToken), 'fencing-tokens': `production=${lock.fencingToken}` })
-      assert.deepEqual(runner.state(), { envs: '["production"]', user: 'hubot' })
+      assert.deepEqual(runner.state(), { envs: '["production"]', user: 'hubot', holder: RUN })
 
       // A later step fails (here: it tries to take production as someone else); the job goes on to post.
       const failed = await run(['locks', 'lock', '--env', 'production', '--user', 'mallory', '--no-wait'], { env: storeEnv })
@@ -183,7 +185,7 @@ for (const store of STORES) {
         'fencing-token': String(staging.fencingToken),
         'fencing-tokens': ['staging', 'production', 'eu'].map((env) => `${env}=${locks.find((l) => l.env === env).fencingToken}`).join(','),
       })
-      assert.deepEqual(runner.state(), { envs: '["staging","production","eu"]', user: 'hubot' })
+      assert.deepEqual(runner.state(), { envs: '["staging","production","eu"]', user: 'hubot', holder: RUN })
       const post = await runner.post()
       assert.equal(post.code, 0, post.stdout + post.stderr)
       for (const name of ['staging', 'production', 'eu']) assert.match(post.stdout, new RegExp(`released ${name} \\(lock `))

@@ -14,6 +14,15 @@ const APP_ID = 'A0DAPLAYATEST'
 
 const nowSecs = () => Math.floor(Date.now() / 1000)
 
+/**
+ * The operator's mapping of the members these tests speak as (`U0<NAME>`) to users of the same
+ * name: without it (or a bot token) a member acts as `<handle> (slack <team>/<member>)`.
+ */
+const PEOPLE = Object.fromEntries(['roadrunner', 'alice', 'bob', 'carol', 'dave', 'mallory'].map((name) => [`U0${name.toUpperCase()}`, name]))
+const PEOPLE_VAR = Object.entries(PEOPLE)
+  .map(([member, user]) => `${member}=${user}`)
+  .join(',')
+
 function sign(secret, timestamp, body) {
   return `v0=${crypto.createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`
 }
@@ -50,6 +59,7 @@ async function startServer(env, { extraEnv = {} } = {}) {
   const server = await startDaplayaServer(['slack', 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
     ...env,
     DAPLAYA_SLACK_SIGNING_SECRET: SECRET,
+    DAPLAYA_SLACK_USERS: PEOPLE_VAR,
     ...extraEnv,
   })
   return Object.assign(server, {
@@ -304,7 +314,7 @@ for (const store of STORES) {
       const { options } = await store.fresh()
       const say = async (user, text) => {
         const body = form(user, text)
-        const response = await daplaya.handleSlackCommand({ headers: signedHeaders(body), body }, { ...options, signingSecret: SECRET })
+        const response = await daplaya.handleSlackCommand({ headers: signedHeaders(body), body }, { ...options, signingSecret: SECRET, users: PEOPLE })
         assert.equal(response.status, 200)
         return JSON.parse(response.body)
       }
@@ -336,7 +346,7 @@ for (const store of STORES) {
         'X-Slack-Request-Timestamp': [headers['x-slack-request-timestamp']],
         'X-SLACK-SIGNATURE': headers['x-slack-signature'],
       }
-      const response = await daplaya.handleSlackCommand({ headers: mixedCase, body }, { ...options, signingSecret: SECRET })
+      const response = await daplaya.handleSlackCommand({ headers: mixedCase, body }, { ...options, signingSecret: SECRET, users: PEOPLE })
       assert.equal(response.status, 200)
       assert.equal(response.headers['content-type'], 'application/json; charset=utf-8')
       const reply = JSON.parse(response.body)
@@ -348,7 +358,7 @@ for (const store of STORES) {
       const busyBody = form('bob', 'lock prod')
       const busy = await daplaya.handleSlackCommand(
         { headers: new Headers(signedHeaders(busyBody)), body: Buffer.from(busyBody) },
-        { ...options, signingSecret: SECRET, appId: APP_ID },
+        { ...options, signingSecret: SECRET, appId: APP_ID, users: PEOPLE },
       )
       assert.equal(busy.status, 200)
       assert.match(JSON.parse(busy.body).text, /is locked by \*roadrunner\* .*\(meta: deploy 9\)/)

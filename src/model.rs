@@ -22,9 +22,6 @@ pub struct Lock {
     pub id: String,
     /// Who holds the lock: a person or a bot, for people and permissions.
     pub user: String,
-    /// Which run holds it: re-entry (renewal, upgrade) and release are its own. Rows written
-    /// before holders existed read as held by their user.
-    pub holder: String,
     pub env: String,
     pub created_at: i64,
     pub updated_at: i64,
@@ -36,6 +33,9 @@ pub struct Lock {
     /// Grows with every new acquisition of the env, so a deploy target can refuse a stale holder:
     /// the acquisition's stamp, or one more than the previous token if that is more.
     pub fencing_token: u64,
+    /// Which run holds it: re-entry (renewal, upgrade) and release are its own. Rows written
+    /// before holders existed read as held by their user. After the seeds' fields in `--json`.
+    pub holder: String,
     /// How many times the env has been acquired. A lock taken in one write without a read
     /// does not know it: the store counts it in that write (so it is exact only as read back).
     #[serde(skip)]
@@ -147,8 +147,6 @@ pub struct Hold {
     /// The lock id of the acquisition.
     pub id: String,
     pub user: String,
-    /// The run that held it.
-    pub holder: String,
     pub meta: String,
     pub uberlock: bool,
     pub fencing_token: u64,
@@ -160,6 +158,8 @@ pub struct Hold {
     pub end: Option<HoldEnd>,
     /// Who ended it when not its holder: the uberlock's user (preempted), who forced it.
     pub ended_by: Option<String>,
+    /// The run that held it.
+    pub holder: String,
     /// Why it was forced.
     pub reason: Option<String>,
 }

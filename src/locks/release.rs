@@ -206,10 +206,21 @@ async fn release_on(
     let envs = &request.envs;
     loop {
         let time = store.now();
-        let decisions = rows
+        let decided = rows
             .iter()
             .map(|row| decide_release(row.as_ref(), request, time))
-            .collect::<Result<Vec<_>>>()?;
+            .collect::<Result<Vec<_>>>();
+        let decisions = match decided {
+            Ok(decisions) => decisions,
+            // A copy only ever saves the read of a release it can make: a refusal is decided
+            // on the rows as they are.
+            Err(_) if unread.is_some() => {
+                rows = store.load_locks(envs).await?;
+                unread = None;
+                continue;
+            }
+            Err(error) => return Err(error),
+        };
         let writes: Writes = rows
             .iter()
             .zip(&decisions)

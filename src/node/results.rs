@@ -16,9 +16,6 @@ pub struct Lock {
     pub id: String,
     /// Who holds it (a person or a bot), trimmed and lowercased.
     pub user: String,
-    /// Which run holds it (a CI run, `locks run`, or the user at a terminal): re-entry and
-    /// release are its own.
-    pub holder: String,
     /// Environment, trimmed and lowercased.
     pub env: String,
     /// When this acquisition began (epoch ms).
@@ -36,6 +33,9 @@ pub struct Lock {
     /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
     /// stale holder.
     pub fencing_token: i64,
+    /// Which run holds it (a CI run, `locks run`, or the user at a terminal): re-entry and
+    /// release are its own.
+    pub holder: String,
     /// The env's line: live waiters in serving order; left out while nobody waits.
     pub queue: Option<Vec<Waiting>>,
 }
@@ -160,8 +160,6 @@ pub struct Hold {
     /// The lock id of the acquisition.
     pub id: String,
     pub user: String,
-    /// The run that held it.
-    pub holder: String,
     /// What the lock was for, as last written.
     pub meta: String,
     /// An uberlock, now or after an upgrade.
@@ -177,6 +175,8 @@ pub struct Hold {
     pub end: Option<HoldEnd>,
     /// Who preempted it (`end: 'preempted'`) or forced it (`'forced'`); else `null`.
     pub ended_by: Option<String>,
+    /// The run that held it.
+    pub holder: String,
     /// Why it was forced (`end: 'forced'`); else `null`.
     pub reason: Option<String>,
 }
