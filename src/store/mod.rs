@@ -15,6 +15,8 @@ pub mod sqlite;
 pub mod valid;
 
 /// What a conditional write found.
+// A write's answer, matched at once and never kept: boxing the row would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Swap {
     Done,
