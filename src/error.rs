@@ -11,6 +11,8 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 5;
     /// A `--supersede` waiter gave way to a newer waiter.
     pub const SUPERSEDED: i32 = 6;
+    /// A release by the lock's user from another run than the one holding it.
+    pub const HELD_BY_OTHER_RUN: i32 = 7;
     /// `locks run`: the command exists but could not be executed (as `env` and shells use it).
     pub const CANNOT_EXECUTE: i32 = 126;
     /// `locks run`: no such command (as `env` and shells use it).
@@ -39,6 +41,13 @@ pub enum Error {
     /// A `--supersede` waiter gave way: `by` names the newer waiter (user and meta).
     #[error("gave way on {env} to a newer waiter: {by}")]
     Superseded { env: String, by: String },
+    /// The user releasing holds the env, but from another run (`holder`): nothing changed.
+    #[error("{env} is held by another run of {user}: {holder}")]
+    HeldByOtherRun {
+        env: String,
+        user: String,
+        holder: String,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -49,6 +58,15 @@ pub enum Error {
     SchemaMismatch { table: String, detail: String },
     #[error("{0}")]
     Store(String),
+    /// A row read from the store holds a value no write of daplaya makes: it is refused
+    /// whole, naming the env and the value, rather than decided on.
+    #[error("the {row} of env {env} in {place} is invalid: {detail}")]
+    InvalidRow {
+        row: &'static str,
+        env: String,
+        place: String,
+        detail: String,
+    },
     #[error("lost the lock on {env} to {holder}")]
     LeaseLost { env: String, holder: String },
     /// No renewal succeeded before the lease ran out; `source` is the last failure.
@@ -131,9 +149,11 @@ impl Error {
             Error::Uberlocked { .. } => exit::UBERLOCKED,
             Error::NotFound(_) => exit::NOT_FOUND,
             Error::Superseded { .. } => exit::SUPERSEDED,
+            Error::HeldByOtherRun { .. } => exit::HELD_BY_OTHER_RUN,
             Error::TableMissing { .. }
             | Error::SchemaMismatch { .. }
             | Error::Store(_)
+            | Error::InvalidRow { .. }
             | Error::LeaseLost { .. }
             | Error::LeaseExpired { .. }
             | Error::Server { .. } => exit::FAILURE,
@@ -153,12 +173,14 @@ impl Error {
             Error::Uberlocked { .. } => "UBERLOCKED",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Superseded { .. } => "SUPERSEDED",
+            Error::HeldByOtherRun { .. } => "HELD_BY_OTHER_RUN",
             Error::Ambiguous(_) => "AMBIGUOUS",
             Error::TableMissing { .. } => "TABLE_MISSING",
             Error::SchemaMismatch { .. } => "SCHEMA_MISMATCH",
             // The store did not answer in time to keep the lease.
             Error::Store(_) | Error::LeaseExpired { .. } => "STORE_UNAVAILABLE",
             Error::LeaseLost { .. } => "LEASE_LOST",
+            Error::InvalidRow { .. } => "INVALID_ROW",
             Error::CommandNotFound { .. } => "COMMAND_NOT_FOUND",
             Error::CannotExecute { .. } => "CANNOT_EXECUTE",
             Error::Server { .. } => "SERVER_FAILED",
@@ -166,12 +188,18 @@ impl Error {
         }
     }
 
-    pub fn hint(&self) -> Option<&str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
-            Error::TableMissing { .. } => Some("run `daplaya init` to create the tables"),
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::HeldByOtherRun { env, holder, .. } => Some(format!(
+                "release it from that run (or give --holder {holder}); to break it: daplaya locks release --env {env} --force --reason <WHY>"
+            )),
+            Error::TableMissing { .. } => Some("run `daplaya init` to create the tables".into()),
+            Error::InvalidRow { .. } => {
+                Some("nothing was written; correct or delete that row in the store".into())
+            }
             Error::Listen { .. } => {
-                Some("choose another --host or --port (--port 0 picks a free one)")
+                Some("choose another --host or --port (--port 0 picks a free one)".into())
             }
             _ => None,
         }

@@ -6,12 +6,14 @@ use crate::duration::humanize;
 use crate::error::Error;
 use crate::human_time::{ago, clock, expiry, hold_outcome};
 use crate::jobs::Ended;
-use crate::locks::{Acquired, NotReleased, Released, WaitProgress};
+use crate::locks::{Acquired, NotReleased, Released};
 use crate::model::{Hold, Job, Lock};
 use crate::ops::open::Notice;
 use crate::ops::report::{JobList, Report};
 use crate::slack::SIGNING_SECRET_VAR;
-use std::time::Duration;
+
+mod waiting;
+pub use waiting::{rejoined, still_locked, waiting_status};
 
 /// ANSI styling, applied only when the caller decided colour is wanted.
 #[derive(Debug, Clone, Copy)]
@@ -55,7 +57,7 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
     format!(
         "{}  {kind} by {}  since {}  {}  meta: {}  (id {}, token {})",
         style.bold(&lock.env),
-        lock.user,
+        lock.holder_label(),
         when(now, lock.created_at),
         expiry(lock, now),
         lock.meta,
@@ -66,14 +68,22 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
 
 /// A lock and, under it, its line: one waiter a line, in serving order.
 fn lock_with_line(lock: &Lock, now: i64, style: Style) -> String {
-    let head = if lock.active {
-        lock_line(lock, now, style)
-    } else {
-        // Free, but its waiters also want an env that is held.
-        format!(
+    let first_wants_more = lock
+        .queue
+        .first()
+        .is_some_and(|first| first.envs.iter().any(|env| env != &lock.env));
+    let head = match (lock.active, first_wants_more) {
+        (true, _) => lock_line(lock, now, style),
+        // Free, but the first in line also wants an env that is held.
+        (false, true) => format!(
             "{}  free; its line waits for other envs too",
             style.bold(&lock.env)
-        )
+        ),
+        // Just released: the first in line takes it when it next polls.
+        (false, false) => format!(
+            "{}  free; the first in line takes it at its next poll",
+            style.bold(&lock.env)
+        ),
     };
     let mut lines = vec![head];
     lines.extend(lock.queue.iter().enumerate().map(|(i, waiter)| {
@@ -128,70 +138,6 @@ fn job_line(job: &Job, now: i64) -> String {
         job.version,
         job.user,
         when(now, job.started)
-    )
-}
-
-/// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, `12th`, `13th`, ... `21st`.
-pub fn ordinal(n: usize) -> String {
-    let suffix = match (n % 10, n % 100) {
-        (_, 11..=13) => "th",
-        (1, _) => "st",
-        (2, _) => "nd",
-        (3, _) => "rd",
-        _ => "th",
-    };
-    format!("{n}{suffix}")
-}
-
-/// `2nd in line, 3 waiting`.
-fn place_in_line(progress: &WaitProgress) -> String {
-    format!(
-        "{} in line, {} waiting",
-        ordinal(progress.position),
-        progress.waiting
-    )
-}
-
-/// The live status line of a waiter at a terminal: its place, then who is in the way.
-pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String {
-    let several = progress.envs.len() > 1;
-    let in_the_way = match progress.holders.as_slice() {
-        [] => "free, but the waiters ahead go first".to_string(),
-        holders => holders
-            .iter()
-            .map(|holder| {
-                format!(
-                    "{}held {} by {} (since {}, meta: {}), {}",
-                    if several {
-                        format!("{} ", holder.env)
-                    } else {
-                        String::new()
-                    },
-                    humanize(Duration::from_millis(
-                        now.saturating_sub(holder.created_at).max(0) as u64
-                    )),
-                    holder.user,
-                    clock(now, holder.created_at),
-                    holder.meta,
-                    expiry(holder, now),
-                )
-            })
-            .collect::<Vec<_>>()
-            .join("; "),
-    };
-    format!(
-        "Waiting for {}: {}; {in_the_way}; waited {}",
-        style.bold(&progress.envs.join(", ")),
-        place_in_line(progress),
-        humanize(progress.waited)
-    )
-}
-
-/// What a waiter says once when it finds its place in line gone and joins again at the back.
-pub fn rejoined(progress: &WaitProgress) -> String {
-    format!(
-        "daplaya: lost the place in line for {} (this process stalled); joined again at the back",
-        progress.envs.join(", ")
     )
 }
 
@@ -366,10 +312,21 @@ fn released_line(released: &Released, now: i64, style: Style) -> String {
             lock.user,
             ago(now, lock.created_at)
         ),
+        Released::Forced(lock) => format!(
+            "{} {} (held by {} since {})",
+            style.yellow("Forced the release of"),
+            style.bold(&lock.env),
+            lock.holder_label(),
+            ago(now, lock.created_at)
+        ),
         Released::Nothing(reason, lock) => {
             let why = match (reason, lock) {
                 (NotReleased::HeldByOther, Some(lock)) => {
-                    format!("{} is held by {}, not by you", lock.env, lock.user)
+                    format!(
+                        "{} is held by {}, not by you",
+                        lock.env,
+                        lock.holder_label()
+                    )
                 }
                 (_, Some(lock)) => format!("{} is not locked", lock.env),
                 (_, None) => "that env is not locked".into(),
@@ -406,24 +363,6 @@ pub fn human_error(error: &Error, style: Style) -> String {
         text.push_str(&format!("\n  hint: {hint}"));
     }
     text
-}
-
-/// What a waiter prints in a CI log at each poll: the line the seeds wrote (`Still locked at
-/// env <ENV> by <USER>`, so log searches keep working), then its place in line. A free env
-/// whose line goes first is held `by the queue`.
-pub fn still_locked(progress: &WaitProgress) -> String {
-    let held = match progress.holders.as_slice() {
-        [] => format!(
-            "env {} by the queue",
-            progress.envs.first().map_or("", String::as_str)
-        ),
-        holders => holders
-            .iter()
-            .map(|holder| format!("env {} by {}", holder.env, holder.user))
-            .collect::<Vec<_>>()
-            .join(", "),
-    };
-    format!("Still locked at {held} ({})", place_in_line(progress))
 }
 
 /// The stderr line for a step of `locks run` (its stdout belongs to the command).
@@ -472,11 +411,13 @@ pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> Strin
                 .iter()
                 .map(|lock| format!(" --env {}", lock.env))
                 .collect();
+            let (user, holder) = locks
+                .first()
+                .map_or(("", ""), |lock| (lock.user.as_str(), lock.holder.as_str()));
             format!(
-                "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release{envs} --user {} --uberlock",
+                "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release{envs} --user {user} --holder '{holder}' --uberlock",
                 style.red("error:"),
                 envs_of(locks),
-                locks.first().map_or("", |lock| lock.user.as_str())
             )
         }
         Event::ReleaseFailed { locks, error } => format!(
@@ -487,92 +428,5 @@ pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> Strin
                 .first()
                 .map_or_else(String::new, |lock| expiry(lock, now))
         ),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::locks::{self, Meta};
-    use crate::store::StoreTime;
-
-    fn held(env: &str, user: &str) -> Lock {
-        let request = locks::LockRequest {
-            envs: vec![env.into()],
-            user: user.into(),
-            meta: Meta::Given("https://ci/42".into()),
-            uberlock: false,
-            ttl: Duration::from_secs(600),
-            supersede: false,
-        };
-        match locks::decide_lock(env, None, &request, StoreTime::exact(0)) {
-            locks::Decision::Write { write, .. } => write.lock,
-            other => panic!("a write, not {other:?}"),
-        }
-    }
-
-    fn progress(envs: &[&str], holders: Vec<Lock>) -> WaitProgress {
-        WaitProgress {
-            envs: envs.iter().map(|env| env.to_string()).collect(),
-            position: 2,
-            waiting: 3,
-            holders,
-            waited: Duration::from_secs(30),
-            rejoined: false,
-        }
-    }
-
-    #[test]
-    fn a_ci_log_line_begins_as_the_seeds_wrote_it_then_gives_the_place() {
-        assert_eq!(
-            still_locked(&progress(&["prod"], vec![held("prod", "alice")])),
-            "Still locked at env prod by alice (2nd in line, 3 waiting)"
-        );
-        assert_eq!(
-            still_locked(&progress(&["eu", "us"], vec![held("us", "bob")])),
-            "Still locked at env us by bob (2nd in line, 3 waiting)"
-        );
-        assert_eq!(
-            still_locked(&progress(&["prod"], vec![])),
-            "Still locked at env prod by the queue (2nd in line, 3 waiting)"
-        );
-    }
-
-    #[test]
-    fn the_terminal_line_gives_the_place_then_who_is_in_the_way() {
-        let style = Style { color: false };
-        let line = waiting_status(
-            &progress(&["prod"], vec![held("prod", "alice")]),
-            60_000,
-            style,
-        );
-        assert!(
-            line.starts_with("Waiting for prod: 2nd in line, 3 waiting; held 1m by alice (since "),
-            "{line}"
-        );
-        assert!(
-            line.ends_with("meta: https://ci/42), expires in 9m; waited 30s"),
-            "{line}"
-        );
-        let free = waiting_status(&progress(&["eu", "us"], vec![]), 0, style);
-        assert_eq!(
-            free,
-            "Waiting for eu, us: 2nd in line, 3 waiting; free, but the waiters ahead go first; waited 30s"
-        );
-    }
-
-    #[test]
-    fn places_in_line_read_as_english_ordinals() {
-        let read: Vec<String> = [1, 2, 3, 4, 11, 12, 13, 21, 22, 23, 101, 111]
-            .into_iter()
-            .map(ordinal)
-            .collect();
-        assert_eq!(
-            read,
-            [
-                "1st", "2nd", "3rd", "4th", "11th", "12th", "13th", "21st", "22nd", "23rd",
-                "101st", "111th"
-            ]
-        );
     }
 }
