@@ -290,9 +290,13 @@ pub fn meta(value: &str) -> Result<String> {
     checked("meta", value, MAX_META_LEN)
 }
 
-/// Holders are compared case-insensitively, as users are: stored trimmed and lowercased.
+/// Holders are compared case-insensitively and shown, as users are: stored trimmed and
+/// lowercased, with nothing hidden.
 pub fn holder_name(value: &str) -> Result<String> {
-    Ok(checked("holder", value, MAX_HOLDER_LEN)?.to_lowercase())
+    legible::user(
+        "holder",
+        &checked("holder", value, MAX_HOLDER_LEN)?.to_lowercase(),
+    )
 }
 
 /// Why a lock was broken: said as a person would, in a meta's room.
@@ -328,6 +332,19 @@ mod tests {
         assert!(env_name(&"e".repeat(MAX_NAME_LEN)).is_ok());
         assert!(user_name("a\nb").is_err());
         assert!(meta(&"m".repeat(MAX_META_LEN + 1)).is_err());
+    }
+
+    #[test]
+    fn holders_are_composed_and_hide_nothing_as_users() {
+        assert_eq!(holder_name(" Run-E\u{301} ").unwrap(), "run-\u{e9}");
+        let hidden = holder_name("run-1\u{200b}").unwrap_err();
+        assert_eq!(hidden.exit_code(), crate::error::exit::USAGE);
+        assert!(
+            hidden
+                .to_string()
+                .starts_with(r#"holder "run-1\u{200b}" has an invisible"#),
+            "{hidden}"
+        );
     }
 
     #[test]
