@@ -11,6 +11,7 @@ mod errors;
 mod items;
 mod seen;
 mod tables;
+mod waiters;
 mod writes;
 
 use super::clock::{ServerClock, StoreTime};
@@ -21,16 +22,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure, TransactWriteItem,
-    Update,
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
 };
 use aws_sdk_dynamodb::Client;
-use items::{
-    hold_from_item, job_from_item, job_item, lock_from_item, Item, HISTORY_TTL_ATTRIBUTE,
-    QUEUE_ATTRIBUTE,
-};
+use items::{hold_from_item, job_from_item, job_item, lock_from_item, Item, HISTORY_TTL_ATTRIBUTE};
 use std::sync::Arc;
 use std::time::Duration;
 use tables::{
@@ -163,62 +159,6 @@ impl DynamoStore {
             None => self.load_lock(env).await?,
         };
         Ok(Swap::Conflict(current))
-    }
-
-    /// One waiter's heartbeat on several envs: one transaction of conditional updates.
-    async fn touch_waiter_on_all(
-        &self,
-        envs: &[String],
-        waiter: &str,
-        seen_at: i64,
-    ) -> Result<bool> {
-        let items = envs
-            .iter()
-            .map(|env| {
-                let update = self
-                    .touch_update(env, waiter, seen_at)
-                    .build()
-                    .expect("table, key and expression are set");
-                TransactWriteItem::builder().update(update).build()
-            })
-            .collect();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error) if Self::lost_race(&error) => {
-                let gone = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                        cancelled
-                            .cancellation_reasons()
-                            .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
-                    _ => false,
-                };
-                // Only a collision with another write: this heartbeat is skipped, which the
-                // waiter's margin of three poll intervals absorbs; the next poll reads the rows.
-                Ok(!gone)
-            }
-            Err(error) => Err(self.transaction_error(error).await),
-        }
-    }
-
-    /// Sets a waiter's `seenAt` on one env's row if its entry is there; the revision stays.
-    fn touch_update(&self, env: &str, waiter: &str, seen_at: i64) -> UpdateBuilder {
-        Update::builder()
-            .table_name(&self.locks_table)
-            .key("env", AttributeValue::S(env.to_string()))
-            .update_expression("SET #queue.#waiter.#seenAt = :seenAt")
-            .condition_expression("attribute_exists(#queue.#waiter)")
-            .expression_attribute_names("#queue", QUEUE_ATTRIBUTE)
-            .expression_attribute_names("#waiter", waiter)
-            .expression_attribute_names("#seenAt", "seenAt")
-            .expression_attribute_values(":seenAt", AttributeValue::N(seen_at.to_string()))
     }
 }
 
@@ -380,32 +320,7 @@ impl Store for DynamoStore {
     }
 
     async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool> {
-        let [env] = envs else {
-            return self.touch_waiter_on_all(envs, waiter, seen_at).await;
-        };
-        let table = &self.locks_table;
-        let update = self.touch_update(env, waiter, seen_at);
-        let request = self
-            .client
-            .update_item()
-            .table_name(table)
-            .key("env", AttributeValue::S(env.clone()))
-            .set_update_expression(update.get_update_expression().clone())
-            .set_condition_expression(update.get_condition_expression().clone())
-            .set_expression_attribute_names(update.get_expression_attribute_names().clone())
-            .set_expression_attribute_values(update.get_expression_attribute_values().clone());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.store_error(table, error)),
-        }
+        self.touch_waiter_rows(envs, waiter, seen_at).await
     }
 
     async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>> {
