@@ -12,6 +12,7 @@
 
 pub mod command;
 pub mod people;
+mod rejection;
 pub mod replay;
 pub mod reply;
 pub mod signature;
@@ -27,6 +28,7 @@ use crate::ops::{self, Action, Report};
 use crate::store::Store;
 use command::{Command, SlashRequest};
 use people::People;
+pub use rejection::Rejection;
 use replay::Once;
 use reply::Reply;
 use serde::Deserialize;
@@ -95,53 +97,6 @@ impl Settings {
     pub fn from_env(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Settings> {
         Ok(Settings::new(env(SIGNING_SECRET_VAR), env(APP_ID_VAR))?
             .with_people(People::from_env(env)?))
-    }
-}
-
-/// Why a request was refused. The caller sees only the status and a generic word; the reason
-/// is for the operator's log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    TooLarge,
-    Unauthorized(signature::Invalid),
-    WrongApp,
-    /// A copy of a request acted on already.
-    Replayed,
-}
-
-impl Rejection {
-    pub fn status(self) -> u16 {
-        match self {
-            Rejection::TooLarge => 413,
-            Rejection::Unauthorized(_) => 401,
-            Rejection::WrongApp => 403,
-            Rejection::Replayed => 409,
-        }
-    }
-
-    pub fn reason(self) -> &'static str {
-        match self {
-            Rejection::TooLarge => "the body is larger than 8 KiB",
-            Rejection::Unauthorized(invalid) => invalid.reason(),
-            Rejection::WrongApp => "api_app_id is not DAPLAYA_SLACK_APP_ID",
-            Rejection::Replayed => {
-                "its signature was acted on already: a copy of a request is refused, nothing changed"
-            }
-        }
-    }
-
-    pub fn response(self) -> HttpResponse {
-        let body = match self {
-            Rejection::TooLarge => "payload too large",
-            Rejection::Unauthorized(_) => "unauthorized",
-            Rejection::WrongApp => "forbidden",
-            Rejection::Replayed => "already handled",
-        };
-        HttpResponse {
-            status: self.status(),
-            content_type: "text/plain; charset=utf-8",
-            body: body.into(),
-        }
     }
 }
 
