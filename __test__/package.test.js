@@ -9,8 +9,10 @@ const fs = require('node:fs')
 const path = require('node:path')
 const { parseTriple } = require('@napi-rs/cli')
 const { ROOT, baseEnv, tempDir } = require('./helpers.js')
+const { runtimes } = require('../runtimes')
 
 const PLATFORM = 'linux-x64-gnu'
+const VERSION = require('../package.json').version
 const ADDON = `daplaya.${PLATFORM}.node`
 const supported = process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(path.join(ROOT, ADDON))
 const env = { ...baseEnv(), npm_config_update_notifier: 'false' }
@@ -54,6 +56,35 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
     assert.match(sh('npx', ['--no-install', 'daplaya', '--help'], project), /Usage: daplaya/)
     const out = sh('npx', ['--no-install', 'daplaya', 'locks', 'lock', '--env', 'demo', '--user', 'me', '--json', '--store', 'sqlite:./locks.db'], project)
     assert.equal(JSON.parse(out).outcome, 'acquired')
+  })
+
+  /** `[bun, deno]`, each the runtime or the reason it is not available here. */
+  const [bun, deno] = ['bun', 'deno'].map((name) => runtimes().find((runtime) => runtime.name === name))
+  /** The program that ran the CLI, as the command `locks run` starts sees its parent. */
+  const runBy = (runtime, args) =>
+    execFileSync(runtime.executable, [...args, 'locks', 'run', '--env', 'which', '--user', 'me', '--store', 'sqlite:./which.db', '--', 'sh', '-c', 'readlink /proc/$PPID/exe'], {
+      cwd: project,
+      env: { ...env, ...runtime.env },
+      encoding: 'utf8',
+      stdio: ['ignore', 'pipe', 'pipe'],
+    }).trim()
+
+  it('bunx daplaya: on Node by its shebang, on Bun with --bun', { skip: bun.unavailable ?? false }, () => {
+    const bunEnv = { ...env, ...bun.env }
+    for (const args of [['x', 'daplaya'], ['x', '--bun', 'daplaya']]) {
+      const out = execFileSync(bun.executable, [...args, '--version'], { cwd: project, env: bunEnv, encoding: 'utf8' })
+      assert.equal(out, `daplaya ${VERSION}\n`)
+    }
+    assert.equal(fs.realpathSync(runBy(bun, ['x', '--bun', 'daplaya'])), fs.realpathSync(bun.executable))
+    assert.equal(path.basename(runBy(bun, ['x', 'daplaya'])), 'node')
+  })
+
+  it('deno run -A npm:daplaya runs the installed package, offline', { skip: deno.unavailable ?? false }, () => {
+    // --cached-only and an empty cache: the package comes from the project's node_modules.
+    const denoEnv = { ...env, ...deno.env, DENO_DIR: tempDir() }
+    const out = execFileSync(deno.executable, ['run', '-A', '--cached-only', 'npm:daplaya', '--version'], { cwd: project, env: denoEnv, encoding: 'utf8' })
+    assert.equal(out, `daplaya ${VERSION}\n`)
+    assert.equal(fs.realpathSync(runBy(deno, ['run', '-A', 'npm:daplaya'])), fs.realpathSync(deno.executable))
   })
 
   it('require and import give the same functions', () => {

@@ -6,6 +6,7 @@ const { spawn } = require('node:child_process')
 const path = require('node:path')
 const { startDynamoDbLocal } = require('./dynamodb-local.js')
 const { startDynamoDbProxy } = require('./dynamodb-proxy.js')
+const { runtimes, platform } = require('../runtimes')
 
 const root = path.join(__dirname, '..')
 
@@ -29,6 +30,16 @@ function checkRequestLog(log) {
   if (counts.Scan) throw new Error(`the tests issued ${counts.Scan} Scan request(s): no command may scan`)
 }
 
+/** Which runtimes __test__/runtimes.test.js ran on, and which this platform has no build of. */
+function reportRuntimes() {
+  const all = runtimes()
+  const ran = all.filter((runtime) => !runtime.unavailable).map((runtime) => `${runtime.label} (${runtime.version})`)
+  process.stderr.write(`\n== runtimes tested: ${ran.join(', ') || 'none'}\n`)
+  for (const runtime of all.filter((each) => each.unavailable)) {
+    process.stderr.write(`== ${runtime.label} NOT TESTED: not available on ${platform()}: ${runtime.unavailable}\n`)
+  }
+}
+
 async function main() {
   await step('build the addon', 'npx', ['napi', 'build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts'])
   const dynamo = await startDynamoDbLocal()
@@ -48,6 +59,7 @@ async function main() {
     const files = process.argv.slice(2)
     await step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...(files.length ? files : ['__test__/'])], env)
     checkRequestLog(proxy.log)
+    if (!files.length || files.some((file) => path.basename(file) === 'runtimes.test.js')) reportRuntimes()
   } finally {
     await proxy.stop()
     await dynamo.stop()
