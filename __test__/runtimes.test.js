@@ -9,7 +9,7 @@ const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
 const { runtimes } = require('../runtimes')
-const { BIN, STORES, run, runJson, start, tempDir, uniqueName, until } = require('./helpers.js')
+const { BIN, STORES, baseEnv, hasScript, quote, run, runJson, start, tempDir, uniqueName, until } = require('./helpers.js')
 
 const VERSION = require('../package.json').version
 const [sqlite, dynamodb] = STORES
@@ -146,6 +146,33 @@ while :; do sleep 1; done
     proc.child.kill('SIGKILL')
     await proc.done
     await until(command.marks, ['terminated'], 'the orphaned command terminated')
+  })
+
+  it('locks run at a terminal: the command reads it, and Ctrl-C reaches it', { skip: !hasScript && 'no script(1)' }, async (t) => {
+    const { env } = await sqlite.fresh()
+    /** `locks run` of a shell `body` on a pseudo-terminal (util-linux `script`); stdin is the terminal's keyboard. */
+    function onTerminal(body) {
+      const [command, args] = runtime.launch(BIN, ['locks', 'run', '--env', 'prod', '--user', 'alice', '--', 'sh', '-c', body])
+      const line = [command, ...args].map(quote).join(' ')
+      const child = spawn('script', ['-qec', line, '/dev/null'], { env: { ...baseEnv(), ...runtime.env, ...env, TERM: 'dumb', NO_COLOR: '1' } })
+      const proc = { child, screen: '' }
+      child.stdout.on('data', (chunk) => (proc.screen += chunk))
+      proc.done = new Promise((resolve) => child.on('close', (code) => resolve({ code, screen: proc.screen })))
+      t.after(() => child.kill('SIGKILL'))
+      return proc
+    }
+    const reader = onTerminal('echo ready; read line; echo "got $line"')
+    await until(() => reader.screen.includes('ready'), true, 'ready on the terminal')
+    reader.child.stdin.write('hello\n')
+    const read = await reader.done
+    assert.equal(read.code, 0, read.screen)
+    assert.match(read.screen, /got hello/)
+    const sleeper = onTerminal('echo ready; exec sleep 30')
+    await until(() => sleeper.screen.includes('ready'), true, 'ready on the terminal')
+    sleeper.child.stdin.write('\x03')
+    const interrupted = await sleeper.done
+    assert.equal(interrupted.code, 130, interrupted.screen)
+    assert.match(interrupted.screen, /Released prod/)
   })
 
   it('serve: the page, the JSON, and a clean stop on SIGTERM', async (t) => {

@@ -94,8 +94,9 @@ function find(kind, here) {
     env: kind.env ?? {},
     /** The command and arguments that run `file` with `args` on this runtime. */
     launch: (file, args = []) => [executable, [...kind.script, file, ...args]],
-    /** Its start and exit doing nothing (`node -e 0`, `bun -e 0`, `deno eval 0`). */
+    /** Its start and exit doing nothing (`node -e 0`, `bun -e 0`, `deno eval 0`), and that as text. */
     floor: [executable, kind.floor],
+    floorText: `${path.basename(kind.file)} ${kind.floor.join(' ')}`,
   }
 }
 
