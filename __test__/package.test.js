@@ -53,6 +53,8 @@ function asPublished(tarball, platformPackages, destination) {
   return pack(path.join(scratch, 'package'), destination)
 }
 
+const [bun, deno] = ['bun', 'deno'].map((name) => runtimes().find((runtime) => runtime.name === name))
+
 describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, () => {
   let project
   /** The tarballs a registry would serve after a release: daplaya and its seven platform packages. */
@@ -96,7 +98,6 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
       assert.ok(servedBinary(from), registry.requested.join(' '))
     })
 
-    const bun = runtimes().find((runtime) => runtime.name === 'bun')
     it('bunx daplaya: on Node by its shebang, on Bun with --bun', { skip: bun.unavailable ?? false }, async () => {
       const from = registry.requested.length
       const bunEnv = { ...bun.env, BUN_CONFIG_REGISTRY: registry.url, BUN_INSTALL_CACHE_DIR: tempDir() }
@@ -108,7 +109,6 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
       assert.equal(path.basename((await inEmptyDirectory(bun.executable, ['x', 'daplaya', ...whichRuns], bunEnv)).trim()), 'node')
     })
 
-    const deno = runtimes().find((runtime) => runtime.name === 'deno')
     it('deno run -A npm:daplaya', { skip: deno.unavailable ?? false }, async () => {
       const from = registry.requested.length
       const denoEnv = { ...deno.env, NPM_CONFIG_REGISTRY: registry.url, DENO_DIR: tempDir() }
@@ -116,6 +116,11 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
       assert.ok(servedBinary(from), registry.requested.join(' '))
       const ranBy = (await inEmptyDirectory(deno.executable, ['run', '-A', 'npm:daplaya', ...whichRuns], denoEnv)).trim()
       assert.equal(fs.realpathSync(ranBy), fs.realpathSync(deno.executable))
+      // And the API, as a Deno script imports it.
+      const script = `const { lock, listLocks } = await import('npm:daplaya')
+        const held = await lock({ env: 'deno', user: 'me', store: 'sqlite:./deno.db' })
+        console.log(JSON.stringify([held.outcome, (await listLocks({ store: 'sqlite:./deno.db' })).length]))`
+      assert.equal(await inEmptyDirectory(deno.executable, ['eval', script], denoEnv), '["acquired",1]\n')
     })
   })
 
@@ -141,6 +146,15 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
         process.stdout.write(JSON.stringify([held.outcome, listed.length]))
       })`
     assert.equal(sh(process.execPath, ['-e', script], project), '["acquired",1]')
+  })
+
+  it('on Bun, require and import of the installed package give the same functions', { skip: bun.unavailable ?? false }, () => {
+    const script = `const cjs = require('daplaya')
+      const esm = await import('daplaya')
+      if (esm.lock !== cjs.lock || esm.default.lock !== cjs.lock) throw new Error('not the same functions')
+      const held = await esm.lock({ env: 'bun', user: 'me', store: 'sqlite:./bun.db' })
+      process.stdout.write(JSON.stringify([held.outcome, (await cjs.listLocks({ store: 'sqlite:./bun.db' })).length]))`
+    assert.equal(sh(bun.executable, ['-e', script], project), '["acquired",1]')
   })
 
   it('the types check under tsc --strict', () => {
