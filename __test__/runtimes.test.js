@@ -1,8 +1,8 @@
 'use strict'
 // The CLI's contract and the API on every runtime a pipeline runs daplaya with: Node 20, 22 and
-// 24, Bun and Deno, each installed by `npm ci` (runtimes/). The runtimes run side by side, the
-// cases of one in turn. A runtime with no build for this platform is skipped, saying why, and
-// scripts/test.js names it again in the run's last lines.
+// 24, Bun and Deno, each installed by `npm ci` (runtimes/). Every case of every runtime runs
+// side by side, each on a store of its own. A runtime with no build for this platform is skipped,
+// saying why, and scripts/test.js names it again in the run's last lines.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
@@ -17,7 +17,7 @@ const [sqlite, dynamodb] = STORES
 /** Runs a fixture script on `runtime`; resolves with the JSON document it prints. */
 async function api(runtime, fixture, store) {
   const [command, args] = runtime.launch(path.join(__dirname, 'fixtures', fixture), [store])
-  const child = spawn(command, args, { env: { ...process.env, ...runtime.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(command, args, { env: { ...baseEnv(), ...runtime.env }, stdio: ['ignore', 'pipe', 'pipe'] })
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk) => {
