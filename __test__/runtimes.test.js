@@ -5,29 +5,21 @@
 // saying why, and scripts/test.js names it again in the run's last lines.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
-const { spawn } = require('node:child_process')
+const { execFile, spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { promisify } = require('node:util')
 const { runtimes } = require('../runtimes')
 const { BIN, STORES, baseEnv, hasScript, quote, run, runJson, start, tempDir, uniqueName, until } = require('./helpers.js')
 
 const VERSION = require('../package.json').version
+const execFileAsync = promisify(execFile)
 const [sqlite, dynamodb] = STORES
 
-/** Runs a fixture script on `runtime`; resolves with the JSON document it prints. */
+/** Runs a fixture script on `runtime`; resolves with the JSON document it prints (rejects, with its stderr, if it fails). */
 async function api(runtime, fixture, store) {
   const [command, args] = runtime.launch(path.join(__dirname, 'fixtures', fixture), [store])
-  const child = spawn(command, args, { env: { ...baseEnv(), ...runtime.env }, stdio: ['ignore', 'pipe', 'pipe'] })
-  let stdout = ''
-  let stderr = ''
-  child.stdout.on('data', (chunk) => {
-    stdout += chunk
-  })
-  child.stderr.on('data', (chunk) => {
-    stderr += chunk
-  })
-  const code = await new Promise((resolve) => child.on('close', resolve))
-  assert.equal(code, 0, stderr)
+  const { stdout } = await execFileAsync(command, args, { env: { ...baseEnv(), ...runtime.env } })
   return JSON.parse(stdout)
 }
 
