@@ -30,11 +30,11 @@ function checkRequestLog(log) {
   if (counts.Scan) throw new Error(`the tests issued ${counts.Scan} Scan request(s): no command may scan`)
 }
 
-/** Which runtimes __test__/runtimes.test.js ran on, and which this platform has no build of. */
+/** Which runtimes __test__/runtimes.test.js runs on here, and which this platform has no build of. */
 function reportRuntimes() {
   const all = runtimes()
-  const ran = all.filter((runtime) => !runtime.unavailable).map((runtime) => `${runtime.label} (${runtime.version})`)
-  process.stderr.write(`\n== runtimes tested: ${ran.join(', ') || 'none'}\n`)
+  const here = all.filter((runtime) => !runtime.unavailable).map((runtime) => `${runtime.label} (${runtime.version})`)
+  process.stderr.write(`\n== runtimes of the runtime test: ${here.join(', ') || 'none'}\n`)
   for (const runtime of all.filter((each) => each.unavailable)) {
     process.stderr.write(`== ${runtime.label} NOT TESTED: not available on ${platform()}: ${runtime.unavailable}\n`)
   }
@@ -47,6 +47,7 @@ async function main() {
   const proxy = await startDynamoDbProxy(dynamo.endpoint)
   process.stderr.write(`DynamoDB Local at ${dynamo.endpoint}, logged through ${proxy.endpoint}\n`)
   // Dummy credentials, and no instance-metadata probing: tests reach only 127.0.0.1.
+  const files = process.argv.slice(2)
   const env = {
     DAPLAYA_TEST_DYNAMODB_ENDPOINT: proxy.endpoint,
     AWS_ACCESS_KEY_ID: 'daplayatest',
@@ -56,13 +57,12 @@ async function main() {
   }
   try {
     await step('Rust tests', 'cargo', ['test', '--quiet'], env)
-    const files = process.argv.slice(2)
     await step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...(files.length ? files : ['__test__/'])], env)
     checkRequestLog(proxy.log)
-    if (!files.length || files.some((file) => path.basename(file) === 'runtimes.test.js')) reportRuntimes()
   } finally {
     await proxy.stop()
     await dynamo.stop()
+    if (!files.length || files.some((file) => path.basename(file) === 'runtimes.test.js')) reportRuntimes()
   }
 }
 
