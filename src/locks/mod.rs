@@ -20,109 +20,29 @@
 
 use crate::error::{Error, Result};
 use crate::model::{Hold, HoldEnd, Lock};
-use crate::store::{Expect, LockWrite, Store, StoreTime, Swap, SwapAll};
-use queue::{Queuer, Step, Writes};
+use crate::store::{Expect, LockWrite, Store, StoreTime, SwapAll};
+use queue::{Queuer, Step};
+use time::{is_held, stamp};
+use types::check_envs;
+use write::{write_all, Writes};
 
 pub mod queue;
 mod release;
+mod time;
+mod types;
+mod write;
 use release::releasing;
 pub use release::{
     decide_release, decide_release_restamp, release, release_from, Authority, NotReleased,
     ReleaseDecision, ReleaseRequest, Released,
 };
-use serde::Serialize;
 use std::time::Duration;
+pub use time::{judge_hold, lease_left};
 use tokio_util::sync::CancellationToken;
-
-pub const DEFAULT_TTL: Duration = Duration::from_secs(20 * 60);
-pub const DEFAULT_POLL_INTERVAL: Duration = Duration::from_secs(5);
-
-#[derive(Debug, Clone)]
-pub struct LockRequest {
-    /// 1..=25 distinct envs, validated by the front door: all are taken at once, or none.
-    pub envs: Vec<String>,
-    pub user: String,
-    /// The run taking it: a lock it holds already is renewed, anyone else's waited for.
-    pub holder: String,
-    pub meta: Meta,
-    pub uberlock: bool,
-    pub ttl: Duration,
-    /// Give way to any newer waiter on the same env (`Error::Superseded`).
-    pub supersede: bool,
-}
-
-/// Where a waiting request stands, told to the caller on every poll.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct WaitProgress {
-    pub envs: Vec<String>,
-    /// 1-based place in line, the worst over the envs (1 = next).
-    pub position: usize,
-    /// Live waiters on those envs, this one included (the most on any env).
-    pub waiting: usize,
-    /// The other holders' locks in the way (empty when the envs are free but others are first).
-    pub holders: Vec<Lock>,
-    pub waited: Duration,
-    /// This poll joined again after its entry was pruned (it had stalled too long).
-    pub rejoined: bool,
-}
-
-/// What a lock is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Meta {
-    /// The caller said: it replaces the lock's meta, on a renewal too.
-    Given(String),
-    /// The caller said nothing: the default (the CI run's URL, or the front door: `CLI`, `API`,
-    /// `Slack`) for a fresh acquisition; a renewal or an upgrade keeps the meta the lock has.
-    Default(String),
-}
-
-impl Meta {
-    fn for_fresh(&self) -> String {
-        match self {
-            Meta::Given(meta) => meta.clone(),
-            Meta::Default(meta) => meta.clone(),
-        }
-    }
-
-    fn for_renewal(&self, current: &str) -> String {
-        match self {
-            Meta::Given(meta) => meta.clone(),
-            Meta::Default(_) => current.to_string(),
-        }
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Wait {
-    /// One attempt only.
-    No,
-    /// Retry until this much time has passed.
-    Until(Duration),
-    Forever,
-}
-
-#[derive(Debug, Clone, Copy)]
-pub struct WaitPolicy {
-    pub wait: Wait,
-    pub poll_interval: Duration,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase",
-    tag = "outcome"
-)]
-pub enum Acquired {
-    /// The env was free, released or expired.
-    Acquired,
-    /// The caller's run held it already; the lease was renewed and the lock id kept.
-    Renewed,
-    /// The caller's run held a normal lock and now holds an uberlock, same lock id.
-    Upgraded,
-    /// An uberlock took the env from another holder's normal lock.
-    Preempted { preempted_user: String },
-}
+pub use types::{
+    Acquired, Attempt, LockRequest, Meta, Wait, WaitPolicy, WaitProgress, DEFAULT_POLL_INTERVAL,
+    DEFAULT_TTL, MAX_ENVS,
+};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Decision {
@@ -144,26 +64,6 @@ fn holding(next: Lock, ended: Option<Hold>) -> LockWrite {
         keeps_queue: false,
         restamped: None,
     }
-}
-
-/// How the hold of a row that is still active ends at store time `time`: released by its
-/// holder, or, when its lease certainly lapsed first, expired when it lapsed (whatever happened
-/// after).
-fn released_or_lapsed(lock: &Lock, time: StoreTime) -> Hold {
-    match lock.expires_at {
-        Some(at) if !lock.uberlock && at <= time.earliest => {
-            Hold::of(lock).ended(HoldEnd::Expired, at, None)
-        }
-        _ => Hold::of(lock).ended(HoldEnd::Released, stamp(time, Some(lock)), None),
-    }
-}
-
-/// The time a write to an env whose row is `current` is stamped with: the latest the store's
-/// clock may read, and never before the row's last write. Readings of that clock are intervals
-/// (another client's, or this one's after a tighter reading, may end earlier), and an env's
-/// holds are ordered by their stamps.
-fn stamp(time: StoreTime, current: Option<&Lock>) -> i64 {
-    current.map_or(time.latest, |row| time.latest.max(row.updated_at + 1))
 }
 
 /// Decides a lock attempt on the row as read, at store time `time`: a lease counts as over only
@@ -196,12 +96,12 @@ pub fn decide_lock(
         next_ticket: previous.map_or(0, |l| l.next_ticket),
     };
     let holder = match current {
-        Some(lock) if lock.is_held_at(time.earliest) => lock,
+        Some(lock) if is_held(lock, time) => lock,
         free => {
             // A row still marked active here is a lease that lapsed: its hold ends with it.
             let lapsed = free
                 .filter(|lock| lock.active)
-                .map(|lock| released_or_lapsed(lock, time));
+                .map(|lock| time::released_or_lapsed(lock, time));
             return Decision::Write {
                 write: holding(fresh(free), lapsed),
                 acquired: Acquired::Acquired,
@@ -242,35 +142,6 @@ pub fn decide_lock(
     } else {
         Decision::Busy(holder.clone())
     }
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Attempt {
-    /// Every env, in request order.
-    Acquired(Vec<(Lock, Acquired)>),
-    /// Not taken. `holders`: the other holders' locks in the way (empty when the envs are free
-    /// but others wait); `waiting`: the live waiters in line (the most on any env), who would
-    /// be served first.
-    Busy { holders: Vec<Lock>, waiting: usize },
-}
-
-/// The most envs one request takes at once (DynamoDB writes them in one transaction).
-pub const MAX_ENVS: usize = 25;
-
-/// A request names 1..=MAX_ENVS distinct envs; the front doors check this first, with their
-/// own words, so this only guards the rules.
-fn check_envs(envs: &[String]) -> Result<()> {
-    let distinct = envs
-        .iter()
-        .enumerate()
-        .all(|(i, env)| !envs[..i].contains(env));
-    if envs.is_empty() || envs.len() > MAX_ENVS || !distinct {
-        return Err(Error::usage(format!(
-            "a lock needs 1 to {MAX_ENVS} distinct envs, got {}",
-            envs.join(", ")
-        )));
-    }
-    Ok(())
 }
 
 /// The locks taken, each as others see it (its queue the live waiters in serving order).
@@ -560,25 +431,6 @@ async fn give_back_place(
     }
 }
 
-/// Writes every row or none. `None` once written; after a lost race, the rows of `envs` (the
-/// envs the writes were decided on) as they are now: for one row, as the store returned it.
-async fn write_all(
-    store: &dyn Store,
-    writes: &Writes,
-    envs: &[String],
-) -> Result<Option<Vec<Option<Lock>>>> {
-    if let ([(expected, write)], [_]) = (writes.as_slice(), envs) {
-        return Ok(match store.swap_lock(expected.clone(), write).await? {
-            Swap::Done => None,
-            Swap::Conflict(row) => Some(vec![row]),
-        });
-    }
-    Ok(match store.swap_locks(writes).await? {
-        SwapAll::Done => None,
-        SwapAll::Conflict => Some(store.load_locks(envs).await?),
-    })
-}
-
 /// The row as it is now is still the acquisition `held` (same lock id, not released), or the
 /// lease is lost: the error names whoever the env passed to. A row that is still ours but past
 /// its lease is still ours: every acquisition writes a new lock id, so nobody took it meanwhile.
@@ -706,7 +558,7 @@ pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
     let mut locks: Vec<Lock> = rows
         .into_iter()
         .map(|row| Lock {
-            active: row.is_held_at(time.earliest),
+            active: is_held(&row, time),
             ..queue::as_listed(row, time)
         })
         .filter(|lock| lock.active || !lock.queue.is_empty())
@@ -718,15 +570,6 @@ pub async fn list(store: &dyn Store, env: Option<&str>) -> Result<Vec<Lock>> {
 pub const DEFAULT_HISTORY_LIMIT: usize = 20;
 /// One page of a DynamoDB Query holds far more than this many holds, so a history is one request.
 pub const MAX_HISTORY_LIMIT: usize = 1_000;
-
-/// A hold as of `now`: one still open whose lease ran out has expired when it ran out, even if
-/// nobody has written its env since.
-pub fn judge_hold(hold: Hold, now: i64) -> Hold {
-    match (hold.end, hold.expires_at) {
-        (None, Some(at)) if !hold.uberlock && at <= now => hold.ended(HoldEnd::Expired, at, None),
-        _ => hold,
-    }
-}
 
 /// The holds of an env, newest first: at most `limit`, acquired within `since` when given.
 pub async fn history(

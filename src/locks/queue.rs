@@ -6,7 +6,10 @@
 //! the same order on every one of them: the live request that joined first anywhere is first
 //! on all its envs, and the line never deadlocks.
 
-use super::{decide_lock, Acquired, Decision, LockRequest, WaitProgress};
+use super::time::is_held;
+use super::types::{Acquired, LockRequest, WaitProgress};
+use super::write::Writes;
+use super::{decide_lock, Decision};
 use crate::model::{Lock, Waiter};
 use crate::store::{Expect, LockWrite, StoreTime};
 use std::time::Duration;
@@ -28,9 +31,6 @@ pub struct Queuer {
     pub id: String,
     pub stale_after: Duration,
 }
-
-/// The rows a request writes at once, each with what it expects of the row.
-pub type Writes = Vec<(Expect, LockWrite)>;
 
 /// What a request does next, decided from its envs' rows as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -107,7 +107,7 @@ fn queue_of(row: Option<&Lock>) -> &[Waiter] {
 
 /// The row, if someone else than `holder` holds its env at `time`.
 fn held_by_other<'a>(row: Option<&'a Lock>, holder: &str, time: StoreTime) -> Option<&'a Lock> {
-    row.filter(|row| row.is_held_at(time.earliest) && row.holder != holder)
+    row.filter(|row| is_held(row, time) && row.holder != holder)
 }
 
 /// Decides the next step of `request` on the rows of its envs (`rows[i]` is the row of
@@ -131,7 +131,7 @@ pub fn decide_step(
     }
     let reentry = rows
         .iter()
-        .all(|row| row.is_some_and(|row| row.is_held_at(time.earliest) && row.holder == holder));
+        .all(|row| row.is_some_and(|row| is_held(row, time) && row.holder == holder));
     // An uberlock takes every env from normal holders and ignores the queue (which stays).
     if request.uberlock || reentry {
         return take(&rows, request, own, time);

@@ -8,8 +8,10 @@
 //! ([`Expect::Claimed`]): the store writes only if the row is that copy in every attribute the
 //! release was decided on, so the copy saves a read and never decides what the shared row says.
 
-use super::queue::{self, Writes};
-use super::{check_envs, released_or_lapsed, stamp, write_all};
+use super::queue;
+use super::time::{is_held, released_or_lapsed, stamp};
+use super::types::check_envs;
+use super::write::{write_all, Writes};
 use crate::error::{Error, Result};
 use crate::model::{Hold, Lock};
 use crate::store::{Expect, LockWrite, Store, StoreTime};
@@ -116,7 +118,7 @@ pub fn decide_release(
     };
     let own = lock.holder == request.holder;
     if !own {
-        if !lock.is_held_at(time.earliest) {
+        if !is_held(lock, time) {
             // Its lease lapsed: nothing left to end but its own holder's hold.
             return Ok(ReleaseDecision::Nothing(
                 NotReleased::NotLocked,
