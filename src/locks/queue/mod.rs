@@ -7,8 +7,8 @@
 //! the same order on every one of them: the live request that joined first anywhere is first
 //! on all its envs, and the line never deadlocks.
 
-mod line;
-mod step;
+pub(super) mod line;
+pub(super) mod step;
 
-pub use line::{as_listed, serving_order, stale_after, without_the_dead, Queuer};
-pub use step::{decide_leave, decide_step, progress, Step};
+/// How `locks list` shows a row, for whoever shows rows too.
+pub use line::as_listed;

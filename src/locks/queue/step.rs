@@ -1,10 +1,10 @@
 //! What a request does next, decided on its envs' rows as read: take, join, wait or leave.
 
 use super::line::{entry, newest_behind, pruned, queue_of, serving_order, Queuer};
+use crate::locks::decide::{decide_lock, Decision};
 use crate::locks::time::is_held;
 use crate::locks::types::{Acquired, LockRequest, WaitProgress};
 use crate::locks::write::Writes;
-use crate::locks::{decide_lock, Decision};
 use crate::model::{Lock, Waiter};
 use crate::store::{Expect, LockWrite, StoreTime};
 use std::time::Duration;
@@ -263,8 +263,8 @@ pub fn progress(
 
 #[cfg(test)]
 mod tests {
-    use super::super::line::{as_listed, stale_after};
     use super::*;
+    use crate::locks::queue::line::{as_listed, stale_after};
     use crate::locks::release::{decide_release, Authority, ReleaseDecision, ReleaseRequest};
     use crate::locks::types::Meta;
     use std::collections::HashMap;
@@ -485,7 +485,7 @@ mod tests {
         rows.poll(&request("dead", &["prod"]), Some("dead"), 100);
         rows.poll(&request("live", &["prod"]), Some("live"), 5_000);
         let held = rows.0["prod"].clone();
-        let renewed = crate::locks::decide_renew(&held, Some(&held), at(6_000)).unwrap();
+        let renewed = crate::locks::held::decide_renew(&held, Some(&held), at(6_000)).unwrap();
         assert_eq!(renewed.lock.queue.len(), 1);
         rows.release("prod", "holder", 6_000);
         assert_eq!(rows.0["prod"].queue.len(), 1);
