@@ -20,12 +20,7 @@ pub enum Decision {
 /// ended, if any.
 pub(super) fn holding(next: Lock, ended: Option<Hold>) -> LockWrite {
     let holds = std::iter::once(Hold::of(&next)).chain(ended).collect();
-    LockWrite {
-        lock: next,
-        holds,
-        keeps_queue: false,
-        restamped: None,
-    }
+    LockWrite::new(next, holds)
 }
 
 /// Decides a lock attempt on the row as read, at store time `time`: a lease counts as over only

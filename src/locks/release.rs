@@ -83,12 +83,7 @@ pub(super) fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
         queue: without_the_dead(&lock.queue, time),
         ..lock.clone()
     };
-    LockWrite {
-        lock: released,
-        holds: vec![released_or_lapsed(lock, time)],
-        keeps_queue: false,
-        restamped: None,
-    }
+    LockWrite::new(released, vec![released_or_lapsed(lock, time)])
 }
 
 /// The release of someone else's live hold by `by`, who forced it for `reason`.

@@ -113,6 +113,18 @@ pub struct LockWrite {
     pub restamped: Option<String>,
 }
 
+impl LockWrite {
+    /// A write of the whole row, its line included, that records `holds`.
+    pub fn new(lock: Lock, holds: Vec<Hold>) -> LockWrite {
+        LockWrite {
+            lock,
+            holds,
+            keeps_queue: false,
+            restamped: None,
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum JobEnd {
     Done,

@@ -135,15 +135,7 @@ fn take(rows: &[Option<&Lock>], request: &LockRequest, own: Option<&str>, time: 
             queue: pruned(queue_of(*row), time, own),
             ..lock
         };
-        writes.push((
-            Expect::read(*row),
-            LockWrite {
-                lock,
-                holds,
-                keeps_queue: false,
-                restamped: None,
-            },
-        ));
+        writes.push((Expect::read(*row), LockWrite::new(lock, holds)));
         acquired.push(how);
     }
     Step::Take { writes, acquired }
@@ -195,15 +187,7 @@ fn join(rows: &[Option<&Lock>], request: &LockRequest, queuer: &Queuer, time: St
                 revision: current.revision + 1,
                 ..current
             };
-            (
-                Expect::read(*row),
-                LockWrite {
-                    lock,
-                    holds: Vec::new(),
-                    keeps_queue: false,
-                    restamped: None,
-                },
-            )
+            (Expect::read(*row), LockWrite::new(lock, Vec::new()))
         })
         .collect()
 }
@@ -222,12 +206,7 @@ pub fn decide_leave(rows: &[Option<Lock>], id: &str, time: StoreTime) -> Writes 
             };
             (
                 Expect::Revision(row.revision),
-                LockWrite {
-                    lock,
-                    holds: Vec::new(),
-                    keeps_queue: false,
-                    restamped: None,
-                },
+                LockWrite::new(lock, Vec::new()),
             )
         })
         .collect()
