@@ -5,7 +5,6 @@ use super::items::QUEUE_ATTRIBUTE;
 use super::transactions::{condition_failed, Transacted};
 use super::DynamoStore;
 use crate::error::Result;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
@@ -32,18 +31,7 @@ impl DynamoStore {
             .set_condition_expression(update.get_condition_expression().clone())
             .set_expression_attribute_names(update.get_expression_attribute_names().clone())
             .set_expression_attribute_values(update.get_expression_attribute_values().clone());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.store_error(table, error)),
-        }
+        self.conditional(table, request.send().await)
     }
 
     /// One waiter's heartbeat on several envs: one transaction of conditional updates.
