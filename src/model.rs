@@ -272,10 +272,7 @@ pub fn env_name(value: &str) -> Result<String> {
 
 /// Users are compared case-insensitively: stored trimmed and lowercased, with nothing hidden.
 pub fn user_name(value: &str) -> Result<String> {
-    legible::user(
-        "user",
-        &checked("user", value, MAX_USER_LEN)?.to_lowercase(),
-    )
+    who("user", value, MAX_USER_LEN)
 }
 
 pub fn job_name(value: &str) -> Result<String> {
@@ -293,10 +290,12 @@ pub fn meta(value: &str) -> Result<String> {
 /// Holders are compared case-insensitively and shown, as users are: stored trimmed and
 /// lowercased, with nothing hidden.
 pub fn holder_name(value: &str) -> Result<String> {
-    legible::user(
-        "holder",
-        &checked("holder", value, MAX_HOLDER_LEN)?.to_lowercase(),
-    )
+    who("holder", value, MAX_HOLDER_LEN)
+}
+
+/// A name that says who (a user, a holder), as people compare them.
+fn who(field: &str, value: &str, max_len: usize) -> Result<String> {
+    legible::user(field, &checked(field, value, max_len)?.to_lowercase())
 }
 
 /// Why a lock was broken: said as a person would, in a meta's room.
