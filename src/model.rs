@@ -1,5 +1,6 @@
-//! The records daplaya stores, with the seeds' field names as they appear in `--json`, and the
-//! validation every name passes before it reaches a store.
+//! The records daplaya stores, and the validation every name passes before it reaches a store.
+//! Their fields keep the names of the first spec (the two documents that first defined
+//! daplaya's commands and tables), as stored and as `--json` shows them.
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub struct Lock {
     /// the acquisition's stamp, or one more than the previous token if that is more.
     pub fencing_token: u64,
     /// Which run holds it: re-entry (renewal, upgrade) and release are its own. Rows written
-    /// before holders existed read as held by their user. After the seeds' fields in `--json`.
+    /// before holders existed read as held by their user. After the first spec's fields in `--json`.
     pub holder: String,
     /// How many times the env has been acquired. A lock taken in one write without a read
     /// does not know it: the store counts it in that write (so it is exact only as read back).

@@ -1,4 +1,4 @@
-//! Lock and job rows as DynamoDB items, keeping the seeds' attribute names; a malformed item
+//! Lock and job rows as DynamoDB items, keeping the first spec's attribute names; a malformed item
 //! names the attribute at fault.
 
 use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE, QUEUED_SHARD};
