@@ -46,8 +46,8 @@ impl ChosenStore {
 
     pub async fn open(&self, lifetime: Lifetime) -> Result<Arc<dyn Store>> {
         match lifetime {
-            Lifetime::Call => Ok(Arc::from(store::open(&self.0).await?)),
-            Lifetime::Shared => store::open_shared(&self.0).await,
+            Lifetime::Call => Ok(Arc::from(store::open::open(&self.0).await?)),
+            Lifetime::Shared => store::open::open_shared(&self.0).await,
         }
     }
 }

@@ -33,7 +33,6 @@ use tables::{
     released_shards, TableSpec, ACTIVE_LOCKS_INDEX, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE,
     BY_JOBNAME_INDEX, HISTORY_KEY, JOBS_KEY, LOCKS_KEY, QUEUED_SHARD,
 };
-use transactions::{condition_failed, Transacted};
 
 pub struct DynamoStore {
     client: Client,
@@ -159,23 +158,7 @@ impl Store for DynamoStore {
     }
 
     async fn swap_lock(&self, expected: Expect, write: &LockWrite) -> Result<Swap> {
-        let items = self.lock_write_items(&expected, write);
-        let reasons = match self.transact(items).await? {
-            Transacted::Done => return Ok(Swap::Done),
-            Transacted::LostRace(reasons) => reasons,
-        };
-        // The conflict is with the row as it is now: the lock row is the transaction's first
-        // item, which DynamoDB returns when its condition failed; else it is read again (the
-        // contended path).
-        let returned = reasons
-            .first()
-            .filter(|reason| condition_failed(reason))
-            .and_then(|reason| reason.item());
-        let current = match returned {
-            Some(item) => Some(lock_from_item(&self.locks_table, item)?),
-            None => self.load_lock(&write.lock.env).await?,
-        };
-        Ok(Swap::Conflict(current))
+        self.transact_lock_write(&expected, write).await
     }
 
     async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>> {
@@ -232,19 +215,12 @@ impl Store for DynamoStore {
 
     async fn swap_locks(&self, writes: &[(Expect, LockWrite)]) -> Result<SwapAll> {
         if let [(expected, write)] = writes {
-            return Ok(match self.swap_lock(expected.clone(), write).await? {
+            return Ok(match self.transact_lock_write(expected, write).await? {
                 Swap::Done => SwapAll::Done,
                 Swap::Conflict(_) => SwapAll::Conflict,
             });
         }
-        let items = writes
-            .iter()
-            .flat_map(|(expected, write)| self.lock_write_items(expected, write))
-            .collect();
-        Ok(match self.transact(items).await? {
-            Transacted::Done => SwapAll::Done,
-            Transacted::LostRace(_) => SwapAll::Conflict,
-        })
+        self.transact_lock_writes(writes).await
     }
 
     async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool> {

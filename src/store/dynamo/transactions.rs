@@ -3,8 +3,10 @@
 //! items) is an answer the caller decides on; anything else is an error naming the table at
 //! fault.
 
+use super::items::lock_from_item;
 use super::{errors, DynamoStore};
 use crate::error::{Error, Result};
+use crate::store::{Expect, LockWrite, Store, Swap, SwapAll};
 use aws_sdk_dynamodb::error::SdkError;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::types::{CancellationReason, TransactWriteItem};
@@ -23,6 +25,45 @@ pub(super) fn condition_failed(reason: &CancellationReason) -> bool {
 }
 
 impl DynamoStore {
+    /// One lock row's write and its hold rows, in one transaction. A lost race is a conflict
+    /// with the row as it is now: the lock row is the transaction's first item, which DynamoDB
+    /// returns when its condition failed; else it is read again (the contended path).
+    pub(super) async fn transact_lock_write(
+        &self,
+        expected: &Expect,
+        write: &LockWrite,
+    ) -> Result<Swap> {
+        let items = self.lock_write_items(expected, write);
+        let reasons = match self.transact(items).await? {
+            Transacted::Done => return Ok(Swap::Done),
+            Transacted::LostRace(reasons) => reasons,
+        };
+        let returned = reasons
+            .first()
+            .filter(|reason| condition_failed(reason))
+            .and_then(|reason| reason.item());
+        let current = match returned {
+            Some(item) => Some(lock_from_item(&self.locks_table, item)?),
+            None => self.load_lock(&write.lock.env).await?,
+        };
+        Ok(Swap::Conflict(current))
+    }
+
+    /// Several lock rows' writes and their hold rows, in one transaction: all, or none.
+    pub(super) async fn transact_lock_writes(
+        &self,
+        writes: &[(Expect, LockWrite)],
+    ) -> Result<SwapAll> {
+        let items = writes
+            .iter()
+            .flat_map(|(expected, write)| self.lock_write_items(expected, write))
+            .collect();
+        Ok(match self.transact(items).await? {
+            Transacted::Done => SwapAll::Done,
+            Transacted::LostRace(_) => SwapAll::Conflict,
+        })
+    }
+
     /// Writes `items` all at once, or none of them.
     pub(super) async fn transact(&self, items: Vec<TransactWriteItem>) -> Result<Transacted> {
         let sent = self
