@@ -328,7 +328,7 @@ describe('locks run when DynamoDB goes away', { skip: STORES.find((s) => s.name 
       const lastLines = waited.stderr.trimEnd().split('\n').filter((l) => !/^Still locked/.test(l))
       assert.equal(lastLines.length, 1, waited.stderr)
       assert.match(lastLines[0], /^error: .*DynamoDB/)
-      // The README promises poll interval + 30 s (the store's operation timeout); generous here.
+      // docs/cli.md promises poll interval + 30 s (the store's operation timeout); generous here.
       assert.ok(waiterTook < 45_000, `the waiter took ${waiterTook} ms`)
 
       const held = await holder.done

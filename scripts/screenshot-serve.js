@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 'use strict'
-// Takes the README's pictures of `daplaya serve` (docs/serve-light.png, docs/serve-dark.png):
+// Takes the pictures of `daplaya serve` in docs/serve.md (docs/serve-light.png, docs/serve-dark.png):
 // a throwaway embedded store gets a few locks and jobs from the CLI, the server runs on a free
 // loopback port, and Debian's chromium photographs the page in both colour schemes.
 //

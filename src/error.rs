@@ -1,7 +1,7 @@
 //! One error type for the whole crate. Each variant knows its exit code and its stable string
 //! code; the CLI and the JS bindings map errors through these two methods and nowhere else.
 
-/// Exit codes users can rely on (documented in README.md).
+/// Exit codes users can rely on (documented in docs/cli.md, Exit codes).
 pub mod exit {
     pub const OK: i32 = 0;
     pub const FAILURE: i32 = 1;

@@ -157,7 +157,7 @@ options! {
         #[napi(ts_type = "string | string[]")]
         env: EnvOption,
         #[doc = " Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the"]
-        #[doc = " login name; see the README's CI section)."]
+        #[doc = " login name; see docs/ci.md)."]
         user: Option<String>,
         #[doc = " `lock` only: which run holds it; locking again from it renews, and only it releases"]
         #[doc = " (default: `DAPLAYA_HOLDER`, the CI run, else the user). `runLocked` is a run of its own."]
