@@ -22,7 +22,7 @@ function freshFile() {
 }
 
 describe('at a terminal', () => {
-  it('waiting shows one live status line (place in line, holder, meta, held for, waited), cleared at the end', { skip: !hasScript && 'no script(1)' }, async () => {
+  it('waiting shows one live status line (place in line, holder, meta, held for, waited), cleared at the end', { skip: !hasScript && 'no script(1) from util-linux (Debian: apt-get install bsdutils)' }, async () => {
     const env = freshFile()
     await run(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--meta', 'https://ci/42'], { env })
     const screen = runOnTerminal(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--timeout', '1s', '--poll-interval', '200ms'], { ...env, NO_COLOR: '1' })
@@ -33,7 +33,7 @@ describe('at a terminal', () => {
     assert.match(screen, /\r\x1b\[2Kerror: prod is locked by alice\r?\n/, 'the status line is cleared before the error')
   })
 
-  it('colour only at a terminal, never with NO_COLOR', { skip: !hasScript && 'no script(1)' }, async () => {
+  it('colour only at a terminal, never with NO_COLOR', { skip: !hasScript && 'no script(1) from util-linux (Debian: apt-get install bsdutils)' }, async () => {
     const env = freshFile()
     await run(['locks', 'lock', '--env', 'prod', '--user', 'alice'], { env })
     assert.match(runOnTerminal(['locks', 'list'], env), /\x1b\[1mprod\x1b\[0m/)
