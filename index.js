@@ -9,16 +9,12 @@ const binding = require('./native.js')
 const INTERNAL = new Set(['runCli', 'newInterrupt', 'interrupt'])
 
 const CODE_PREFIX = /^\[([A-Z_]+)\] /
-const NAPI_CONVERSION = /^(InvalidArg|[A-Za-z]+Expected)$/
 
 function withCode(error) {
   const match = error instanceof Error ? CODE_PREFIX.exec(error.message) : null
   if (match) {
     error.message = error.message.slice(match[0].length)
     error.code = match[1]
-  } else if (error instanceof Error && NAPI_CONVERSION.test(error.code)) {
-    // napi's own argument conversion failed (a `command` that is not an array of strings).
-    error.code = 'INVALID_ARGUMENT'
   }
   return error
 }
@@ -40,14 +36,12 @@ function isAbortSignal(signal) {
 async function withHooks(call, options, ...rest) {
   const signal = options?.signal
   const onWait = options?.onWait
-  if (signal === undefined && onWait === undefined) {
+  // Without hooks, or with one of the wrong kind, which Rust refuses as it refuses any option of
+  // the wrong kind (naming what it got and what it takes).
+  const hooked = signal !== undefined || onWait !== undefined
+  const wrong = (signal !== undefined && !isAbortSignal(signal)) || (onWait !== undefined && typeof onWait !== 'function')
+  if (!hooked || wrong) {
     return call(options, ...rest)
-  }
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    throw Object.assign(new TypeError('signal must be an AbortSignal'), { code: 'INVALID_ARGUMENT' })
-  }
-  if (onWait !== undefined && typeof onWait !== 'function') {
-    throw Object.assign(new TypeError('onWait must be a function'), { code: 'INVALID_ARGUMENT' })
   }
   if (signal?.aborted) throw abortError(signal)
   const handle = binding.newInterrupt()
