@@ -1,6 +1,7 @@
 'use strict'
 // The public API: every function of the generated binding, with what async napi functions
-// cannot do themselves: `error.code` from the `[CODE] message` prefix that crosses from Rust,
+// cannot do themselves: `error.code` from the `[CODE] message` prefix that crosses from Rust
+// (and the fields of a lock refusal: `env`, `holder`, `queue`, `waitedMs`, `by`),
 // the `signal` option (an AbortSignal) turned into an interrupt handle Rust can watch, and an
 // `onWait` whose throw ends the call instead of the process.
 const binding = require('./native.js')
@@ -9,11 +10,16 @@ const binding = require('./native.js')
 const INTERNAL = new Set(['runCli', 'newInterrupt', 'interrupt'])
 
 const CODE_PREFIX = /^\[([A-Z_]+)\] /
+// Before the fields of a lock refusal (JSON): a line break and an ASCII record separator.
+const FIELDS = '\n\x1e'
 
 function withCode(error) {
   const match = error instanceof Error ? CODE_PREFIX.exec(error.message) : null
   if (match) {
-    error.message = error.message.slice(match[0].length)
+    const fields = error.message.indexOf(FIELDS)
+    const message = fields === -1 ? error.message : error.message.slice(0, fields)
+    if (fields !== -1) Object.assign(error, JSON.parse(error.message.slice(fields + FIELDS.length)))
+    error.message = message.slice(match[0].length)
     error.code = match[1]
   }
   return error

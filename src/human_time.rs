@@ -5,21 +5,28 @@ use crate::duration::humanize;
 use crate::model::{Hold, HoldEnd, Lock};
 use std::time::Duration;
 
-/// How long ago (or from now) an epoch-millisecond time is, for people.
+/// How long ago (or from now) an epoch-millisecond time is, for people: `just now` within a
+/// second before `now`, `in <1s` within one after (a lease that lasts, however little, is
+/// never "just now").
 pub fn ago(now: i64, at: i64) -> String {
     let span = Duration::from_millis(now.abs_diff(at));
-    if span < Duration::from_secs(1) {
+    if at <= now && span < Duration::from_secs(1) {
         "just now".into()
     } else if at <= now {
         format!("{} ago", humanize(span))
+    } else if span < Duration::from_millis(500) {
+        // humanize rounds to the second from 500 ms up: a 1s lease just taken is `in 1s`.
+        "in <1s".into()
     } else {
-        format!("in {}", humanize(span))
+        format!("in {}", humanize(span.max(Duration::from_secs(1))))
     }
 }
 
+/// `expires in 19m`, `expired 3s ago`, or `never expires`.
 pub fn expiry(lock: &Lock, now: i64) -> String {
     match lock.expires_at {
         None => "never expires".into(),
+        Some(at) if at <= now => format!("expired {}", ago(now, at)),
         Some(at) => format!("expires {}", ago(now, at)),
     }
 }
@@ -65,5 +72,21 @@ pub fn clock(now: i64, at: i64) -> String {
         at.format("%H:%M:%S").to_string()
     } else {
         at.format("%b %d %H:%M").to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_lease_that_lasts_is_never_just_now() {
+        assert_eq!(ago(10_000, 10_950), "in 1s");
+        assert_eq!(ago(10_000, 10_499), "in <1s");
+        assert_eq!(ago(10_000, 11_200), "in 1s");
+        assert_eq!(ago(10_000, 9_400), "just now");
+        assert_eq!(ago(10_000, 10_000), "just now");
+        assert_eq!(ago(10_000, 7_000), "3s ago");
+        assert_eq!(ago(0, 20 * 60_000 - 40), "in 20m");
     }
 }

@@ -4,7 +4,9 @@
 pub mod args;
 pub mod console;
 mod locks_run;
+mod progress;
 pub mod render;
+mod usage;
 
 use crate::caller::{Caller, ThisMachine, UserSource};
 use crate::config::StoreOptions;
@@ -31,9 +33,10 @@ pub async fn run(
 ) -> i32 {
     let cancel = interrupt.token();
     let wants_json = argv.iter().any(|a| a == "--json");
-    let cli = match Cli::try_parse_from(std::iter::once("daplaya".to_string()).chain(argv)) {
+    let program = std::iter::once("daplaya".to_string());
+    let cli = match Cli::try_parse_from(program.chain(argv.iter().cloned())) {
         Ok(cli) => cli,
-        Err(error) => return clap_failure(&error, console, wants_json),
+        Err(error) => return clap_failure(&error, &argv, console, wants_json),
     };
     console.quiet = cli.quiet;
     let caller = Caller {
@@ -110,8 +113,14 @@ fn failure(error: &Error, json: bool, console: &mut Console) -> i32 {
     error.exit_code()
 }
 
-/// Help and version are answers, not failures; any other clap error becomes our one-line form.
-fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) -> i32 {
+/// Help and version are answers, not failures; any other clap error becomes our one-line form
+/// (see [`usage`]).
+fn clap_failure(
+    error: &clap::Error,
+    argv: &[String],
+    console: &mut Console,
+    wants_json: bool,
+) -> i32 {
     use clap::error::ErrorKind;
     if matches!(
         error.kind(),
@@ -124,22 +133,7 @@ fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) ->
         console.err(error.to_string().trim_end());
         return exit::USAGE;
     }
-    let rendered = error.to_string();
-    // clap lists some details (the missing arguments) on indented lines under the first.
-    let message = rendered
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .map(|line| line.trim().trim_start_matches("error: "))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let usage = rendered
-        .lines()
-        .find_map(|line| line.strip_prefix("Usage: "))
-        .map(|usage| format!("usage: {usage} (see --help)"));
-    let error = Error::Usage {
-        message,
-        hint: usage,
-    };
+    let error = usage::usage_error(error, argv);
     if wants_json {
         console.out(&error_document(&error).to_string());
     }
@@ -164,10 +158,10 @@ async fn execute(
 /// a terminal or a plain line in a CI log; and once, when it had to join the line again.
 fn show_waiting(progress: &WaitProgress, console: &mut Console) {
     if progress.rejoined {
-        console.progress(&render::rejoined(progress));
+        console.progress(&progress::rejoined(progress));
     }
-    let live = render::waiting_status(progress, now_ms(), console.err_style);
-    console.waiting(&live, &render::still_locked(progress))
+    let live = progress::waiting_status(progress, now_ms(), console.err_style);
+    console.waiting(&live, &progress::still_locked(progress))
 }
 
 /// `serve` / `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).

@@ -27,12 +27,18 @@ use napi_derive::napi;
 use options::*;
 use results::*;
 
-/// Errors cross to JS as `[CODE] message`; index.js turns the prefix into `error.code`, which
-/// async napi functions cannot set themselves.
+/// Errors cross to JS as `[CODE] message`, then the fields of a lock refusal as JSON after a
+/// line break and an ASCII record separator; index.js turns the prefix into `error.code` and
+/// the fields into properties of the error, which async napi functions cannot set themselves.
 pub(crate) fn js_error(error: &Error) -> napi::Error {
+    let fields = crate::ops::report::error_fields(error);
+    let fields = match fields.is_empty() {
+        true => String::new(),
+        false => format!("\n\x1e{}", serde_json::Value::Object(fields)),
+    };
     napi::Error::new(
         Status::GenericFailure,
-        format!("[{}] {error}", error.code()),
+        format!("[{}] {error}{fields}", error.code()),
     )
 }
 
