@@ -84,9 +84,10 @@ export interface GetJobOptions {
 /**
  * Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
  * `daplaya slack serve` does. Verifies the signature and timestamp first; a refused request
- * touches no store. A copy of a request acted on already is answered `409` and changes nothing.
- * Never waits on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when
- * no signing secret is configured.
+ * touches no store. The member acts as the user `options` make them; a copy of a request acted
+ * on already is answered `409` and changes nothing. Never waits on a lock; telling who the
+ * member is and store work are bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no
+ * signing secret is configured.
  */
 export declare function handleSlackCommand(request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions): Promise<SlackResponse>
 
@@ -109,12 +110,16 @@ export interface Hold {
   endedAt: number | null
   /** `null` while held. */
   end: HoldEnd | null
-  /** Who preempted it (`end: 'preempted'`); else `null`. */
+  /** Who preempted it (`end: 'preempted'`) or forced it (`'forced'`); else `null`. */
   endedBy: string | null
+  /** The run that held it. */
+  holder: string
+  /** Why it was forced (`end: 'forced'`); else `null`. */
+  reason: string | null
 }
 
 /** How a hold ended. */
-export type HoldEnd = 'released' | 'expired' | 'preempted'
+export type HoldEnd = 'released' | 'expired' | 'preempted' | 'forced'
 
 /** Creates the tables (safe to run again). */
 export declare function init(options?: InitOptions | undefined | null): Promise<InitResult>
@@ -207,7 +212,7 @@ export declare function lock(options: LockOptions): Promise<(Lock & Acquisition)
 export interface Lock {
   /** Lock id; kept when the holder renews. */
   id: string
-  /** Holder, trimmed and lowercased. */
+  /** Who holds it (a person or a bot), trimmed and lowercased. */
   user: string
   /** Environment, trimmed and lowercased. */
   env: string
@@ -228,6 +233,11 @@ export interface Lock {
    * stale holder.
    */
   fencingToken: number
+  /**
+   * Which run holds it (a CI run, `locks run`, or the user at a terminal): re-entry and
+   * release are its own.
+   */
+  holder: string
   /** The env's line: live waiters in serving order; left out while nobody waits. */
   queue?: Array<Waiting>
 }
@@ -269,6 +279,11 @@ export interface LockOptions {
    * login name; see the README's CI section).
    */
   user?: string
+  /**
+   * `lock` only: which run holds it; locking again from it renews, and only it releases
+   * (default: `DAPLAYA_HOLDER`, the CI run, else the user). `runLocked` is a run of its own.
+   */
+  holder?: string
   /**
    * What the lock is for (default for a new lock: the CI run's URL, else `'API'`; a renewal
    * or upgrade without one keeps the lock's meta).
@@ -331,8 +346,20 @@ export interface ReleaseOptions {
   env: string | string[]
   /** Default: as for `lock`. */
   user?: string
+  /**
+   * The run holding it: only that run releases it (default: as for `lock`); another run of
+   * the same user is refused with `HELD_BY_OTHER_RUN`.
+   */
+  holder?: string
   /** Required to release an uberlock. */
   uberlock?: boolean
+  /**
+   * Release it whoever holds it (an uberlock too); needs `reason`. The history records the
+   * hold as `forced`, by this user, for this reason.
+   */
+  force?: boolean
+  /** Why the lock is forced (with `force`). */
+  reason?: string
   /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
   store?: string
   /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
@@ -353,6 +380,8 @@ export type ReleaseReason = 'notLocked' | 'heldByOther'
 export interface ReleaseResult {
   /** False when you did not hold the env: nothing was changed. */
   released: boolean
+  /** True when someone else's lock was released with `force`. */
+  forced: boolean
   /** Why nothing was released. */
   reason: ReleaseReason | null
   /** The lock row after the call, if the env has one. */
@@ -404,6 +433,18 @@ export interface SlackHandlerOptions {
    * when unset, any app).
    */
   appId?: string
+  /**
+   * A bot token (`xoxb-...`, scopes `users:read` and `users:read.email`; else
+   * `DAPLAYA_SLACK_BOT_TOKEN`): a Slack user acts as the email of their profile.
+   */
+  botToken?: string
+  /** Slack's Web API address (else `DAPLAYA_SLACK_API_URL`, else `https://slack.com/api`). */
+  apiUrl?: string
+  /**
+   * Slack member ids to daplaya users, e.g. `{ U0123ABC: 'alice@acme.io' }` (else
+   * `DAPLAYA_SLACK_USERS`); these win over the profile.
+   */
+  users?: Record<string, string>
   /** `'dynamodb'` or `'sqlite:<path>'` (else `DAPLAYA_STORE`, else chosen from the environment). */
   store?: string
   /** AWS region for DynamoDB (else `DAPLAYA_AWS_REGION`, else the AWS chain's region). */
@@ -461,6 +502,8 @@ export interface TableStatus {
 export interface WaitHolder {
   env: string
   user: string
+  /** The run holding it. */
+  holder: string
   meta: string
   /** When its lease runs out (epoch ms); `null` for an uberlock. */
   expiresAt: number | null

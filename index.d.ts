@@ -25,12 +25,16 @@ export type ErrorCode =
   | 'NOT_FOUND'
   /** `supersede: true` and a newer waiter joined the line behind: the call left the line (exit 6). */
   | 'SUPERSEDED'
+  /** `release` of an env another run of the same user holds: nothing changed; release it from that run (`holder`) or with `force` (exit 7). */
+  | 'HELD_BY_OTHER_RUN'
   /** The DynamoDB tables do not exist: run `init` (exit 1). */
   | 'TABLE_MISSING'
   /** A table of that name exists with another key schema (exit 1). */
   | 'SCHEMA_MISMATCH'
   /** The store cannot be reached or refused the request (exit 1). */
   | 'STORE_UNAVAILABLE'
+  /** A row read from the store holds a value no write of daplaya makes (an out-of-range number): nothing was decided on it (exit 1). */
+  | 'INVALID_ROW'
   /** A held lock passed to someone else; `locks run` stopped its command (exit 1). */
   | 'LEASE_LOST'
   /** `runLocked`: the command cannot be executed, e.g. not an executable file (exit 126). */
@@ -134,9 +138,12 @@ export interface SlackRequest {
 
 /**
  * Answers a Slack slash command (`/daplaya lock <ENV> [META...]`, `uberlock`, `release`,
- * `leases`, `history`, `help`), as `daplaya slack serve` does, for use from a serverless function.
- * Verifies the signature and timestamp first; a refused request touches no store. A copy of a
- * request acted on already is answered `409` and changes nothing. Never waits on a lock; store
- * work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no signing secret is configured.
+ * `force-release`, `leases`, `history`, `help`), as `daplaya slack serve` does, for use from a
+ * serverless function. Verifies the signature and timestamp first; a refused request touches no
+ * store. The member then acts as the user `options.users` maps them to (or their profile's
+ * email, with `botToken`; else their handle qualified by workspace); a copy of a request acted on
+ * already is answered `409` and changes nothing. Never waits on a lock; telling who the member
+ * is and store work are bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no signing secret
+ * is configured.
  */
 export declare function handleSlackCommand(request: SlackRequest, options?: SlackHandlerOptions): Promise<SlackResponse>

@@ -20,6 +20,8 @@ const GITHUB = {
   GITHUB_RUN_ID: '4242',
 }
 const RUN_URL = 'https://github.com/acme/shop/actions/runs/4242'
+/** The run holding what the action took: the repository, the run and its attempt. */
+const RUN = 'github:acme/shop/runs/4242/attempts/1'
 
 /** The runner's file commands: `name<<delimiter`, the value's lines, `delimiter`. */
 function readFileCommands(file) {
@@ -35,12 +37,12 @@ function readFileCommands(file) {
   return values
 }
 
-/** A job on a runner: its files, and the steps of the action as the runner starts them. */
-function job(storeEnv) {
+/** A job on a runner (of run 4242 unless `run` says otherwise): its files, and the steps of the action as the runner starts them. */
+function job(storeEnv, run = {}) {
   const dir = tempDir()
   const files = { GITHUB_OUTPUT: path.join(dir, 'output'), GITHUB_STATE: path.join(dir, 'state') }
   for (const file of Object.values(files)) fs.writeFileSync(file, '')
-  const env = { ...storeEnv, ...GITHUB, DAPLAYA_ACTION_CLI: BIN }
+  const env = { ...storeEnv, ...GITHUB, ...run, DAPLAYA_ACTION_CLI: BIN }
   function step(script, extraEnv) {
     const child = spawn(process.execPath, [path.join(ROOT, 'action', script)], {
       env: { ...baseEnv(), ...env, ...files, ...extraEnv },
@@ -69,6 +71,10 @@ function job(storeEnv) {
       const stateEnv = {}
       for (const [name, value] of Object.entries(readFileCommands(files.GITHUB_STATE))) stateEnv[`STATE_${name}`] = value
       return step('post.js', stateEnv).done
+    },
+    /** State as a main step would have saved it. */
+    saveState(values) {
+      for (const [name, value] of Object.entries(values)) fs.appendFileSync(files.GITHUB_STATE, `${name}<<EOF\n${value}\nEOF\n`)
     },
     outputs: () => readFileCommands(files.GITHUB_OUTPUT),
     state: () => readFileCommands(files.GITHUB_STATE),
@@ -109,7 +115,7 @@ for (const store of STORES) {
       assert.equal(lock.meta, RUN_URL)
       assert.equal(lock.expiresAt - lock.updatedAt, 60 * 60 * 1000, 'ttl input')
       assert.deepEqual(runner.outputs(), { 'lock-id': lock.id, 'fencing-token': String(lock.fencingToken), 'fencing-tokens': `production=${lock.fencingToken}` })
-      assert.deepEqual(runner.state(), { envs: '["production"]', user: 'hubot' })
+      assert.deepEqual(runner.state(), { envs: '["production"]', user: 'hubot', holder: RUN })
 
       // A later step fails (here: it tries to take production as someone else); the job goes on to post.
       const failed = await run(['locks', 'lock', '--env', 'production', '--user', 'mallory', '--no-wait'], { env: storeEnv })
@@ -184,7 +190,7 @@ for (const store of STORES) {
         'fencing-token': String(staging.fencingToken),
         'fencing-tokens': ['staging', 'production', 'eu'].map((env) => `${env}=${locks.find((l) => l.env === env).fencingToken}`).join(','),
       })
-      assert.deepEqual(runner.state(), { envs: '["staging","production","eu"]', user: 'hubot' })
+      assert.deepEqual(runner.state(), { envs: '["staging","production","eu"]', user: 'hubot', holder: RUN })
       const post = await runner.post()
       assert.equal(post.code, 0, post.stdout + post.stderr)
       for (const name of ['staging', 'production', 'eu']) assert.match(post.stdout, new RegExp(`released ${name} \\(lock `))
@@ -218,6 +224,42 @@ for (const store of STORES) {
       assert.equal(taken.code, 0, taken.stdout + taken.stderr)
       assert.equal((await held(storeEnv, 'production'))[0].user, 'run-2')
       assert.equal((await newer.post()).code, 0)
+    })
+
+    it('run twice by one actor: the second run waits for the first; each post step releases only its own run\'s lock', async () => {
+      const { env: storeEnv } = await store.fresh()
+      const first = job(storeEnv)
+      const firstMain = await first.main({ env: 'production', ttl: '1h' }).done
+      assert.equal(firstMain.code, 0, firstMain.stdout + firstMain.stderr)
+      assert.match(firstMain.stdout, /acquired production for hubot in run github:acme\/shop\/runs\/4242\/attempts\/1 /)
+      const [taken] = await held(storeEnv, 'production')
+      assert.deepEqual([taken.user, taken.holder], ['hubot', RUN])
+
+      const second = job(storeEnv, { GITHUB_RUN_ID: '4343' })
+      const secondMain = second.main({ env: 'production', timeout: '2m' })
+      await new Promise((resolve, reject) => {
+        const check = () => secondMain.stderr.includes(`Still locked at env production by hubot in run ${RUN} (1st in line, 1 waiting)`) && resolve()
+        secondMain.child.stderr.on('data', check)
+        secondMain.done.then(() => reject(new Error(`the second run did not wait: ${secondMain.stdout}${secondMain.stderr}`)))
+      })
+      // A post step of the second run that believes it holds production (its lease lapsed, say)
+      // releases nothing of the first run's: a warning, not a failed job.
+      const stray = job(storeEnv, { GITHUB_RUN_ID: '4343' })
+      stray.saveState({ envs: '["production"]', user: 'hubot', holder: 'github:acme/shop/runs/4343/attempts/1' })
+      const strayPost = await stray.post()
+      assert.equal(strayPost.code, 0, strayPost.stdout + strayPost.stderr)
+      assert.match(strayPost.stdout, new RegExp(`^::warning::nothing released: production is held by another run of hubot: ${RUN}$`, 'm'))
+      assert.equal((await held(storeEnv, 'production'))[0].id, taken.id, 'the first run still holds it')
+
+      const firstPost = await first.post()
+      assert.equal(firstPost.code, 0, firstPost.stdout + firstPost.stderr)
+      assert.match(firstPost.stdout, new RegExp(`released production \\(lock ${taken.id}\\)`))
+      const took = await secondMain.done
+      assert.equal(took.code, 0, took.stdout + took.stderr)
+      const [next] = await held(storeEnv, 'production')
+      assert.deepEqual([next.holder, next.fencingToken > taken.fencingToken], ['github:acme/shop/runs/4343/attempts/1', true])
+      assert.equal((await second.post()).code, 0)
+      assert.deepEqual(await held(storeEnv, 'production'), [])
     })
 
     it('a bad input fails the step with one line', async () => {

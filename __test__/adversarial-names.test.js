@@ -1,7 +1,8 @@
 'use strict'
 // Attacks through what a lock is named and how it is taken (README, Security): look-alike env
-// and user names, too many or repeated envs, names that look like paths, and processes killed
-// with SIGKILL in the middle of their writes. Each test fails if its attack works, on each store.
+// names, hidden characters in user and holder names, too many or repeated envs, names that look
+// like paths, and processes killed with SIGKILL in the middle of their writes. Each test fails
+// if its attack works, on each store.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const fs = require('node:fs')
@@ -59,6 +60,20 @@ for (const store of STORES) {
         const result = await run(['locks', 'lock', '--env', 'prod', '--user', user], { env })
         assert.equal(result.code, 2, result.stderr)
         assert.match(result.stderr, /^error: user ".*" has an invisible or text-direction character \(U\+[0-9A-F]{4}\)/)
+      }
+      assert.deepEqual(await listOf(env), [])
+    })
+
+    it('attack: a holder with invisible or text-direction characters is refused, and nothing is stored', async () => {
+      const { env, options } = await store.fresh()
+      for (const holder of ['run-1\u200B', '\u202E1-nur']) {
+        const given = await run(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--holder', holder], { env })
+        assert.equal(given.code, 2, given.stderr)
+        assert.match(given.stderr, /^error: holder ".*" has an invisible or text-direction character \(U\+[0-9A-F]{4}\)/)
+        const fromVariable = await run(['locks', 'lock', '--env', 'prod', '--user', 'alice'], { env: { ...env, DAPLAYA_HOLDER: holder } })
+        assert.equal(fromVariable.code, 2, fromVariable.stderr)
+        assert.match(fromVariable.stderr, /^error: holder ".*" has an invisible .* \(from DAPLAYA_HOLDER\)$/m)
+        await assert.rejects(daplaya.lock({ ...options, env: 'prod', user: 'alice', holder }), { code: 'INVALID_ARGUMENT' })
       }
       assert.deepEqual(await listOf(env), [])
     })

@@ -1,13 +1,17 @@
 'use strict'
 // Attacks on the Slack endpoint (README, Security): copies of signed requests, forged, stale and
-// oversized ones, and markup in what users type. Each test fails if its attack works, on each
-// store, against the real `slack serve` and `handleSlackCommand`.
+// oversized ones, and markup in what members type. Each test fails if its attack works, on each
+// store, against the real `slack serve` and `handleSlackCommand`. Alice is mapped to the user
+// `alice` as an operator would (README, Slack, Who you are); other members are not.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { STORES, runJson } = require('./helpers.js')
-const { startServer } = require('./serve-helpers.js')
+const { startServer, startSlackApi } = require('./serve-helpers.js')
 const { exchange, SLACK_SECRET, slackSign, slackForm, nowSecs } = require('./adversarial-helpers.js')
 const daplaya = require('../index.js')
+
+/** The operator's mapping of the members these tests speak as. */
+const USERS = { U0ALICE: 'alice' }
 
 const locksOf = async (env) => {
   const list = await runJson(['locks', 'list'], { env })
@@ -15,16 +19,20 @@ const locksOf = async (env) => {
   return list.json
 }
 
-/** `slack serve` on `env`, with `send(body, headers)` and `say(user, text)` (signed, kept for replaying). */
+/** `slack serve` on `env`, with `send(body, headers)` and `say(user, text, extra)` (signed, kept for replaying). */
 async function startSlack(env) {
-  const server = await startServer(['slack', 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], { ...env, DAPLAYA_SLACK_SIGNING_SECRET: SLACK_SECRET })
+  const server = await startServer(['slack', 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
+    ...env,
+    DAPLAYA_SLACK_SIGNING_SECRET: SLACK_SECRET,
+    DAPLAYA_SLACK_USERS: Object.entries(USERS).map(([member, user]) => `${member}=${user}`).join(','),
+  })
   return Object.assign(server, {
     async send({ body, headers }) {
       const response = await fetch(server.url, { method: 'POST', headers, body })
       return { status: response.status, text: await response.text() }
     },
-    async say(user, text) {
-      const sent = { body: slackForm(user, text), headers: null }
+    async say(user, text, extra) {
+      const sent = { body: slackForm(user, text, extra), headers: null }
       sent.headers = slackSign(sent.body)
       const answer = await this.send(sent)
       assert.equal(answer.status, 200, answer.text)
@@ -51,6 +59,7 @@ for (const store of STORES) {
         const { sent: release } = await server.say('alice', 'release prod')
         await server.say('alice', 'lock prod hotfix 2')
         const [newer] = await locksOf(env)
+        assert.equal(newer.user, 'alice', 'the member acts as the user mapped to them')
         const replayed = await server.send(release)
         assert.deepEqual(replayed, { status: 409, text: 'already handled' })
         assert.deepEqual(await locksOf(env), [newer], 'the newer lock is untouched')
@@ -83,9 +92,40 @@ for (const store of STORES) {
       await withSlack(env, async (restarted) => {
         assert.deepEqual(await restarted.send(release), { status: 409, text: 'already handled' })
       })
-      const viaJs = await daplaya.handleSlackCommand({ headers: release.headers, body: release.body }, { ...options, signingSecret: SLACK_SECRET })
+      const viaJs = await daplaya.handleSlackCommand({ headers: release.headers, body: release.body }, { ...options, signingSecret: SLACK_SECRET, users: USERS })
       assert.equal(viaJs.status, 409)
       assert.deepEqual(await locksOf(env), [held])
+    })
+
+    it('attack: a captured release replayed where Slack\'s users.info tells who members are is refused, also while Slack is unreachable', async () => {
+      const { env } = await store.fresh()
+      const api = await startSlackApi({ U0CAROL: 'carol@acme.io' })
+      const asking = { ...env, DAPLAYA_SLACK_BOT_TOKEN: 'xoxb-test-token', DAPLAYA_SLACK_API_URL: api.url }
+      let release
+      let newer
+      try {
+        await withSlack(asking, async (server) => {
+          await server.say('carol', 'lock prod')
+          release = (await server.say('carol', 'release prod')).sent
+          await server.say('carol', 'lock prod again')
+          ;[newer] = await locksOf(env)
+          assert.equal(newer.user, 'carol@acme.io', 'the member acts as their profile\'s email')
+          // The member is told first (remembered), then the copy is refused before it acts.
+          assert.deepEqual(await server.send(release), { status: 409, text: 'already handled' })
+          assert.deepEqual(await locksOf(env), [newer])
+        })
+      } finally {
+        await api.stop()
+      }
+      // Slack gone: a copy sent to a fresh server cannot be told apart from its member, and acts on nothing.
+      await withSlack(asking, async (server) => {
+        const answer = await server.send(release)
+        assert.equal(answer.status, 200, answer.text)
+        const reply = JSON.parse(answer.text)
+        assert.equal(reply.response_type, 'ephemeral')
+        assert.match(reply.text, /could not tell who you are .*Nothing changed/)
+        assert.deepEqual(await locksOf(env), [newer])
+      })
     })
 
     it('attack: forged, tampered, stale and unsigned requests are refused and change nothing', async () => {
@@ -130,15 +170,16 @@ for (const store of STORES) {
       })
     })
 
-    it('attack: mentions and markup in a user name or meta ping nobody and are stored as typed', async () => {
+    it('attack: mentions and markup in a Slack handle or meta ping nobody and are stored as typed', async () => {
       const { env } = await store.fresh()
       await withSlack(env, async (server) => {
-        const { reply } = await server.say('<!channel>', 'lock prod <!here> <script>x</script> &')
+        // An unmapped member acts as their handle, qualified: the handle is theirs to choose.
+        const { reply } = await server.say('<!channel>', 'lock prod <!here> <script>x</script> &', { user_id: 'U0MALLORY' })
         assert.equal(reply.response_type, 'in_channel')
         assert.ok(!/<!channel>|<!here>|<script>/.test(reply.text), reply.text)
         assert.match(reply.text, /&lt;!channel&gt;.*&lt;!here&gt; &lt;script&gt;x&lt;\/script&gt; &amp;/)
         const [lock] = await locksOf(env)
-        assert.deepEqual([lock.user, lock.meta], ['<!channel>', '<!here> <script>x</script> &'])
+        assert.deepEqual([lock.user, lock.meta], ['<!channel> (slack t0team/u0mallory)', '<!here> <script>x</script> &'])
       })
     })
   })

@@ -40,6 +40,7 @@ const WRONG = {
   'string | string[]': [{ name: 'prod' }, 'an object'],
   '(progress: WaitProgress) => void': ['log', "'log'"],
   AbortSignal: [1.5, '1.5'],
+  'Record<string, string>': ['U1=alice', "'U1=alice'"],
 }
 
 const store = () => `sqlite:${path.join(tempDir(), 'locks.db')}`
@@ -140,6 +141,10 @@ describe('API options of the wrong kind', () => {
     await refused(daplaya.runLocked(valid('runLocked')), 'command', 'undefined')
     await refused(daplaya.handleSlackCommand({ headers: 'x-slack-signature: v0=1', body: '' }, valid('handleSlackCommand')), 'request.headers', "'x-slack-signature: v0=1'")
     await refused(daplaya.handleSlackCommand({ headers: {}, body: 42 }, valid('handleSlackCommand')), 'request.body', '42')
+  })
+
+  it('a member of an object of strings', async () => {
+    await refused(daplaya.handleSlackCommand({ headers: {}, body: '' }, { ...valid('handleSlackCommand'), users: { U1: 'alice', U2: 7 } }), "option 'users.U2'", '7')
   })
 
   it('a count is a whole number, and text is shown cut short', async () => {

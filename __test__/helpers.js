@@ -12,11 +12,11 @@ const BIN = path.join(ROOT, 'bin', 'daplaya.js')
 const DYNAMODB_ENDPOINT = process.env.DAPLAYA_TEST_DYNAMODB_ENDPOINT
 
 /**
- * Variables a CI sets that daplaya reads for the default user and meta (CI_*, CIRCLE_* are caught
+ * Variables a CI sets that daplaya reads for the default user, holder and meta (CI_*, CIRCLE_* are caught
  * by the CI prefix below), and the GitHub Action's INPUT_* / STATE_*. Tests run as if outside any
  * CI, also for the API called in this process: each test sets the ones it means.
  */
-const CALLER_VARIABLES = /^(DAPLAYA_USER$|GITHUB_|GITLAB_|BUILDKITE|BUILD_USER|BUILD_URL$|INPUT_|STATE_)/
+const CALLER_VARIABLES = /^(DAPLAYA_USER$|DAPLAYA_HOLDER$|GITHUB_|GITLAB_|BUILDKITE|BUILD_USER|BUILD_URL$|BUILD_TAG$|INPUT_|STATE_)/
 for (const key of Object.keys(process.env)) {
   if (CALLER_VARIABLES.test(key)) delete process.env[key]
 }

@@ -41,7 +41,7 @@ for (const store of STORES) {
         [dave.id, carol.id, bob.id, alice.id],
       )
       assert.deepEqual(Object.keys(history[0]).sort(), [
-        'acquiredAt', 'end', 'endedAt', 'endedBy', 'env', 'expiresAt', 'fencingToken', 'id', 'meta', 'uberlock', 'user',
+        'acquiredAt', 'end', 'endedAt', 'endedBy', 'env', 'expiresAt', 'fencingToken', 'holder', 'id', 'meta', 'reason', 'uberlock', 'user',
       ])
       assert.equal(history[0].endedAt, null)
       assert.equal(history[0].uberlock, true)

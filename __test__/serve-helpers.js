@@ -1,7 +1,9 @@
 'use strict'
 // Shared by the server tests (`serve`, `slack serve`): start the real server through bin/daplaya.js, read
-// where it listens from its --json line, and stop it with SIGTERM as a user would.
+// where it listens from its --json line, and stop it with SIGTERM as a user would; and a stand-in
+// for Slack's Web API.
 const { spawn } = require('node:child_process')
+const http = require('node:http')
 const { BIN, baseEnv } = require('./helpers.js')
 
 /**
@@ -91,4 +93,31 @@ async function readEvents(response, until, timeoutMs = 15_000) {
   }
 }
 
-module.exports = { startServer, startServe, withServe, readEvents }
+/**
+ * A stand-in for Slack's Web API: `users.info` answers as Slack does, from `members` (member id
+ * -> email), for the bot token `token` only; `requests` records what it was asked.
+ */
+async function startSlackApi(members, { token = 'xoxb-test-token' } = {}) {
+  const requests = []
+  const server = http.createServer((request, response) => {
+    const url = new URL(request.url, 'http://stand-in')
+    requests.push({ path: url.pathname, user: url.searchParams.get('user'), authorization: request.headers.authorization })
+    const answer = (body) => {
+      response.writeHead(200, { 'content-type': 'application/json; charset=utf-8' })
+      response.end(JSON.stringify(body))
+    }
+    if (url.pathname !== '/api/users.info') return answer({ ok: false, error: 'unknown_method' })
+    if (request.headers.authorization !== `Bearer ${token}`) return answer({ ok: false, error: 'invalid_auth' })
+    const member = url.searchParams.get('user')
+    if (!(member in members)) return answer({ ok: false, error: 'user_not_found' })
+    answer({ ok: true, user: { id: member, team_id: 'T0TEAM', name: member.toLowerCase(), profile: { email: members[member], display_name: 'x' } } })
+  })
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+  return {
+    url: `http://127.0.0.1:${server.address().port}/api`,
+    requests,
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  }
+}
+
+module.exports = { startServer, startServe, withServe, readEvents, startSlackApi }

@@ -6,13 +6,22 @@ const assert = require('node:assert/strict')
 const crypto = require('node:crypto')
 const http = require('node:http')
 const { STORES, run, runJson, start, stopStarted } = require('./helpers.js')
-const { startServer: startDaplayaServer } = require('./serve-helpers.js')
+const { startServer: startDaplayaServer, startSlackApi } = require('./serve-helpers.js')
 const daplaya = require('../index.js')
 
 const SECRET = crypto.randomBytes(16).toString('hex')
 const APP_ID = 'A0DAPLAYATEST'
 
 const nowSecs = () => Math.floor(Date.now() / 1000)
+
+/**
+ * The operator's mapping of the members these tests speak as (`U0<NAME>`) to users of the same
+ * name: without it (or a bot token) a member acts as `<handle> (slack <team>/<member>)`.
+ */
+const PEOPLE = Object.fromEntries(['roadrunner', 'alice', 'bob', 'carol', 'dave', 'mallory'].map((name) => [`U0${name.toUpperCase()}`, name]))
+const PEOPLE_VAR = Object.entries(PEOPLE)
+  .map(([member, user]) => `${member}=${user}`)
+  .join(',')
 
 function sign(secret, timestamp, body) {
   return `v0=${crypto.createHmac('sha256', secret).update(`v0:${timestamp}:${body}`).digest('hex')}`
@@ -50,6 +59,7 @@ async function startServer(env, { extraEnv = {} } = {}) {
   const server = await startDaplayaServer(['slack', 'serve', '--host', '127.0.0.1', '--port', '0', '--json'], {
     ...env,
     DAPLAYA_SLACK_SIGNING_SECRET: SECRET,
+    DAPLAYA_SLACK_USERS: PEOPLE_VAR,
     ...extraEnv,
   })
   return Object.assign(server, {
@@ -304,7 +314,7 @@ for (const store of STORES) {
       const { options } = await store.fresh()
       const say = async (user, text) => {
         const body = form(user, text)
-        const response = await daplaya.handleSlackCommand({ headers: signedHeaders(body), body }, { ...options, signingSecret: SECRET })
+        const response = await daplaya.handleSlackCommand({ headers: signedHeaders(body), body }, { ...options, signingSecret: SECRET, users: PEOPLE })
         assert.equal(response.status, 200)
         return JSON.parse(response.body)
       }
@@ -327,6 +337,101 @@ for (const store of STORES) {
       assert.equal((await daplaya.lockHistory({ ...options, env: 'prod' })).length, 2)
     })
 
+    it('a member acts as the email of their Slack profile: alice releases the lock her pipeline took; an unmapped alice of another workspace cannot', async () => {
+      const { env } = await store.fresh()
+      const api = await startSlackApi({ U0ACME1: 'Alice@Acme.io' })
+      const pipeline = { CI: 'true', GITLAB_CI: 'true', GITLAB_USER_EMAIL: 'alice@acme.io', CI_PIPELINE_ID: '77', CI_JOB_URL: 'https://gitlab/j/77' }
+      const taken = await runJson(['locks', 'lock', '--env', 'prod'], { env: { ...env, ...pipeline } })
+      assert.equal(taken.code, 0, taken.stderr)
+      assert.deepEqual([taken.json.user, taken.json.holder], ['alice@acme.io', 'gitlab:pipelines/77'])
+      // A CLI user named like the handle: the bare handle must never act as them.
+      assert.equal((await run(['locks', 'lock', '--env', 'staging', '--user', 'alice'], { env })).code, 0)
+      try {
+        const extraEnv = { DAPLAYA_SLACK_BOT_TOKEN: 'xoxb-test-token', DAPLAYA_SLACK_API_URL: api.url }
+        await withServer(env, { extraEnv }, async (server) => {
+          const other = { team_id: 'T0OTHER', user_id: 'U0ELSEWHERE' }
+          for (const name of ['prod', 'staging']) {
+            const refused = await server.say('alice', `release ${name}`, other)
+            assert.equal(refused.json.response_type, 'ephemeral', refused.json.text)
+            assert.match(refused.json.text, /^Nothing released: /)
+          }
+          assert.match((await server.say('alice', 'release prod', other)).json.text, /held by \*alice@acme\.io\* in run `gitlab:pipelines\/77`, not by you/)
+          const asOther = await server.say('alice', 'lock qa', other)
+          assert.match(asOther.json.text, /^:lock: \*alice \(slack t0other\/u0elsewhere\)\* locked \*qa\*/)
+          assert.deepEqual((await locksOf(env)).map((lock) => [lock.env, lock.user, lock.holder]), [
+            ['prod', 'alice@acme.io', 'gitlab:pipelines/77'],
+            ['qa', 'alice (slack t0other/u0elsewhere)', 'alice (slack t0other/u0elsewhere)'],
+            ['staging', 'alice', 'alice'],
+          ])
+
+          const leases = await server.say('alice', 'leases prod', { user_id: 'U0ACME1' })
+          assert.match(leases.json.text, /• \*prod\*: locked by \*alice@acme\.io\* in run `gitlab:pipelines\/77`/)
+          const released = await server.say('alice', 'release prod', { user_id: 'U0ACME1' })
+          assert.equal(released.json.response_type, 'in_channel', released.json.text)
+          assert.match(released.json.text, /^:unlock: \*alice@acme\.io\* released \*prod\*/)
+          assert.deepEqual((await locksOf(env)).map((lock) => lock.env), ['qa', 'staging'])
+          const [hold] = (await runJson(['locks', 'history', '--env', 'prod'], { env })).json
+          assert.deepEqual([hold.id, hold.end, hold.holder], [taken.json.id, 'released', 'gitlab:pipelines/77'])
+        })
+        const asked = api.requests.map((request) => [request.path, request.user, request.authorization])
+        assert.deepEqual(
+          [...new Set(asked.map((request) => JSON.stringify(request)))].map((request) => JSON.parse(request)),
+          [
+            ['/api/users.info', 'U0ELSEWHERE', 'Bearer xoxb-test-token'],
+            ['/api/users.info', 'U0ACME1', 'Bearer xoxb-test-token'],
+          ],
+        )
+        assert.equal(asked.length, 2, 'each member asked once: the answer is remembered')
+      } finally {
+        await api.stop()
+      }
+    })
+
+    it('force-release breaks anyone\'s lock, says so in the channel and in the history; a refused token changes nothing', async () => {
+      const { env } = await store.fresh()
+      const taken = await runJson(['locks', 'lock', '--env', 'prod', '--uberlock'], { env: { ...env, CI: 'true', GITHUB_ACTOR: 'octocat', GITHUB_REPOSITORY: 'acme/app', GITHUB_RUN_ID: '5' } })
+      assert.equal(taken.code, 0, taken.stderr)
+      const api = await startSlackApi({ U0ACME1: 'alice@acme.io' }, { token: 'xoxb-the-right-one' })
+      try {
+        await withServer(env, { extraEnv: { DAPLAYA_SLACK_BOT_TOKEN: 'xoxb-revoked', DAPLAYA_SLACK_API_URL: api.url } }, async (server) => {
+          const refused = await server.say('alice', 'force-release prod deploy stuck', { user_id: 'U0ACME1' })
+          assert.equal(refused.json.response_type, 'ephemeral')
+          assert.match(refused.json.text, /could not tell who you are \(Slack's users\.info failed: invalid_auth\)\. Nothing changed/)
+          assert.equal((await locksOf(env))[0].id, taken.json.id)
+        })
+        await withServer(env, {}, async (server) => {
+          const noReason = await server.say('bob', 'force-release prod')
+          assert.match(noReason.json.text, /`force-release` needs a reason/)
+          const forced = await server.say('bob', 'force-release prod the deploy runner died <!channel>')
+          assert.equal(forced.json.response_type, 'in_channel')
+          assert.match(forced.json.text, /^:warning: \*bob\* force-released \*prod\* from \*octocat\* in run `github:acme\/app\/runs\/5\/attempts\/1` \(held since .*\)\. Reason: the deploy runner died &lt;!channel&gt;$/)
+          assert.deepEqual(await locksOf(env), [])
+          const history = await server.say('carol', 'history prod')
+          assert.match(history.json.text, /forced by bob .* \(reason: the deploy runner died &lt;!channel&gt;\)/)
+        })
+        const [hold] = (await runJson(['locks', 'history', '--env', 'prod'], { env })).json
+        assert.deepEqual([hold.end, hold.endedBy, hold.reason], ['forced', 'bob', 'the deploy runner died <!channel>'])
+      } finally {
+        await api.stop()
+      }
+    })
+
+    it('a member the operator maps to alice@acme.io releases the lock her pipeline took (handleSlackCommand, users)', async () => {
+      const { env, options } = await store.fresh()
+      const pipeline = { CI: 'true', GITHUB_ACTOR: 'alice@acme.io', GITHUB_REPOSITORY: 'acme/app', GITHUB_RUN_ID: '31' }
+      const taken = await runJson(['locks', 'lock', '--env', 'prod'], { env: { ...env, ...pipeline } })
+      assert.equal(taken.code, 0, taken.stderr)
+      const say = async (member, text) => {
+        const body = form('al', text, { user_id: member })
+        const response = await daplaya.handleSlackCommand({ headers: signedHeaders(body), body }, { ...options, signingSecret: SECRET, users: { U0ACME2: 'Alice@Acme.io' } })
+        return JSON.parse(response.body)
+      }
+      assert.match((await say('U0NOBODY', 'release prod')).text, /^Nothing released: \*prod\* is held by \*alice@acme\.io\* in run `github:acme\/app\/runs\/31\/attempts\/1`/)
+      const released = await say('U0ACME2', 'release prod')
+      assert.match(released.text, /^:unlock: \*alice@acme\.io\* released \*prod\*/)
+      assert.deepEqual(await locksOf(env), [])
+    })
+
     it('handleSlackCommand answers from JS as the server does', async () => {
       const { env, options } = await store.fresh()
       const body = form('roadrunner', 'lock prod deploy 9')
@@ -336,7 +441,7 @@ for (const store of STORES) {
         'X-Slack-Request-Timestamp': [headers['x-slack-request-timestamp']],
         'X-SLACK-SIGNATURE': headers['x-slack-signature'],
       }
-      const response = await daplaya.handleSlackCommand({ headers: mixedCase, body }, { ...options, signingSecret: SECRET })
+      const response = await daplaya.handleSlackCommand({ headers: mixedCase, body }, { ...options, signingSecret: SECRET, users: PEOPLE })
       assert.equal(response.status, 200)
       assert.equal(response.headers['content-type'], 'application/json; charset=utf-8')
       const reply = JSON.parse(response.body)
@@ -348,7 +453,7 @@ for (const store of STORES) {
       const busyBody = form('bob', 'lock prod')
       const busy = await daplaya.handleSlackCommand(
         { headers: new Headers(signedHeaders(busyBody)), body: Buffer.from(busyBody) },
-        { ...options, signingSecret: SECRET, appId: APP_ID },
+        { ...options, signingSecret: SECRET, appId: APP_ID, users: PEOPLE },
       )
       assert.equal(busy.status, 200)
       assert.match(JSON.parse(busy.body).text, /is locked by \*roadrunner\* .*\(meta: deploy 9\)/)

@@ -19,10 +19,12 @@ step(async () => {
   // State first: once the lock is held, the post step must be able to release it.
   setFileCommand('GITHUB_STATE', 'envs', JSON.stringify(locks.map((held) => held.env)))
   setFileCommand('GITHUB_STATE', 'user', lock.user)
+  // This run holds it: the post step releases it as this run, and no other run can.
+  setFileCommand('GITHUB_STATE', 'holder', lock.holder)
   setFileCommand('GITHUB_OUTPUT', 'lock-id', lock.id)
   setFileCommand('GITHUB_OUTPUT', 'fencing-token', String(lock.fencingToken))
   setFileCommand('GITHUB_OUTPUT', 'fencing-tokens', locks.map((held) => `${held.env}=${held.fencingToken}`).join(','))
   for (const held of locks) {
-    process.stdout.write(`daplaya: ${held.outcome} ${held.env} for ${held.user} (lock ${held.id}, fencing token ${held.fencingToken}); released by the post step\n`)
+    process.stdout.write(`daplaya: ${held.outcome} ${held.env} for ${held.user} in run ${held.holder} (lock ${held.id}, fencing token ${held.fencingToken}); released by the post step\n`)
   }
 })

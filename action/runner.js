@@ -88,13 +88,17 @@ function failureLine(result) {
   return result.document?.error?.message ?? `daplaya ${result.signal ? `was killed by ${result.signal}` : `exited with ${result.code}`}`
 }
 
+/** A workflow command annotating the step (`error`, `warning`) with one message. */
+function annotate(level, message) {
+  process.stdout.write(`::${level}::${String(message).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}${os.EOL}`)
+}
+
 /** Runs a step: a failure becomes one `::error::` line and exit 1 (never process.exit()). */
 function step(body) {
   body().catch((error) => {
-    const message = error instanceof StepFailure ? error.message : error.stack
-    process.stdout.write(`::error::${String(message).replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A')}${os.EOL}`)
+    annotate('error', error instanceof StepFailure ? error.message : error.stack)
     process.exitCode = 1
   })
 }
 
-module.exports = { StepFailure, VERSION, input, envsInput, booleanInput, setFileCommand, cliCommand, runCli, failureLine, step }
+module.exports = { StepFailure, VERSION, input, envsInput, booleanInput, setFileCommand, cliCommand, runCli, failureLine, annotate, step }

@@ -1,5 +1,5 @@
-//! Who is calling, and from which CI run: the default lock user and meta when the caller does not
-//! name them. Pure: the environment comes in as a lookup and the machine (git, the login name)
+//! Who is calling, and from which CI run: the default lock user, holder and meta when the caller
+//! does not name them. Pure: the environment comes in as a lookup and the machine (git, the login name)
 //! through [`Machine`], so every rule here is testable without touching the process.
 //! Front-end neutral: the CLI and the Node API use it; Slack names its own user.
 
@@ -103,6 +103,19 @@ impl Caller<'_> {
         user(given, self.env, self.machine)
     }
 
+    /// Which run holds what this call takes or releases: see [`holder`].
+    pub fn holder(&self, given: Option<&str>, user: &str) -> Result<String> {
+        holder(given, self.env, user)
+    }
+
+    /// A holder of its own for one `locks run` (never re-entrant): the run it belongs to (as
+    /// [`holder`] finds it), then `#` and an id of its own.
+    pub fn fresh_holder(&self, user: &str) -> Result<String> {
+        let run = holder(None, self.env, user)?;
+        let run: String = run.chars().take(model::MAX_HOLDER_LEN - 37).collect();
+        Ok(format!("{run}#{}", uuid::Uuid::now_v7()))
+    }
+
     /// What a lock is for: a meta the caller gave replaces the lock's; a default (the CI run,
     /// or the front door's name) marks only a fresh acquisition.
     pub fn lock_meta(&self, given: Option<&str>) -> Result<Meta> {
@@ -149,6 +162,57 @@ pub fn user(given: Option<&str>, env: Env, machine: &dyn Machine) -> Result<User
     let name =
         model::user_name(&value).map_err(|error| from_source(error, "the user", source.name()))?;
     Ok(User { name, source })
+}
+
+/// The variable that names a holder outside of any CI's own.
+pub const HOLDER_VARIABLE: &str = "DAPLAYA_HOLDER";
+
+/// The holder: `given` when there is one, else `DAPLAYA_HOLDER`, else the CI run this process is
+/// part of ([`ci_run`]), else the user (a person at a terminal renews their own lock).
+pub fn holder(given: Option<&str>, env: Env, user: &str) -> Result<String> {
+    if let Some(given) = given {
+        return model::holder_name(given);
+    }
+    let found = variable(env, HOLDER_VARIABLE)
+        .map(|value| (value, HOLDER_VARIABLE))
+        .or_else(|| ci_run(env));
+    match found {
+        Some((value, source)) => {
+            model::holder_name(&value).map_err(|error| from_source(error, "the holder", source))
+        }
+        None => Ok(user.to_string()),
+    }
+}
+
+/// The CI run this process is part of, as a holder (`<ci>:<the run's own id>`), and the
+/// variables it came from: every job (and the GitHub Action's post step) of one run finds the
+/// same, another run another.
+pub fn ci_run(env: Env) -> Option<(String, &'static str)> {
+    let github = || {
+        let repository = variable(env, "GITHUB_REPOSITORY")?;
+        let run = variable(env, "GITHUB_RUN_ID")?;
+        let attempt = variable(env, "GITHUB_RUN_ATTEMPT").unwrap_or_else(|| "1".into());
+        Some((
+            format!(
+                "github:{}/runs/{}/attempts/{}",
+                repository.trim(),
+                run.trim(),
+                attempt.trim()
+            ),
+            "GITHUB_REPOSITORY/GITHUB_RUN_ID/GITHUB_RUN_ATTEMPT",
+        ))
+    };
+    let one = |ci: &str, name: &'static str| {
+        variable(env, name).map(|id| (format!("{ci}:{}", id.trim()), name))
+    };
+    github()
+        .or_else(|| {
+            variable(env, "CI_PIPELINE_ID")
+                .map(|id| (format!("gitlab:pipelines/{}", id.trim()), "CI_PIPELINE_ID"))
+        })
+        .or_else(|| one("buildkite", "BUILDKITE_BUILD_ID"))
+        .or_else(|| one("circleci", "CIRCLE_WORKFLOW_ID"))
+        .or_else(|| one("jenkins", "BUILD_TAG"))
 }
 
 /// The meta: `given` when there is one, else the URL of the CI run, else `fallback` (what the

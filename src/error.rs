@@ -20,6 +20,8 @@ pub mod exit {
     pub const NOT_FOUND: i32 = 5;
     /// A `--supersede` waiter gave way to a newer waiter.
     pub const SUPERSEDED: i32 = 6;
+    /// A release by the lock's user from another run than the one holding it.
+    pub const HELD_BY_OTHER_RUN: i32 = 7;
     /// `locks run`: the command exists but could not be executed (as `env` and shells use it).
     pub const CANNOT_EXECUTE: i32 = 126;
     /// `locks run`: no such command (as `env` and shells use it).
@@ -41,11 +43,18 @@ pub enum Error {
     #[error("{0}")]
     LockBusy(Box<Busy>),
     /// Someone else's uberlock (as listed) is on the env.
-    #[error("{} is uberlocked (ノ≥∇≤)ノ by {}{}", .0.env, .0.user, meta_note(&.0.meta))]
+    #[error("{} is uberlocked (ノ≥∇≤)ノ by {}{}", .0.env, .0.holder_label(), meta_note(&.0.meta))]
     Uberlocked(Box<Lock>),
     /// A `--supersede` waiter gave way to `by`, a newer waiter.
     #[error("gave way on {env} to a newer waiter: {} ({})", by.user, by.meta)]
     Superseded { env: String, by: Box<Waiter> },
+    /// The user releasing holds the env, but from another run (`holder`): nothing changed.
+    #[error("{env} is held by another run of {user}: {holder}")]
+    HeldByOtherRun {
+        env: String,
+        user: String,
+        holder: String,
+    },
     #[error("{0}")]
     NotFound(String),
     #[error("{0}")]
@@ -56,6 +65,15 @@ pub enum Error {
     SchemaMismatch { table: String, detail: String },
     #[error("{0}")]
     Store(String),
+    /// A row read from the store holds a value no write of daplaya makes: it is refused
+    /// whole, naming the env and the value, rather than decided on.
+    #[error("the {row} of env {env} in {place} is invalid: {detail}")]
+    InvalidRow {
+        row: &'static str,
+        env: String,
+        place: String,
+        detail: String,
+    },
     #[error("lost the lock on {env} to {to}")]
     LeaseLost { env: String, to: LostTo },
     /// No renewal succeeded before the lease ran out; `source` is the last failure.
@@ -138,7 +156,7 @@ impl Busy {
         };
         format!(
             "{head}locked by {} {until}{}{line}",
-            holder.user,
+            holder.holder_label(),
             meta_note(&holder.meta)
         )
     }
@@ -164,7 +182,7 @@ pub enum LostTo {
 impl fmt::Display for LostTo {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            LostTo::Holder(lock) => f.write_str(&lock.user),
+            LostTo::Holder(lock) => f.write_str(&lock.holder_label()),
             LostTo::Released => f.write_str("nobody (it was released)"),
             LostTo::Gone => f.write_str("nobody (its row is gone)"),
         }
@@ -213,9 +231,11 @@ impl Error {
             Error::Uberlocked(_) => exit::UBERLOCKED,
             Error::NotFound(_) => exit::NOT_FOUND,
             Error::Superseded { .. } => exit::SUPERSEDED,
+            Error::HeldByOtherRun { .. } => exit::HELD_BY_OTHER_RUN,
             Error::TableMissing { .. }
             | Error::SchemaMismatch { .. }
             | Error::Store(_)
+            | Error::InvalidRow { .. }
             | Error::LeaseLost { .. }
             | Error::LeaseExpired { .. }
             | Error::Server { .. } => exit::FAILURE,
@@ -235,12 +255,14 @@ impl Error {
             Error::Uberlocked(_) => "UBERLOCKED",
             Error::NotFound(_) => "NOT_FOUND",
             Error::Superseded { .. } => "SUPERSEDED",
+            Error::HeldByOtherRun { .. } => "HELD_BY_OTHER_RUN",
             Error::Ambiguous(_) => "AMBIGUOUS",
             Error::TableMissing { .. } => "TABLE_MISSING",
             Error::SchemaMismatch { .. } => "SCHEMA_MISMATCH",
             // The store did not answer in time to keep the lease.
             Error::Store(_) | Error::LeaseExpired { .. } => "STORE_UNAVAILABLE",
             Error::LeaseLost { .. } => "LEASE_LOST",
+            Error::InvalidRow { .. } => "INVALID_ROW",
             Error::CommandNotFound { .. } => "COMMAND_NOT_FOUND",
             Error::CannotExecute { .. } => "CANNOT_EXECUTE",
             Error::Server { .. } => "SERVER_FAILED",
@@ -248,12 +270,18 @@ impl Error {
         }
     }
 
-    pub fn hint(&self) -> Option<&str> {
+    pub fn hint(&self) -> Option<String> {
         match self {
-            Error::Usage { hint, .. } => hint.as_deref(),
-            Error::TableMissing { .. } => Some("run `daplaya init` to create the tables"),
+            Error::Usage { hint, .. } => hint.clone(),
+            Error::HeldByOtherRun { env, holder, .. } => Some(format!(
+                "release it from that run (or give --holder {holder}); to break it: daplaya locks release --env {env} --force --reason <WHY>"
+            )),
+            Error::TableMissing { .. } => Some("run `daplaya init` to create the tables".into()),
+            Error::InvalidRow { .. } => {
+                Some("nothing was written; correct or delete that row in the store".into())
+            }
             Error::Listen { .. } => {
-                Some("choose another --host or --port (--port 0 picks a free one)")
+                Some("choose another --host or --port (--port 0 picks a free one)".into())
             }
             _ => None,
         }
@@ -268,6 +296,7 @@ mod tests {
         Lock {
             id: "id".into(),
             user: "alice".into(),
+            holder: "alice".into(),
             env: "prod".into(),
             created_at: 0,
             updated_at: 0,

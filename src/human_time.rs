@@ -53,6 +53,14 @@ pub fn hold_outcome(hold: &Hold, now: i64) -> String {
         (Some(HoldEnd::Preempted), None) => {
             format!("preempted {} after {held_for}", ago(now, ended_at))
         }
+        (Some(HoldEnd::Forced), by) => {
+            let reason = hold.reason.as_deref().unwrap_or("no reason given");
+            format!(
+                "forced by {} {} after {held_for} (reason: {reason})",
+                by.unwrap_or("someone"),
+                ago(now, ended_at)
+            )
+        }
         (Some(HoldEnd::Released) | None, _) => {
             format!("released {} after {held_for}", ago(now, ended_at))
         }

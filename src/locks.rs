@@ -1,5 +1,6 @@
 //! Lock rules, independent of any store: who may take an env, re-entry, uberlocks, leases, and
-//! the waiting loop. Every change is decided here from the row as read, then written with the
+//! the waiting loop. A lock belongs to the run that took it (its `holder`): re-entry (a renewal,
+//! an upgrade) is the holder's alone; another run of the same user waits in line like anyone. Every change is decided here from the row as read, then written with the
 //! store's compare-and-swap; a lost race re-decides from the row the store returns.
 //!
 //! Every decision also says which history rows (holds) the write records, so the history can
@@ -23,6 +24,12 @@ use crate::store::{Expect, LockWrite, Store, StoreTime, Swap, SwapAll};
 use queue::{Queuer, Step, Writes};
 
 pub mod queue;
+mod release;
+use release::releasing;
+pub use release::{
+    decide_release, decide_release_restamp, release, release_from, Authority, NotReleased,
+    ReleaseDecision, ReleaseRequest, Released,
+};
 use serde::Serialize;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -35,6 +42,8 @@ pub struct LockRequest {
     /// 1..=25 distinct envs, validated by the front door: all are taken at once, or none.
     pub envs: Vec<String>,
     pub user: String,
+    /// The run taking it: a lock it holds already is renewed, anyone else's waited for.
+    pub holder: String,
     pub meta: Meta,
     pub uberlock: bool,
     pub ttl: Duration,
@@ -50,7 +59,7 @@ pub struct WaitProgress {
     pub position: usize,
     /// Live waiters on those envs, this one included (the most on any env).
     pub waiting: usize,
-    /// The other users' locks in the way (empty when the envs are free but others are first).
+    /// The other holders' locks in the way (empty when the envs are free but others are first).
     pub holders: Vec<Lock>,
     pub waited: Duration,
     /// This poll joined again after its entry was pruned (it had stalled too long).
@@ -107,11 +116,11 @@ pub struct WaitPolicy {
 pub enum Acquired {
     /// The env was free, released or expired.
     Acquired,
-    /// The caller held it already; the lease was renewed and the lock id kept.
+    /// The caller's run held it already; the lease was renewed and the lock id kept.
     Renewed,
-    /// The caller held a normal lock and now holds an uberlock, same lock id.
+    /// The caller's run held a normal lock and now holds an uberlock, same lock id.
     Upgraded,
-    /// An uberlock took the env from another user's normal lock.
+    /// An uberlock took the env from another holder's normal lock.
     Preempted { preempted_user: String },
 }
 
@@ -172,6 +181,7 @@ pub fn decide_lock(
     let fresh = |previous: Option<&Lock>| Lock {
         id: uuid::Uuid::now_v7().to_string(),
         user: request.user.clone(),
+        holder: request.holder.clone(),
         env: env.to_string(),
         created_at: now,
         updated_at: now,
@@ -198,7 +208,7 @@ pub fn decide_lock(
             };
         }
     };
-    if holder.user == request.user {
+    if holder.holder == request.holder {
         // Re-entry keeps the lock id and fencing token: it is the same acquisition.
         let uberlock = holder.uberlock || request.uberlock;
         let next = Lock {
@@ -238,7 +248,7 @@ pub fn decide_lock(
 pub enum Attempt {
     /// Every env, in request order.
     Acquired(Vec<(Lock, Acquired)>),
-    /// Not taken. `holders`: the other users' locks in the way (empty when the envs are free
+    /// Not taken. `holders`: the other holders' locks in the way (empty when the envs are free
     /// but others wait); `waiting`: the live waiters in line (the most on any env), who would
     /// be served first.
     Busy { holders: Vec<Lock>, waiting: usize },
@@ -547,206 +557,6 @@ async fn give_back_place(
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub enum NotReleased {
-    NotLocked,
-    HeldByOther,
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ReleaseDecision {
-    Write(LockWrite),
-    Nothing(NotReleased, Option<Lock>),
-}
-
-/// The release of an active row: inactive from store time `time`, and its hold ended.
-fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
-    LockWrite {
-        lock: Lock {
-            active: false,
-            updated_at: stamp(time, Some(lock)),
-            revision: lock.revision + 1,
-            queue: queue::without_the_dead(&lock.queue, time),
-            ..lock.clone()
-        },
-        holds: vec![released_or_lapsed(lock, time)],
-        keeps_queue: false,
-        restamped: None,
-    }
-}
-
-pub fn decide_release(
-    current: Option<&Lock>,
-    user: &str,
-    uberlock: bool,
-    time: StoreTime,
-) -> Result<ReleaseDecision> {
-    let lock = match current {
-        Some(lock) if lock.active => lock,
-        other => {
-            return Ok(ReleaseDecision::Nothing(
-                NotReleased::NotLocked,
-                other.cloned(),
-            ))
-        }
-    };
-    if lock.user != user {
-        let reason = if lock.is_held_at(time.earliest) {
-            NotReleased::HeldByOther
-        } else {
-            NotReleased::NotLocked
-        };
-        return Ok(ReleaseDecision::Nothing(reason, Some(lock.clone())));
-    }
-    if lock.uberlock && !uberlock {
-        return Err(Error::usage_with_hint(
-            format!(
-                "{} is uberlocked by {user}; releasing it needs --uberlock",
-                lock.env
-            ),
-            format!(
-                "daplaya locks release --env {} --user {user} --uberlock",
-                lock.env
-            ),
-        ));
-    }
-    Ok(ReleaseDecision::Write(releasing(lock, time)))
-}
-
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Released {
-    Released(Lock),
-    Nothing(NotReleased, Option<Lock>),
-}
-
-/// Releases whatever `user` holds of `envs`, in one write; one result per env, in order.
-pub async fn release(
-    store: &dyn Store,
-    envs: &[String],
-    user: &str,
-    uberlock: bool,
-) -> Result<Vec<Released>> {
-    check_envs(envs)?;
-    let rows = store.load_locks(envs).await?;
-    release_on(store, envs, user, uberlock, rows, None).await
-}
-
-/// Like [`release`], from `copies`: the rows of `envs` as this machine last wrote them when
-/// `user` took them. The write goes out on the copies, unread, and changes the holder's
-/// attributes only, so it lands only if each row is still exactly its copy (same revision:
-/// the same holder and waiters); a row that changed since makes the release read and decide
-/// as [`release`] does. Copies that are not of `envs`, or not held by `user`, are not used.
-pub async fn release_from(
-    store: &dyn Store,
-    envs: &[String],
-    user: &str,
-    uberlock: bool,
-    copies: Vec<Lock>,
-) -> Result<Vec<Released>> {
-    check_envs(envs)?;
-    let usable = copies.len() == envs.len()
-        && copies
-            .iter()
-            .zip(envs)
-            .all(|(copy, env)| &copy.env == env && copy.user == user && copy.active);
-    if !usable {
-        return release(store, envs, user, uberlock).await;
-    }
-    let rows = copies.into_iter().map(Some).collect();
-    let guessed = !store.knows_clock();
-    release_on(store, envs, user, uberlock, rows, Some(guessed)).await
-}
-
-/// The release loop on `rows`: as read, or, with `unread` (whether the store's clock was a
-/// guess then), copies never read. A write on copies stamped from a guessed clock that the
-/// answer's clock does not confirm is stamped again (as a lock taken unread is); should someone
-/// have written the row in between, the release stands as first stamped.
-async fn release_on(
-    store: &dyn Store,
-    envs: &[String],
-    user: &str,
-    uberlock: bool,
-    mut rows: Vec<Option<Lock>>,
-    mut unread: Option<bool>,
-) -> Result<Vec<Released>> {
-    loop {
-        let time = store.now();
-        let decisions = rows
-            .iter()
-            .map(|row| decide_release(row.as_ref(), user, uberlock, time))
-            .collect::<Result<Vec<_>>>()?;
-        let writes: Writes = rows
-            .iter()
-            .zip(&decisions)
-            .filter_map(|(row, decision)| match decision {
-                ReleaseDecision::Write(write) => Some((
-                    Expect::read(row.as_ref()),
-                    LockWrite {
-                        keeps_queue: unread.is_some(),
-                        ..write.clone()
-                    },
-                )),
-                ReleaseDecision::Nothing(..) => None,
-            })
-            .collect();
-        if !writes.is_empty() {
-            if let Some(now) = write_all(store, &writes, envs).await? {
-                rows = now;
-                unread = None;
-                continue;
-            }
-        }
-        let (mut time, mut decisions) = (time, decisions);
-        let after = store.now();
-        // The guess was this machine's clock: does the store's confirm that reading? (The
-        // stamps themselves may sit just past the rows' last writes.)
-        if unread == Some(true) && !after.confirms(time.latest) {
-            let copies: Vec<Lock> = rows.iter().flatten().cloned().collect();
-            let restamps = decide_release_restamp(&copies, after);
-            if write_all(store, &restamps, envs).await?.is_none() {
-                time = after;
-                decisions = restamps
-                    .into_iter()
-                    .map(|(_, write)| ReleaseDecision::Write(write))
-                    .collect();
-            }
-        }
-        let listed = |lock: Lock| queue::as_listed(lock, time);
-        return Ok(decisions
-            .into_iter()
-            .map(|decision| match decision {
-                ReleaseDecision::Write(write) => Released::Released(listed(write.lock)),
-                ReleaseDecision::Nothing(reason, lock) => {
-                    Released::Nothing(reason, lock.map(listed))
-                }
-            })
-            .collect());
-    }
-}
-
-/// The releases of `copies` (each written on its revision, one up) stamped again from the
-/// store's clock `time`, now known: the lease judged lapsed or not on it, the release stamped
-/// from it. Holder-only writes on the revision the first release wrote.
-pub fn decide_release_restamp(copies: &[Lock], time: StoreTime) -> Writes {
-    copies
-        .iter()
-        .map(|copy| {
-            let write = releasing(copy, time);
-            let lock = Lock {
-                revision: copy.revision + 2,
-                ..write.lock
-            };
-            let write = LockWrite {
-                lock,
-                keeps_queue: true,
-                ..write
-            };
-            (Expect::Revision(copy.revision + 1), write)
-        })
-        .collect()
-}
-
 /// Writes every row or none. `None` once written; after a lost race, the rows of `envs` (the
 /// envs the writes were decided on) as they are now: for one row, as the store returned it.
 async fn write_all(
@@ -755,7 +565,7 @@ async fn write_all(
     envs: &[String],
 ) -> Result<Option<Vec<Option<Lock>>>> {
     if let ([(expected, write)], [_]) = (writes.as_slice(), envs) {
-        return Ok(match store.swap_lock(*expected, write).await? {
+        return Ok(match store.swap_lock(expected.clone(), write).await? {
             Swap::Done => None,
             Swap::Conflict(row) => Some(vec![row]),
         });
@@ -947,10 +757,22 @@ mod tests {
         LockRequest {
             envs: vec!["production".into()],
             user: user.into(),
+            holder: user.into(),
             meta: Meta::Default("CLI".into()),
             uberlock,
             ttl: TTL,
             supersede: false,
+        }
+    }
+
+    /// `user`'s release of production from their own run, with `--uberlock` or not.
+    fn release_by(user: &str, uberlock: bool) -> ReleaseRequest {
+        ReleaseRequest {
+            envs: vec!["production".into()],
+            user: user.into(),
+            holder: user.into(),
+            uberlock,
+            authority: Authority::Holder,
         }
     }
 
@@ -1136,7 +958,7 @@ mod tests {
         let (held, _) = granted(lock_at(None, "alice", false, 5_000));
         // A later write whose reading of the store's clock ends earlier still stamps later.
         let ReleaseDecision::Write(released) =
-            decide_release(Some(&held), "alice", false, at(4_000)).unwrap()
+            decide_release(Some(&held), &release_by("alice", false), at(4_000)).unwrap()
         else {
             panic!("alice holds it")
         };
@@ -1155,7 +977,7 @@ mod tests {
     fn a_released_env_is_free() {
         let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
-            decide_release(Some(&held), "alice", false, at(2_000)).unwrap()
+            decide_release(Some(&held), &release_by("alice", false), at(2_000)).unwrap()
         else {
             panic!("alice holds it")
         };
@@ -1212,11 +1034,11 @@ mod tests {
     fn release_changes_nothing_unless_you_hold_it() {
         let (held, _) = granted(lock_at(None, "alice", false, 1_000));
         assert_eq!(
-            decide_release(Some(&held), "bob", false, at(2_000)).unwrap(),
+            decide_release(Some(&held), &release_by("bob", false), at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
         );
         assert!(matches!(
-            decide_release(None, "bob", false, at(2_000)).unwrap(),
+            decide_release(None, &release_by("bob", false), at(2_000)).unwrap(),
             ReleaseDecision::Nothing(NotReleased::NotLocked, None)
         ));
     }
@@ -1268,7 +1090,7 @@ mod tests {
         );
         // Taken and released again since: the env still passed to bob in between.
         let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
-            decide_release(Some(&taken), "bob", false, at(63_000)).unwrap()
+            decide_release(Some(&taken), &release_by("bob", false), at(63_000)).unwrap()
         else {
             panic!("bob holds it")
         };
@@ -1328,7 +1150,7 @@ mod tests {
         assert_eq!(taken.holds, [Hold::of(&taken.lock), lapsed]);
         // After a release, the released hold is not written again.
         let ReleaseDecision::Write(released) =
-            decide_release(Some(&taken.lock), "bob", false, at(95_000)).unwrap()
+            decide_release(Some(&taken.lock), &release_by("bob", false), at(95_000)).unwrap()
         else {
             panic!("bob holds it")
         };
@@ -1361,7 +1183,7 @@ mod tests {
     fn a_release_ends_the_hold_as_released_or_as_expired_when_the_lease_lapsed_first() {
         let held = written(lock_at(None, "alice", false, 1_000));
         let ReleaseDecision::Write(on_time) =
-            decide_release(Some(&held.lock), "alice", false, at(2_000)).unwrap()
+            decide_release(Some(&held.lock), &release_by("alice", false), at(2_000)).unwrap()
         else {
             panic!("alice holds it")
         };
@@ -1427,10 +1249,10 @@ mod tests {
     #[test]
     fn releasing_an_uberlock_needs_the_flag() {
         let (uber, _) = granted(lock_at(None, "alice", true, 1_000));
-        let err = decide_release(Some(&uber), "alice", false, at(2_000)).unwrap_err();
+        let err = decide_release(Some(&uber), &release_by("alice", false), at(2_000)).unwrap_err();
         assert_eq!(err.exit_code(), crate::error::exit::USAGE);
         assert!(matches!(
-            decide_release(Some(&uber), "alice", true, at(2_000)).unwrap(),
+            decide_release(Some(&uber), &release_by("alice", true), at(2_000)).unwrap(),
             ReleaseDecision::Write(w) if !w.lock.active
         ));
     }

@@ -9,11 +9,20 @@ mod legible;
 pub const MAX_NAME_LEN: usize = 128;
 pub const MAX_USER_LEN: usize = 256;
 pub const MAX_META_LEN: usize = 1024;
+pub const MAX_HOLDER_LEN: usize = 256;
+
+/// The largest stamp a row may carry (epoch ms): 13 digits, the year 2286, as [`hold_key`]
+/// writes them.
+pub const MAX_STAMP: i64 = 9_999_999_999_999;
+/// The largest count or token a row may carry: exact in a JavaScript number (2^53 - 1), so
+/// every front door shows it as stored, with room to count on.
+pub const MAX_COUNT: u64 = (1 << 53) - 1;
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Lock {
     pub id: String,
+    /// Who holds the lock: a person or a bot, for people and permissions.
     pub user: String,
     pub env: String,
     pub created_at: i64,
@@ -26,6 +35,9 @@ pub struct Lock {
     /// Grows with every new acquisition of the env, so a deploy target can refuse a stale holder:
     /// the acquisition's stamp, or one more than the previous token if that is more.
     pub fencing_token: u64,
+    /// Which run holds it: re-entry (renewal, upgrade) and release are its own. Rows written
+    /// before holders existed read as held by their user. After the seeds' fields in `--json`.
+    pub holder: String,
     /// How many times the env has been acquired. A lock taken in one write without a read
     /// does not know it: the store counts it in that write (so it is exact only as read back).
     #[serde(skip)]
@@ -85,6 +97,11 @@ impl Lock {
     pub fn is_held_at(&self, now: i64) -> bool {
         self.active && (self.uberlock || self.expires_at.is_some_and(|at| at > now))
     }
+
+    /// Who holds it, for people: see [`holder_label`].
+    pub fn holder_label(&self) -> String {
+        holder_label(&self.user, &self.holder)
+    }
 }
 
 /// How a hold ended.
@@ -97,6 +114,8 @@ pub enum HoldEnd {
     Expired,
     /// An uberlock took the env from it.
     Preempted,
+    /// Someone broke it on purpose (`locks release --force --reason`).
+    Forced,
 }
 
 impl HoldEnd {
@@ -105,13 +124,19 @@ impl HoldEnd {
             HoldEnd::Released => "released",
             HoldEnd::Expired => "expired",
             HoldEnd::Preempted => "preempted",
+            HoldEnd::Forced => "forced",
         }
     }
 
     pub fn parse(text: &str) -> Option<HoldEnd> {
-        [HoldEnd::Released, HoldEnd::Expired, HoldEnd::Preempted]
-            .into_iter()
-            .find(|end| end.as_str() == text)
+        [
+            HoldEnd::Released,
+            HoldEnd::Expired,
+            HoldEnd::Preempted,
+            HoldEnd::Forced,
+        ]
+        .into_iter()
+        .find(|end| end.as_str() == text)
     }
 }
 
@@ -133,8 +158,12 @@ pub struct Hold {
     /// `None` while held.
     pub ended_at: Option<i64>,
     pub end: Option<HoldEnd>,
-    /// Who preempted it.
+    /// Who ended it when not its holder: the uberlock's user (preempted), who forced it.
     pub ended_by: Option<String>,
+    /// The run that held it.
+    pub holder: String,
+    /// Why it was forced.
+    pub reason: Option<String>,
 }
 
 impl Hold {
@@ -144,6 +173,7 @@ impl Hold {
             env: lock.env.clone(),
             id: lock.id.clone(),
             user: lock.user.clone(),
+            holder: lock.holder.clone(),
             meta: lock.meta.clone(),
             uberlock: lock.uberlock,
             fencing_token: lock.fencing_token,
@@ -152,6 +182,7 @@ impl Hold {
             ended_at: None,
             end: None,
             ended_by: None,
+            reason: None,
         }
     }
 
@@ -161,6 +192,14 @@ impl Hold {
             end: Some(end),
             ended_by: by,
             ..self
+        }
+    }
+
+    /// Broken on purpose at `at` by `by`, for `reason`.
+    pub fn forced(self, at: i64, by: &str, reason: &str) -> Hold {
+        Hold {
+            reason: Some(reason.to_string()),
+            ..self.ended(HoldEnd::Forced, at, Some(by.to_string()))
         }
     }
 
@@ -251,6 +290,30 @@ pub fn meta(value: &str) -> Result<String> {
     checked("meta", value, MAX_META_LEN)
 }
 
+/// Holders are compared case-insensitively and shown, as users are: stored trimmed and
+/// lowercased, with nothing hidden.
+pub fn holder_name(value: &str) -> Result<String> {
+    legible::user(
+        "holder",
+        &checked("holder", value, MAX_HOLDER_LEN)?.to_lowercase(),
+    )
+}
+
+/// Why a lock was broken: said as a person would, in a meta's room.
+pub fn reason(value: &str) -> Result<String> {
+    checked("reason", value, MAX_META_LEN)
+}
+
+/// Who holds a lock, for people: the user, and the run when it is not the user itself
+/// (`octocat in run github:acme/shop/runs/42/attempts/1`).
+pub fn holder_label(user: &str, holder: &str) -> String {
+    if holder == user {
+        user.to_string()
+    } else {
+        format!("{user} in run {holder}")
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -272,10 +335,24 @@ mod tests {
     }
 
     #[test]
+    fn holders_are_composed_and_hide_nothing_as_users() {
+        assert_eq!(holder_name(" Run-E\u{301} ").unwrap(), "run-\u{e9}");
+        let hidden = holder_name("run-1\u{200b}").unwrap_err();
+        assert_eq!(hidden.exit_code(), crate::error::exit::USAGE);
+        assert!(
+            hidden
+                .to_string()
+                .starts_with(r#"holder "run-1\u{200b}" has an invisible"#),
+            "{hidden}"
+        );
+    }
+
+    #[test]
     fn a_lock_is_held_while_active_and_unexpired_or_uber() {
         let mut lock = Lock {
             id: "x".into(),
             user: "u".into(),
+            holder: "u".into(),
             env: "e".into(),
             created_at: 0,
             updated_at: 0,

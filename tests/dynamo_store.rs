@@ -11,7 +11,6 @@
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, KeySchemaElement, KeyType, ScalarAttributeType,
 };
-use daplaya::config::DynamoSettings;
 use daplaya::error::Error;
 use daplaya::locks;
 use daplaya::store::dynamo::DynamoStore;
@@ -20,23 +19,7 @@ use std::time::{Duration, Instant};
 
 mod common;
 
-use common::{fresh_settings, REGION};
-
-/// A plain SDK client on the same endpoint, for setting up tables the store would refuse. The
-/// SDK's default HTTP client is not compiled in (the addon sets its own), so it gets one here.
-async fn raw_client(settings: &DynamoSettings) -> aws_sdk_dynamodb::Client {
-    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
-    let http_client = aws_smithy_http_client::Builder::new()
-        .tls_provider(Provider::Rustls(CryptoMode::Ring))
-        .build_https();
-    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .http_client(http_client)
-        .region(aws_sdk_dynamodb::config::Region::new(REGION))
-        .endpoint_url(settings.endpoint.clone().unwrap())
-        .load()
-        .await;
-    aws_sdk_dynamodb::Client::new(&config)
-}
+use common::{fresh_settings, raw_client};
 
 async fn create_table_keyed_by(client: &aws_sdk_dynamodb::Client, table: &str, hash_key: &str) {
     client
@@ -130,7 +113,7 @@ async fn an_install_without_the_history_table_is_told_to_run_init() {
             );
             assert_eq!(
                 error.hint(),
-                Some("run `daplaya init` to create the tables")
+                Some("run `daplaya init` to create the tables".into())
             );
         }
         other => panic!("expected TableMissing, got {other:?}"),

@@ -5,7 +5,7 @@
 #[macro_use]
 mod common;
 
-use common::{holding, lock, request, Fixture};
+use common::{holding, lock, release_request, request, Fixture};
 use daplaya::error::Error;
 use daplaya::locks::{self, Attempt, LockRequest, Wait, WaitPolicy};
 use daplaya::model::{Lock, Waiter};
@@ -355,7 +355,7 @@ async fn six_waiters_are_served_in_arrival_order(fixture: Fixture) {
     let listed = locks::list(store, Some("production")).await.unwrap();
     let line: Vec<&str> = listed[0].queue.iter().map(|w| w.user.as_str()).collect();
     assert_eq!(line, users);
-    locks::release(store, &envs(&["production"]), "holder", false)
+    locks::release(store, &release_request(&["production"], "holder"))
         .await
         .unwrap();
     for waiter in waiters {
@@ -379,7 +379,7 @@ async fn a_waiter_that_died_in_the_middle_is_skipped(fixture: Fixture) {
     let dead = waiters.remove(1);
     dead.abort();
     assert!(dead.await.unwrap_err().is_cancelled());
-    locks::release(store, &envs(&["production"]), "holder", false)
+    locks::release(store, &release_request(&["production"], "holder"))
         .await
         .unwrap();
     for waiter in waiters {
@@ -507,7 +507,7 @@ async fn an_older_superseding_waiter_gives_way_to_a_newer_one(fixture: Fixture) 
         (now.id.as_str(), now.fencing_token, now.user.as_str()),
         (held[0].id.as_str(), held[0].fencing_token, "c1")
     );
-    locks::release(store, &envs(&["production"]), "c1", false)
+    locks::release(store, &release_request(&["production"], "c1"))
         .await
         .unwrap();
     newer.await.unwrap();
@@ -545,7 +545,7 @@ async fn several_envs_are_taken_all_or_none(fixture: Fixture) {
         .unwrap_err();
     assert!(matches!(err, Error::Uberlocked { .. }), "{err:?}");
     assert_eq!(store.load_lock("staging").await.unwrap(), None);
-    locks::release(store, &envs(&["us"]), "alice", false)
+    locks::release(store, &release_request(&["us"], "alice"))
         .await
         .unwrap();
     let released = both.await.unwrap();
@@ -619,7 +619,7 @@ async fn opposite_order_multi_env_waiters_both_finish(fixture: Fixture) {
     in_line(store, &["eu", "us"], "first").await;
     let second = spawn_waiter(&fixture, on(&["us", "eu"], "second"), served.clone()).await;
     in_line(store, &["us", "eu"], "second").await;
-    locks::release(store, &envs(&["eu", "us"]), "holder", false)
+    locks::release(store, &release_request(&["eu", "us"], "holder"))
         .await
         .unwrap();
     first.await.unwrap();
@@ -642,7 +642,7 @@ async fn a_holder_s_renewals_keep_the_waiters_heartbeats(fixture: Fixture) {
     let row = store.load_lock("production").await.unwrap().unwrap();
     let bob = row.queue.iter().find(|w| w.user == "bob").unwrap();
     assert!(bob.is_live_at(store.now().earliest), "{bob:?}");
-    locks::release(store, &envs(&["production"]), "holder", false)
+    locks::release(store, &release_request(&["production"], "holder"))
         .await
         .unwrap();
     waiter.await.unwrap();

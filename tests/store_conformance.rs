@@ -11,7 +11,7 @@
 #[macro_use]
 mod common;
 
-use common::{holding, job, lock, put_first, request, Fixture};
+use common::{holding, job, lock, put_first, release_request, request, Fixture};
 use daplaya::error::Error;
 use daplaya::jobs::{self, EndRequest};
 use daplaya::locks::{self, Acquired, Attempt, Meta, NotReleased, Released, Wait, WaitPolicy};
@@ -99,8 +99,9 @@ async fn load_lock_round_trips_every_field(fixture: Fixture) {
         active: false,
         expires_at: None,
         meta: "release train ✈ \"quoted\"".into(),
-        // The largest token SQLite can hold (an i64); no env is ever locked that often.
-        fencing_token: i64::MAX as u64,
+        // The largest token a row may carry (exact in a JavaScript number); no env is ever
+        // locked that often.
+        fencing_token: daplaya::model::MAX_COUNT,
         ..lock("staging", "bob", 9)
     };
     for written in [&normal, &uber] {
@@ -329,14 +330,14 @@ async fn lock_rules_work_end_to_end(fixture: Fixture) {
     .unwrap_err();
     assert!(matches!(err, Error::LockBusy { .. }), "{err:?}");
     assert!(matches!(
-        locks::release(store, &envs("production"), "bob", false)
+        locks::release(store, &release_request(&["production"], "bob"))
             .await
             .unwrap()
             .as_slice(),
         [Released::Nothing(NotReleased::HeldByOther, _)]
     ));
     assert!(matches!(
-        locks::release(store, &envs("production"), "alice", false).await.unwrap().as_slice(),
+        locks::release(store, &release_request(&["production"], "alice")).await.unwrap().as_slice(),
         [Released::Released(l)] if !l.active
     ));
     assert!(locks::list(store, None).await.unwrap().is_empty());
@@ -532,7 +533,7 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
             .await
             .unwrap(),
     );
-    locks::release(store, &envs("production"), "alice", false)
+    locks::release(store, &release_request(&["production"], "alice"))
         .await
         .unwrap();
     let bob = acquired(locks::try_lock(store, &short("bob", false)).await.unwrap());
@@ -595,10 +596,6 @@ async fn history_tells_how_each_hold_ended(fixture: Fixture) {
         (lapsed[0].end, lapsed[0].ended_at),
         (Some(HoldEnd::Expired), frank.expires_at)
     );
-}
-
-fn envs(env: &str) -> Vec<String> {
-    vec![env.to_string()]
 }
 
 fn short_on(env: &str, user: &str) -> daplaya::locks::LockRequest {
@@ -785,9 +782,13 @@ async fn a_release_from_a_copy_lands_only_on_that_very_row(fixture: Fixture) {
         }
     };
     let release_from = |copy: Lock| async move {
-        locks::release_from(store, &envs("production"), "alice", false, vec![copy])
-            .await
-            .unwrap()
+        locks::release_from(
+            store,
+            &release_request(&["production"], "alice"),
+            vec![copy],
+        )
+        .await
+        .unwrap()
     };
     let copy = take("alice").await;
     let released = release_from(copy.clone()).await;

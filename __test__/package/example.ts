@@ -46,7 +46,13 @@ export async function everyFunction(): Promise<string[]> {
   const released = await release({ ...store, env: 'production', user: 'me', uberlock: false })
   const reason: null | 'notLocked' | 'heldByOther' = released.reason
   const holds: Hold[] = await lockHistory({ ...store, env: 'production', limit: 5, since: '7d' })
-  const end: null | 'released' | 'expired' | 'preempted' = holds[0].end
+  const end: null | 'released' | 'expired' | 'preempted' | 'forced' = holds[0].end
+  const why: string | null = holds[0].reason
+  const run: string = holds[0].holder
+  const forced = await release({ ...store, env: 'production', user: 'me', force: true, reason: 'stuck' })
+  const wasForced: boolean = forced.forced
+  const mine = await lock({ ...store, env: 'production', user: 'me', holder: 'release-42' })
+  const holder: string = mine.holder
   const job: Job = await startJob({ ...store, jobname: 'deploy', user: 'me', gitversion: 'abc123' })
   const again: Job = await getJob({ ...store, jobname: 'deploy', gitversion: 'abc123' })
   const ended = await endJob({ ...store, gitversion: 'abc123', jobname: 'deploy', skipped: true })
@@ -56,7 +62,7 @@ export async function everyFunction(): Promise<string[]> {
   const exitCode: number = ran.exitCode
   const slack: SlackResponse = await handleSlackCommand(
     { headers: { 'x-slack-signature': 'v0=00', 'x-slack-request-timestamp': '0' }, body: 'text=help' },
-    { ...store, signingSecret: 'secret', appId: 'A1' },
+    { ...store, signingSecret: 'secret', appId: 'A1', botToken: 'xoxb-1', apiUrl: 'https://slack.com/api', users: { U0123ABC: 'alice@acme.io' } },
   )
   const status: number = slack.status
   // The user may be left out; the results say where a defaulted one came from.
@@ -68,6 +74,7 @@ export async function everyFunction(): Promise<string[]> {
     (await runLocked({ ...store, env: 'staging' }, ['true'])).userSource,
   ]
   void sources
+  void [why, run, wasForced, holder]
   return [String(exitCode), String(status), ran.lock.id, tables.store, String(token), String(expires), String(locks.length), String(reason), String(end), job.id, again.version, String(ended.changed), String(active.length + skipped.length)]
 }
 

@@ -3,7 +3,7 @@
 //! code is the command's (see `run::RunOutcome::exit_code`).
 
 use super::console::Console;
-use super::progress;
+use super::render;
 use super::{failure, open_store, show_waiting};
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
@@ -40,7 +40,7 @@ pub async fn run(
     };
     let style = console.err_style;
     let result = run::run_locked(store.as_ref(), request, interrupt, stdout, &mut |event| {
-        let line = |event| progress::run_event(event, now_ms(), style);
+        let line = |event| render::run_event(event, now_ms(), style);
         match event {
             Event::Waiting(progress) => show_waiting(progress, console),
             Event::Locked(_) | Event::Released(_) => console.progress(&line(&event)),

@@ -4,7 +4,6 @@
 pub mod args;
 pub mod console;
 mod locks_run;
-mod progress;
 pub mod render;
 mod usage;
 
@@ -158,10 +157,10 @@ async fn execute(
 /// a terminal or a plain line in a CI log; and once, when it had to join the line again.
 fn show_waiting(progress: &WaitProgress, console: &mut Console) {
     if progress.rejoined {
-        console.progress(&progress::rejoined(progress));
+        console.progress(&render::rejoined(progress));
     }
-    let live = progress::waiting_status(progress, now_ms(), console.err_style);
-    console.waiting(&live, &progress::still_locked(progress))
+    let live = render::waiting_status(progress, now_ms(), console.err_style);
+    console.waiting(&live, &render::still_locked(progress))
 }
 
 /// `serve` / `slack serve`: answers until cancelled (the JS shim cancels on SIGINT / SIGTERM).

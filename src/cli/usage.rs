@@ -101,7 +101,7 @@ mod tests {
             "unrecognized subcommand 'lok' (did you mean 'lock'?)"
         );
         assert_eq!(
-            error.hint(),
+            error.hint().as_deref(),
             Some(
                 "daplaya locks takes: list, history, lock, release, run (see daplaya locks --help)"
             )
@@ -113,7 +113,7 @@ mod tests {
             "unrecognized subcommand 'lcoks' (did you mean 'lock' or 'locks'?)"
         );
         assert_eq!(
-            error.hint(),
+            error.hint().as_deref(),
             Some(
                 "daplaya takes: init, locks, jobs, serve, slack, completions (see daplaya --help)"
             )

@@ -65,16 +65,13 @@ fn pruned(queue: &[Waiter], time: StoreTime, leaving: Option<&str>) -> Vec<Waite
         .collect()
 }
 
-/// An env's serving order at `time`: its live waiters that nobody supersedes, by ticket. `own`
-/// counts as live whatever its last heartbeat says: it is polling now.
-pub fn serving_order<'a>(
-    queue: &'a [Waiter],
-    time: StoreTime,
-    own: Option<&str>,
-) -> Vec<&'a Waiter> {
+/// An env's serving order at `time`: its live waiters that nobody supersedes, by ticket. A
+/// waiter whose place lapsed is out of it, its own poll included: back from a stall, it joins
+/// again at the back rather than take back a place others moved up from.
+pub fn serving_order(queue: &[Waiter], time: StoreTime) -> Vec<&Waiter> {
     let live: Vec<&Waiter> = queue
         .iter()
-        .filter(|w| Some(w.id.as_str()) == own || w.is_live_at(time.earliest))
+        .filter(|w| w.is_live_at(time.earliest))
         .collect();
     let mut order: Vec<&Waiter> = live
         .iter()
@@ -96,16 +93,19 @@ fn newest_behind<'a>(waiter: &Waiter, live: &[&'a Waiter]) -> Option<&'a Waiter>
         .max_by_key(|other| other.ticket)
 }
 
-fn entry<'a>(row: Option<&'a Lock>, id: &str) -> Option<&'a Waiter> {
+/// Waiter `id`'s place on `row`, while it lasts at `time`.
+fn entry<'a>(row: Option<&'a Lock>, id: &str, time: StoreTime) -> Option<&'a Waiter> {
     row.and_then(|row| row.queue.iter().find(|w| w.id == id))
+        .filter(|w| w.is_live_at(time.earliest))
 }
 
 fn queue_of(row: Option<&Lock>) -> &[Waiter] {
     row.map_or(&[], |row| row.queue.as_slice())
 }
 
-fn held_by_other<'a>(row: Option<&'a Lock>, user: &str, time: StoreTime) -> Option<&'a Lock> {
-    row.filter(|row| row.is_held_at(time.earliest) && row.user != user)
+/// The row, if someone else than `holder` holds its env at `time`.
+fn held_by_other<'a>(row: Option<&'a Lock>, holder: &str, time: StoreTime) -> Option<&'a Lock> {
+    row.filter(|row| row.is_held_at(time.earliest) && row.holder != holder)
 }
 
 /// Decides the next step of `request` on the rows of its envs (`rows[i]` is the row of
@@ -119,28 +119,29 @@ pub fn decide_step(
 ) -> Step {
     let rows: Vec<Option<&Lock>> = rows.iter().map(Option::as_ref).collect();
     let own = queuer.map(|q| q.id.as_str());
+    let holder = request.holder.as_str();
     if let Some(uber) = rows
         .iter()
-        .filter_map(|row| held_by_other(*row, &request.user, time))
+        .filter_map(|row| held_by_other(*row, holder, time))
         .find(|row| row.uberlock)
     {
         return Step::Uberlocked(uber.clone());
     }
-    let reentry = rows.iter().all(|row| {
-        row.is_some_and(|row| row.is_held_at(time.earliest) && row.user == request.user)
-    });
+    let reentry = rows
+        .iter()
+        .all(|row| row.is_some_and(|row| row.is_held_at(time.earliest) && row.holder == holder));
     // An uberlock takes every env from normal holders and ignores the queue (which stays).
     if request.uberlock || reentry {
         return take(&rows, request, own, time);
     }
     if let (Some(id), true) = (own, request.supersede) {
         for (env, row) in request.envs.iter().zip(&rows) {
-            let Some(mine) = entry(*row, id) else {
+            let Some(mine) = entry(*row, id, time) else {
                 continue;
             };
             let live: Vec<&Waiter> = queue_of(*row)
                 .iter()
-                .filter(|w| w.id == id || w.is_live_at(time.earliest))
+                .filter(|w| w.is_live_at(time.earliest))
                 .collect();
             if let Some(by) = newest_behind(mine, &live) {
                 return Step::Superseded {
@@ -151,38 +152,41 @@ pub fn decide_step(
         }
     }
     let first_everywhere = rows.iter().all(|row| {
-        let order = serving_order(queue_of(*row), time, own);
-        match own.and_then(|id| entry(*row, id)) {
+        let order = serving_order(queue_of(*row), time);
+        match own.and_then(|id| entry(*row, id, time)) {
             Some(mine) => order.first().is_some_and(|first| first.id == mine.id),
             None => order.is_empty(),
         }
     });
     let free_everywhere = rows
         .iter()
-        .all(|row| held_by_other(*row, &request.user, time).is_none());
+        .all(|row| held_by_other(*row, holder, time).is_none());
     if first_everywhere && free_everywhere {
         return take(&rows, request, own, time);
     }
     let Some(queuer) = queuer else {
         return Step::Busy {
-            holders: holders(&rows, &request.user, time),
+            holders: holders(&rows, holder, time),
             waiting: rows
                 .iter()
-                .map(|row| serving_order(queue_of(*row), time, None).len())
+                .map(|row| serving_order(queue_of(*row), time).len())
                 .max()
                 .unwrap_or(0),
         };
     };
-    if rows.iter().all(|row| entry(*row, &queuer.id).is_some()) {
+    if rows
+        .iter()
+        .all(|row| entry(*row, &queuer.id, time).is_some())
+    {
         Step::Wait
     } else {
         Step::Join(join(&rows, request, queuer, time))
     }
 }
 
-fn holders(rows: &[Option<&Lock>], user: &str, time: StoreTime) -> Vec<Lock> {
+fn holders(rows: &[Option<&Lock>], holder: &str, time: StoreTime) -> Vec<Lock> {
     rows.iter()
-        .filter_map(|row| held_by_other(*row, user, time))
+        .filter_map(|row| held_by_other(*row, holder, time))
         .cloned()
         .collect()
 }
@@ -221,6 +225,7 @@ fn unheld(env: &str) -> Lock {
     Lock {
         id: String::new(),
         user: String::new(),
+        holder: String::new(),
         env: env.to_string(),
         created_at: 0,
         updated_at: 0,
@@ -306,7 +311,7 @@ pub fn without_the_dead(queue: &[Waiter], time: StoreTime) -> Vec<Waiter> {
 
 /// The row as others should see it: its queue the live waiters in serving order.
 pub fn as_listed(row: Lock, time: StoreTime) -> Lock {
-    let queue = serving_order(&row.queue, time, None)
+    let queue = serving_order(&row.queue, time)
         .into_iter()
         .cloned()
         .collect();
@@ -325,7 +330,7 @@ pub fn progress(
     let rows: Vec<Option<&Lock>> = rows.iter().map(Option::as_ref).collect();
     let orders: Vec<Vec<&Waiter>> = rows
         .iter()
-        .map(|row| serving_order(queue_of(*row), time, Some(id)))
+        .map(|row| serving_order(queue_of(*row), time))
         .collect();
     WaitProgress {
         envs: request.envs.clone(),
@@ -335,7 +340,7 @@ pub fn progress(
             .max()
             .unwrap_or(1),
         waiting: orders.iter().map(Vec::len).max().unwrap_or(0),
-        holders: holders(&rows, &request.user, time),
+        holders: holders(&rows, &request.holder, time),
         waited,
         rejoined,
     }
@@ -354,7 +359,7 @@ pub fn refusal(
 ) -> Busy {
     let rows: Vec<Option<&Lock>> = rows.iter().map(Option::as_ref).collect();
     let line = |row: Option<&Lock>| -> Vec<Waiter> {
-        serving_order(queue_of(row), time, None)
+        serving_order(queue_of(row), time)
             .into_iter()
             .filter(|w| Some(w.id.as_str()) != own)
             .cloned()
@@ -362,7 +367,7 @@ pub fn refusal(
     };
     let held = rows
         .iter()
-        .position(|row| held_by_other(*row, &request.user, time).is_some());
+        .position(|row| held_by_other(*row, &request.holder, time).is_some());
     let at = held
         .or_else(|| rows.iter().position(|row| !line(*row).is_empty()))
         .unwrap_or(0);
@@ -395,6 +400,7 @@ mod tests {
         LockRequest {
             envs: envs.iter().map(|env| env.to_string()).collect(),
             user: user.into(),
+            holder: user.into(),
             meta: Meta::Given(format!("ci/{user}")),
             uberlock: false,
             ttl: Duration::from_secs(60),
@@ -467,7 +473,7 @@ mod tests {
         }
 
         fn line(&self, env: &str, now: i64) -> Vec<&str> {
-            serving_order(&self.0[env].queue, at(now), None)
+            serving_order(&self.0[env].queue, at(now))
                 .into_iter()
                 .map(|w| w.user.as_str())
                 .collect()
@@ -475,8 +481,15 @@ mod tests {
 
         fn release(&mut self, env: &str, user: &str, now: i64) {
             let row = self.0.get(env).cloned();
+            let request = crate::locks::ReleaseRequest {
+                envs: vec![env.into()],
+                user: user.into(),
+                holder: user.into(),
+                uberlock: false,
+                authority: crate::locks::Authority::Holder,
+            };
             let crate::locks::ReleaseDecision::Write(write) =
-                crate::locks::decide_release(row.as_ref(), user, false, at(now)).unwrap()
+                crate::locks::decide_release(row.as_ref(), &request, at(now)).unwrap()
             else {
                 panic!("{user} holds {env}")
             };
@@ -623,17 +636,58 @@ mod tests {
     }
 
     #[test]
-    fn a_waiter_back_from_a_stall_keeps_its_place_until_someone_prunes_it() {
+    fn a_waiter_back_from_a_stall_past_its_place_joins_again_at_the_back() {
         let mut rows = Rows::default();
         rows.poll(&request("holder", &["prod"]), None, 0);
         rows.poll(&request("slow", &["prod"]), Some("slow"), 100);
-        rows.release("prod", "holder", 200);
-        // Dead to everyone else at 10 000, but its own poll counts it live: nobody took its place.
+        rows.poll(&request("next", &["prod"]), Some("next"), 200);
+        // "next" polls on; "slow" stalls past its place (3 s), and nobody writes the row since.
+        for now in [1_000, 2_000, 3_000, 4_000] {
+            assert_eq!(
+                rows.poll(&request("next", &["prod"]), Some("next"), now),
+                Step::Wait
+            );
+        }
+        assert_eq!(rows.line("prod", 4_000), ["next"], "moved up");
+        // Back: its old entry is still in the row, but its place lapsed, its own poll included.
+        let Step::Join(writes) = rows.poll(&request("slow", &["prod"]), Some("slow"), 4_100) else {
+            panic!("joins again")
+        };
+        let queue = &writes[0].1.lock.queue;
+        assert_eq!(queue.iter().filter(|w| w.id == "slow").count(), 1);
+        assert_eq!(rows.line("prod", 4_200), ["next", "slow"]);
+        rows.release("prod", "holder", 4_300);
+        assert_eq!(
+            rows.poll(&request("slow", &["prod"]), Some("slow"), 4_400),
+            Step::Wait
+        );
         assert!(is_take(&rows.poll(
-            &request("slow", &["prod"]),
-            Some("slow"),
-            10_000
+            &request("next", &["prod"]),
+            Some("next"),
+            4_500
         )));
+    }
+
+    #[test]
+    fn another_run_of_the_same_user_waits_in_line_and_its_own_run_renews() {
+        let mut rows = Rows::default();
+        let run = |holder: &str| LockRequest {
+            holder: holder.into(),
+            ..request("alice", &["prod"])
+        };
+        rows.poll(&run("run-1"), None, 0);
+        assert!(matches!(
+            rows.poll(&run("run-2"), Some("run-2"), 100),
+            Step::Join(_)
+        ));
+        let Step::Take { acquired, .. } = rows.poll(&run("run-1"), None, 200) else {
+            panic!("its own run renews")
+        };
+        assert_eq!(acquired, [Acquired::Renewed]);
+        assert!(matches!(
+            decide_step(&rows.read(&["prod".into()]), &run("run-3"), None, at(300)),
+            Step::Busy { holders, waiting: 1 } if holders[0].holder == "run-1"
+        ));
     }
 
     #[test]
@@ -703,9 +757,19 @@ mod tests {
         let mut rows = Rows::default();
         rows.poll(&request("c1", &["prod"]), None, 0);
         rows.poll(&superseding("c2", &["prod"]), Some("c2"), 100);
-        rows.poll(&request("c3", &["prod"]), Some("c3"), 200);
+        // c3 polls faster: its place lapses 2 s after its last poll, while c2's lasts 3 s.
+        let quick = Queuer {
+            id: "c3".into(),
+            stale_after: Duration::from_secs(2),
+        };
+        let c3 = request("c3", &["prod"]);
+        let Step::Join(writes) = decide_step(&rows.read(&c3.envs), &c3, Some(&quick), at(200))
+        else {
+            panic!("c3 joins")
+        };
+        rows.write(&writes);
         assert_eq!(
-            rows.poll(&superseding("c2", &["prod"]), Some("c2"), 3_500),
+            rows.poll(&superseding("c2", &["prod"]), Some("c2"), 2_500),
             Step::Wait,
             "c3 is dead"
         );

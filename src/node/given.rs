@@ -109,6 +109,10 @@ impl Name<'_> {
         self.with_key(&format!("{}[{index}]", self.key))
     }
 
+    pub(super) fn member(self, key: &str) -> String {
+        self.with_key(&format!("{}.{key}", self.key))
+    }
+
     fn with_key(self, key: &str) -> String {
         match self.subject {
             "options" => format!("option '{key}'"),
@@ -272,6 +276,38 @@ impl FromJs for serde_json::Map<String, serde_json::Value> {
             serde_json::Value::Object(map) => Ok(Some(map)),
             _ => Ok(None),
         }
+    }
+}
+
+/// An object of text values, such as Slack member ids to users.
+impl FromJs for std::collections::HashMap<String, String> {
+    const TAKES: &'static str = "an object of strings";
+    unsafe fn from_js(
+        env: sys::napi_env,
+        value: sys::napi_value,
+        kind: ValueType,
+        name: Name,
+    ) -> napi::Result<Option<Self>> {
+        if kind != ValueType::Object || unsafe { is_array(env, value) }? {
+            return Ok(None);
+        }
+        let object = Object::from_raw(env, value);
+        let mut map = Self::new();
+        for key in Object::keys(&object)? {
+            let Some(member) = object.get::<Unknown>(&key)? else {
+                continue;
+            };
+            let member = member.raw();
+            if napi::bindgen_prelude::type_of!(env, member)? != ValueType::String {
+                let got = unsafe { described(env, member) }?;
+                let member_name = name.member(&key);
+                return Err(invalid(format!(
+                    "{member_name} must be a string, not {got}"
+                )));
+            }
+            map.insert(key, unsafe { String::from_napi_value(env, member) }?);
+        }
+        Ok(Some(map))
     }
 }
 

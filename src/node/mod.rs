@@ -9,6 +9,7 @@ mod abort;
 mod given;
 mod options;
 mod results;
+mod shapes;
 
 use crate::caller::{Caller, ThisMachine};
 use crate::config::{self, StoreOptions};
@@ -26,6 +27,7 @@ use napi::Status;
 use napi_derive::napi;
 use options::*;
 use results::*;
+use shapes::*;
 
 /// Errors cross to JS as `[CODE] message`, then the fields of a lock refusal as JSON after a
 /// line break and an ASCII record separator; index.js turns the prefix into `error.code` and
@@ -101,7 +103,10 @@ pub async fn release(
     let args = ReleaseArgs {
         env: options.env.envs(),
         user: options.user.clone(),
+        holder: options.holder.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
+        force: options.force.unwrap_or_default(),
+        reason: options.reason.clone(),
     };
     call_as(
         &options.store_options(),
@@ -208,9 +213,10 @@ pub async fn skipped_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
 
 /// Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
 /// `daplaya slack serve` does. Verifies the signature and timestamp first; a refused request
-/// touches no store. A copy of a request acted on already is answered `409` and changes nothing.
-/// Never waits on a lock; store work is bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when
-/// no signing secret is configured.
+/// touches no store. The member acts as the user `options` make them; a copy of a request acted
+/// on already is answered `409` and changes nothing. Never waits on a lock; telling who the
+/// member is and store work are bounded by 2.5 s. Rejects with `INVALID_ARGUMENT` when no
+/// signing secret is configured.
 #[napi(
     ts_args_type = "request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions"
 )]
@@ -223,6 +229,9 @@ pub async fn handle_slack_command(
     let settings = serde_json::json!({
         "signingSecret": options.signing_secret,
         "appId": options.app_id,
+        "botToken": options.bot_token,
+        "apiUrl": options.api_url,
+        "users": options.users,
         "store": options.store,
         "region": options.region,
         "endpoint": options.endpoint,
@@ -248,6 +257,7 @@ fn lock_args(options: &LockOptions) -> LockArgs {
     LockArgs {
         env: options.env.envs(),
         user: options.user.clone(),
+        holder: options.holder.clone(),
         meta: options.meta.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
         ttl: duration_text(&options.ttl),

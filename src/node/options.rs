@@ -189,6 +189,9 @@ options! {
         #[doc = " Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the"]
         #[doc = " login name; see the README's CI section)."]
         user: Option<String>,
+        #[doc = " `lock` only: which run holds it; locking again from it renews, and only it releases"]
+        #[doc = " (default: `DAPLAYA_HOLDER`, the CI run, else the user). `runLocked` is a run of its own."]
+        holder: Option<String>,
         #[doc = " What the lock is for (default for a new lock: the CI run's URL, else `'API'`; a renewal"]
         #[doc = " or upgrade without one keeps the lock's meta)."]
         meta: Option<String>,
@@ -229,8 +232,16 @@ options! {
         env: EnvOption,
         #[doc = " Default: as for `lock`."]
         user: Option<String>,
+        #[doc = " The run holding it: only that run releases it (default: as for `lock`); another run of"]
+        #[doc = " the same user is refused with `HELD_BY_OTHER_RUN`."]
+        holder: Option<String>,
         #[doc = " Required to release an uberlock."]
         uberlock: Option<bool>,
+        #[doc = " Release it whoever holds it (an uberlock too); needs `reason`. The history records the"]
+        #[doc = " hold as `forced`, by this user, for this reason."]
+        force: Option<bool>,
+        #[doc = " Why the lock is forced (with `force`)."]
+        reason: Option<String>,
     }
 }
 
@@ -282,6 +293,15 @@ options! {
         #[doc = " Accept only requests whose `api_app_id` is this (else `DAPLAYA_SLACK_APP_ID`;"]
         #[doc = " when unset, any app)."]
         app_id: Option<String>,
+        #[doc = " A bot token (`xoxb-...`, scopes `users:read` and `users:read.email`; else"]
+        #[doc = " `DAPLAYA_SLACK_BOT_TOKEN`): a Slack user acts as the email of their profile."]
+        bot_token: Option<String>,
+        #[doc = " Slack's Web API address (else `DAPLAYA_SLACK_API_URL`, else `https://slack.com/api`)."]
+        api_url: Option<String>,
+        #[doc = " Slack member ids to daplaya users, e.g. `{ U0123ABC: 'alice@acme.io' }` (else"]
+        #[doc = " `DAPLAYA_SLACK_USERS`); these win over the profile."]
+        #[napi(ts_type = "Record<string, string>")]
+        users: Option<std::collections::HashMap<String, String>>,
     }
 }
 

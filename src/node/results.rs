@@ -2,10 +2,9 @@
 //! types so `binding.d.ts` names them. `__test__/api.test.js` checks each against the CLI's
 //! `--json` output for the same call.
 
-use crate::ops::Report;
+use super::shapes::Merged;
 use crate::{jobs, locks, model, store};
-use napi::bindgen_prelude::{Array, Either, FromNapiValue, Null, Object, ToNapiValue};
-use napi::sys;
+use napi::bindgen_prelude::{Either, Null};
 use napi_derive::napi;
 
 /// A lock row, as stored.
@@ -15,7 +14,7 @@ use napi_derive::napi;
 pub struct Lock {
     /// Lock id; kept when the holder renews.
     pub id: String,
-    /// Holder, trimmed and lowercased.
+    /// Who holds it (a person or a bot), trimmed and lowercased.
     pub user: String,
     /// Environment, trimmed and lowercased.
     pub env: String,
@@ -34,6 +33,9 @@ pub struct Lock {
     /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
     /// stale holder.
     pub fencing_token: i64,
+    /// Which run holds it (a CI run, `locks run`, or the user at a terminal): re-entry and
+    /// release are its own.
+    pub holder: String,
     /// The env's line: live waiters in serving order; left out while nobody waits.
     pub queue: Option<Vec<Waiting>>,
 }
@@ -54,6 +56,7 @@ impl From<model::Lock> for Lock {
         Lock {
             id: lock.id,
             user: lock.user,
+            holder: lock.holder,
             env: lock.env,
             created_at: lock.created_at,
             updated_at: lock.updated_at,
@@ -85,6 +88,8 @@ impl From<model::Lock> for Lock {
 pub struct WaitHolder {
     pub env: String,
     pub user: String,
+    /// The run holding it.
+    pub holder: String,
     pub meta: String,
     /// When its lease runs out (epoch ms); `null` for an uberlock.
     pub expires_at: Option<i64>,
@@ -104,6 +109,7 @@ impl From<&locks::WaitProgress> for WaitProgress {
                 .map(|holder| WaitHolder {
                     env: holder.env.clone(),
                     user: holder.user.clone(),
+                    holder: holder.holder.clone(),
                     meta: holder.meta.clone(),
                     expires_at: holder.expires_at,
                 })
@@ -143,6 +149,8 @@ pub enum HoldEnd {
     Expired,
     /// An uberlock took the env from it.
     Preempted,
+    /// Someone broke it on purpose (`force` with a `reason`).
+    Forced,
 }
 
 /// One acquisition of an env, from the grant to its end (renewals and upgrades are the same hold).
@@ -165,8 +173,12 @@ pub struct Hold {
     pub ended_at: Option<i64>,
     /// `null` while held.
     pub end: Option<HoldEnd>,
-    /// Who preempted it (`end: 'preempted'`); else `null`.
+    /// Who preempted it (`end: 'preempted'`) or forced it (`'forced'`); else `null`.
     pub ended_by: Option<String>,
+    /// The run that held it.
+    pub holder: String,
+    /// Why it was forced (`end: 'forced'`); else `null`.
+    pub reason: Option<String>,
 }
 
 impl From<model::Hold> for Hold {
@@ -175,6 +187,7 @@ impl From<model::Hold> for Hold {
             env: hold.env,
             id: hold.id,
             user: hold.user,
+            holder: hold.holder,
             meta: hold.meta,
             uberlock: hold.uberlock,
             fencing_token: i64::try_from(hold.fencing_token).unwrap_or(i64::MAX),
@@ -185,8 +198,10 @@ impl From<model::Hold> for Hold {
                 model::HoldEnd::Released => HoldEnd::Released,
                 model::HoldEnd::Expired => HoldEnd::Expired,
                 model::HoldEnd::Preempted => HoldEnd::Preempted,
+                model::HoldEnd::Forced => HoldEnd::Forced,
             }),
             ended_by: hold.ended_by,
+            reason: hold.reason,
         }
     }
 }
@@ -221,83 +236,7 @@ impl From<locks::Acquired> for Acquisition {
     }
 }
 
-/// One object with the fields of both: `lock` resolves to the lock row and how it was got.
-pub struct Merged<A, B>(pub A, pub B);
-
-impl<A: ToNapiValue, B: ToNapiValue> ToNapiValue for Merged<A, B> {
-    unsafe fn to_napi_value(env: sys::napi_env, merged: Self) -> napi::Result<sys::napi_value> {
-        let Merged(first, second) = merged;
-        let first = unsafe { A::to_napi_value(env, first) }?;
-        let second = Object::from_raw(env, unsafe { B::to_napi_value(env, second) }?);
-        let mut target = Object::from_raw(env, first);
-        for key in Object::keys(&second)? {
-            let value: Option<napi::bindgen_prelude::Unknown> = second.get(&key)?;
-            target.set(&key, value)?;
-        }
-        Ok(first)
-    }
-}
-
 pub type LockResult = Merged<Lock, Acquisition>;
-
-/// Where the user came from, on the results of calls that default it.
-#[napi(object, object_from_js = false)]
-pub struct DefaultedUser {
-    /// Present when `user` was not given: `'DAPLAYA_USER'`, the CI's variable
-    /// (`'GITHUB_ACTOR'`, ...), `'git config user.email'` or `'login name'`.
-    pub user_source: Option<String>,
-}
-
-/// A result and, when the user was defaulted, its `userSource` (no such key otherwise, as in
-/// the `--json` document): on the result, or on each result of a list.
-pub struct WithUserSource<T>(pub T, pub DefaultedUser);
-
-impl<T: ToNapiValue> ToNapiValue for WithUserSource<T> {
-    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
-        let WithUserSource(result, defaulted) = value;
-        let raw = unsafe { T::to_napi_value(env, result) }?;
-        let Some(source) = defaulted.user_source else {
-            return Ok(raw);
-        };
-        match unsafe { Array::from_napi_value(env, raw) } {
-            Ok(list) => {
-                for i in 0..list.len() {
-                    if let Some(mut element) = list.get::<Object>(i)? {
-                        element.set("userSource", source.as_str())?;
-                    }
-                }
-            }
-            Err(_) => Object::from_raw(env, raw).set("userSource", source)?,
-        }
-        Ok(raw)
-    }
-}
-
-/// One result for one env, or a list of them when the caller gave a list (see
-/// `ops::input::Envs`).
-pub enum PerEnv<T> {
-    One(T),
-    Listed(Vec<T>),
-}
-
-impl<T> PerEnv<T> {
-    fn of(mut results: Vec<T>, listed: bool) -> Option<Self> {
-        match (results.len(), listed) {
-            (_, true) => Some(PerEnv::Listed(results)),
-            (1, false) => Some(PerEnv::One(results.remove(0))),
-            _ => None,
-        }
-    }
-}
-
-impl<T: ToNapiValue> ToNapiValue for PerEnv<T> {
-    unsafe fn to_napi_value(env: sys::napi_env, value: Self) -> napi::Result<sys::napi_value> {
-        match value {
-            PerEnv::One(result) => unsafe { T::to_napi_value(env, result) },
-            PerEnv::Listed(results) => unsafe { Vec::<T>::to_napi_value(env, results) },
-        }
-    }
-}
 
 /// Why `release` changed nothing.
 #[napi(string_enum = "camelCase")]
@@ -312,6 +251,8 @@ pub enum ReleaseReason {
 pub struct ReleaseResult {
     /// False when you did not hold the env: nothing was changed.
     pub released: bool,
+    /// True when someone else's lock was released with `force`.
+    pub forced: bool,
     /// Why nothing was released.
     pub reason: Option<ReleaseReason>,
     /// The lock row after the call, if the env has one.
@@ -323,11 +264,19 @@ impl From<locks::Released> for ReleaseResult {
         match released {
             locks::Released::Released(lock) => ReleaseResult {
                 released: true,
+                forced: false,
+                reason: None,
+                lock: Some(lock.into()),
+            },
+            locks::Released::Forced(lock) => ReleaseResult {
+                released: true,
+                forced: true,
                 reason: None,
                 lock: Some(lock.into()),
             },
             locks::Released::Nothing(reason, lock) => ReleaseResult {
                 released: false,
+                forced: false,
                 reason: Some(match reason {
                     locks::NotReleased::NotLocked => ReleaseReason::NotLocked,
                     locks::NotReleased::HeldByOther => ReleaseReason::HeldByOther,
@@ -456,116 +405,6 @@ impl SlackResponse {
                 })
                 .unwrap_or_default(),
             body: text(&response["body"]),
-        }
-    }
-}
-
-/// The result of a function, from the report of its operation (`None`: another operation's).
-pub trait FromReport: Sized {
-    fn from_report(report: Report) -> Option<Self>;
-}
-
-impl FromReport for InitResult {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::Init { store, tables } => Some(InitResult {
-                store,
-                tables: tables.into_iter().map(TableStatus::from).collect(),
-            }),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for Vec<Lock> {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::Locks { locks, .. } => Some(locks.into_iter().map(Lock::from).collect()),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for Vec<Hold> {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::History { holds, .. } => Some(holds.into_iter().map(Hold::from).collect()),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for PerEnv<LockResult> {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::Locked { locks, listed } => PerEnv::of(
-                locks
-                    .into_iter()
-                    .map(|(lock, acquired)| Merged(lock.into(), acquired.into()))
-                    .collect(),
-                listed,
-            ),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for PerEnv<ReleaseResult> {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::Released { released, listed } => {
-                PerEnv::of(released.into_iter().map(Into::into).collect(), listed)
-            }
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for Either<RunLockedResult, RunLockedManyResult> {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::Ran {
-                exit_code,
-                locks,
-                listed: true,
-            } => Some(Either::B(RunLockedManyResult {
-                exit_code,
-                locks: locks.into_iter().map(Lock::from).collect(),
-            })),
-            Report::Ran {
-                exit_code, locks, ..
-            } => Some(Either::A(RunLockedResult {
-                exit_code,
-                lock: locks.into_iter().next()?.into(),
-            })),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for Job {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::JobStarted(job) | Report::Job(job) => Some(job.into()),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for EndJobResult {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::JobEnded(ended) => Some(ended.into()),
-            _ => None,
-        }
-    }
-}
-
-impl FromReport for Vec<Job> {
-    fn from_report(report: Report) -> Option<Self> {
-        match report {
-            Report::Jobs { jobs, .. } => Some(jobs.into_iter().map(Job::from).collect()),
-            _ => None,
         }
     }
 }

@@ -4,11 +4,11 @@
 //! Missing required fields arrive empty and are refused by the validation.
 
 use super::{Action, ServeRequest};
-use crate::caller::{Caller, UserSource};
+use crate::caller::{Caller, User, UserSource};
 use crate::duration;
 use crate::error::{Error, Result};
 use crate::jobs::{self, EndRequest};
-use crate::locks::{self, LockRequest, Wait, WaitPolicy};
+use crate::locks::{self, Authority, LockRequest, ReleaseRequest, Wait, WaitPolicy};
 use crate::model;
 use crate::run::RunRequest;
 use serde::Deserialize;
@@ -100,6 +100,8 @@ pub struct LockArgs {
     pub env: Envs,
     /// When `None`, the caller's default (see `caller`).
     pub user: Option<String>,
+    /// The run taking the lock; when `None`, the caller's default (see `caller::holder`).
+    pub holder: Option<String>,
     pub meta: Option<String>,
     pub uberlock: bool,
     #[serde(deserialize_with = "duration_text")]
@@ -139,7 +141,11 @@ pub struct RunArgs {
 pub struct ReleaseArgs {
     pub env: Envs,
     pub user: Option<String>,
+    pub holder: Option<String>,
     pub uberlock: bool,
+    /// Release whoever holds it (with `reason`): the hold ends as forced.
+    pub force: bool,
+    pub reason: Option<String>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -253,7 +259,9 @@ impl HistoryArgs {
 
 impl LockArgs {
     pub fn action(&self, caller: &Caller) -> Result<Action> {
-        let (request, policy, user_source) = self.parts(caller)?;
+        let user = caller.user(self.user.as_deref())?;
+        let holder = caller.holder(self.holder.as_deref(), &user.name)?;
+        let (request, policy, user_source) = self.parts(caller, user, holder)?;
         Ok(Action::Lock {
             request,
             policy,
@@ -262,7 +270,13 @@ impl LockArgs {
         })
     }
 
-    fn parts(&self, caller: &Caller) -> Result<(LockRequest, WaitPolicy, UserSource)> {
+    /// The request of `user`, taking the lock for `holder`.
+    fn parts(
+        &self,
+        caller: &Caller,
+        user: User,
+        holder: String,
+    ) -> Result<(LockRequest, WaitPolicy, UserSource)> {
         let optional = |flag: &str, value: &Option<String>, default: Duration| {
             value
                 .as_deref()
@@ -277,11 +291,11 @@ impl LockArgs {
             (None, false) => Wait::Forever,
         };
         let envs = self.env.names()?;
-        let user = caller.user(self.user.as_deref())?;
         Ok((
             LockRequest {
                 envs,
                 user: user.name,
+                holder,
                 meta: caller.lock_meta(self.meta.as_deref())?,
                 uberlock: self.uberlock,
                 ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
@@ -302,7 +316,15 @@ impl LockArgs {
 
 impl RunArgs {
     pub fn action(&self, caller: &Caller) -> Result<Action> {
-        let (request, policy, user_source) = self.lock.parts(caller)?;
+        if self.lock.holder.is_some() {
+            return Err(Error::usage_with_hint(
+                "locks run holds its lock as a run of its own, never re-entrant: --holder is for locks lock and locks release",
+                "leave --holder out (a lock of this run taken with locks lock is released with locks release)",
+            ));
+        }
+        let user = caller.user(self.lock.user.as_deref())?;
+        let holder = caller.fresh_holder(&user.name)?;
+        let (request, policy, user_source) = self.lock.parts(caller, user, holder)?;
         if self
             .command
             .first()
@@ -333,11 +355,29 @@ impl RunArgs {
 impl ReleaseArgs {
     pub fn action(&self, caller: &Caller) -> Result<Action> {
         let envs = self.env.names()?;
+        let authority = match (self.force, &self.reason) {
+            (true, Some(reason)) => Authority::Force {
+                reason: model::reason(reason)?,
+            },
+            (true, None) => {
+                return Err(Error::usage_with_hint(
+                    "--force needs --reason: breaking someone's lock is recorded with why",
+                    "daplaya locks release --env <ENV> --force --reason \"<WHY>\"",
+                ))
+            }
+            (false, Some(_)) => return Err(Error::usage("--reason goes with --force")),
+            (false, None) => Authority::Holder,
+        };
         let user = caller.user(self.user.as_deref())?;
+        let holder = caller.holder(self.holder.as_deref(), &user.name)?;
         Ok(Action::Release {
-            envs,
-            user: user.name,
-            uberlock: self.uberlock,
+            request: ReleaseRequest {
+                envs,
+                user: user.name,
+                holder,
+                uberlock: self.uberlock,
+                authority,
+            },
             user_source: user.source,
             listed: self.env.listed,
         })

@@ -12,7 +12,9 @@ use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::Result;
 use crate::jobs::{self, EndRequest};
-use crate::locks::{self, Attempt, LockRequest, WaitPolicy, WaitProgress};
+use crate::locks::{
+    self, Attempt, Authority, LockRequest, ReleaseRequest, WaitPolicy, WaitProgress,
+};
 use crate::run::{self, ChildStdout, Event, Failure, Interrupt, RunRequest};
 use crate::store::Store;
 pub use report::{JobList, Report};
@@ -57,9 +59,7 @@ pub enum Action {
     /// report (`Busy`), not an error.
     TryLock(LockRequest),
     Release {
-        envs: Vec<String>,
-        user: String,
-        uberlock: bool,
+        request: ReleaseRequest,
         user_source: UserSource,
         listed: bool,
     },
@@ -104,9 +104,11 @@ impl Action {
                 ..
             } => (&request.lock.user, user_source),
             Action::Release {
-                user, user_source, ..
-            }
-            | Action::StartJob {
+                request,
+                user_source,
+                ..
+            } => (&request.user, user_source),
+            Action::StartJob {
                 user, user_source, ..
             } => (user, user_source),
             _ => return None,
@@ -167,33 +169,46 @@ pub async fn perform(
             listed,
             ..
         } => {
+            let copies = held::open(store)?;
             let locks = locks::lock(store, &request, policy, interrupt.token(), on_wait).await?;
-            held::remember(store, locks.iter().map(|(lock, _)| lock));
+            if let Some(copies) = copies {
+                copies.remember(locks.iter().map(|(lock, _)| lock));
+            }
             Report::Locked { locks, listed }
         }
-        Action::TryLock(request) => match locks::try_lock(store, &request).await? {
-            Attempt::Acquired(locks) => {
-                held::remember(store, locks.iter().map(|(lock, _)| lock));
-                Report::Locked {
-                    locks,
-                    listed: false,
+        Action::TryLock(request) => {
+            let copies = held::open(store)?;
+            match locks::try_lock(store, &request).await? {
+                Attempt::Acquired(locks) => {
+                    if let Some(copies) = copies {
+                        copies.remember(locks.iter().map(|(lock, _)| lock));
+                    }
+                    Report::Locked {
+                        locks,
+                        listed: false,
+                    }
                 }
+                Attempt::Busy { holders, waiting } => Report::Busy { holders, waiting },
             }
-            Attempt::Busy { holders, waiting } => Report::Busy { holders, waiting },
-        },
+        }
         Action::Release {
-            envs,
-            user,
-            uberlock,
-            listed,
-            ..
+            request, listed, ..
         } => {
-            let released = match held::recall(store, &envs, &user) {
-                Some(copies) => locks::release_from(store, &envs, &user, uberlock, copies).await,
-                None => locks::release(store, &envs, &user, uberlock).await,
+            let copies = held::open(store)?;
+            // Only a holder's own release has a copy to claim.
+            let own = request.authority == Authority::Holder;
+            let recalled = copies
+                .as_ref()
+                .filter(|_| own)
+                .and_then(|copies| copies.recall(&request.envs, &request.user, &request.holder));
+            let released = match recalled {
+                Some(recalled) => locks::release_from(store, &request, recalled).await,
+                None => locks::release(store, &request).await,
             };
             // Released, or not held after all: either way the copies are of no more use.
-            held::forget(store, &envs, &user);
+            if let Some(copies) = copies.filter(|_| own) {
+                copies.forget(&request.envs, &request.holder);
+            }
             Report::Released {
                 released: released?,
                 listed,

@@ -162,9 +162,14 @@ fn per_env(documents: impl Iterator<Item = Value>, listed: bool) -> Value {
 
 fn released_document(released: &Released) -> Value {
     match released {
-        Released::Released(lock) => json!({ "released": true, "reason": null, "lock": lock }),
+        Released::Released(lock) => {
+            json!({ "released": true, "forced": false, "reason": null, "lock": lock })
+        }
+        Released::Forced(lock) => {
+            json!({ "released": true, "forced": true, "reason": null, "lock": lock })
+        }
         Released::Nothing(reason, lock) => {
-            json!({ "released": false, "reason": reason, "lock": lock })
+            json!({ "released": false, "forced": false, "reason": reason, "lock": lock })
         }
     }
 }

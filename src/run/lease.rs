@@ -104,6 +104,7 @@ pub(super) mod tests {
         Lock {
             id: "id".into(),
             user: "alice".into(),
+            holder: "alice".into(),
             env: "prod".into(),
             created_at: updated_at,
             updated_at,

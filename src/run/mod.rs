@@ -270,6 +270,7 @@ mod tests {
             lock: LockRequest {
                 envs: vec!["prod".into()],
                 user: user.into(),
+                holder: user.into(),
                 meta: crate::locks::Meta::Given("test".into()),
                 uberlock: false,
                 ttl,
@@ -324,6 +325,7 @@ mod tests {
             let uber = LockRequest {
                 uberlock: true,
                 user: "bob".into(),
+                holder: "bob".into(),
                 ..request.lock.clone()
             };
             locks::try_lock(&store, &uber).await.unwrap()

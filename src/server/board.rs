@@ -121,6 +121,7 @@ mod tests {
         Lock {
             id: format!("id-{env}"),
             user: "alice".into(),
+            holder: "alice".into(),
             env: env.into(),
             created_at: 0,
             updated_at,

@@ -156,6 +156,7 @@ mod tests {
         Lock {
             id: "id".into(),
             user: "alice".into(),
+            holder: "alice".into(),
             env: env.into(),
             created_at: 0,
             updated_at: 0,

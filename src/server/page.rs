@@ -265,6 +265,7 @@ mod tests {
         Lock {
             id: "id".into(),
             user: "alice@example.com".into(),
+            holder: "alice@example.com".into(),
             env: env.into(),
             created_at: NOW - 12 * 60_000,
             updated_at: NOW - 60_000,

@@ -12,6 +12,8 @@ pub const DEFAULT_META: &str = "Slack";
 pub struct SlashRequest {
     pub command: Option<String>,
     pub text: String,
+    /// The workspace the member is in.
+    pub team_id: Option<String>,
     pub user_id: Option<String>,
     pub user_name: Option<String>,
     pub api_app_id: Option<String>,
@@ -29,6 +31,7 @@ impl SlashRequest {
             match key.as_ref() {
                 "command" => request.command = present,
                 "text" => request.text = value,
+                "team_id" => request.team_id = present,
                 "user_id" => request.user_id = present,
                 "user_name" => request.user_name = present,
                 "api_app_id" => request.api_app_id = present,
@@ -46,12 +49,6 @@ impl SlashRequest {
             .filter(|c| c.starts_with('/'))
             .unwrap_or("/daplaya")
     }
-
-    /// The lock user: the Slack user name, else the user id; validated as a CLI user is.
-    pub fn user(&self) -> Result<String> {
-        let name = self.user_name.as_deref().or(self.user_id.as_deref());
-        model::user_name(name.unwrap_or_default())
-    }
 }
 
 /// A parsed, validated command.
@@ -65,6 +62,11 @@ pub enum Command {
     },
     Release {
         env: String,
+    },
+    /// Release it whoever holds it, for `reason`.
+    ForceRelease {
+        env: String,
+        reason: String,
     },
     History {
         env: String,
@@ -118,6 +120,23 @@ pub fn parse(text: &str) -> Result<Command> {
                 env: model::env_name(env)?,
                 meta: (!meta.is_empty()).then(|| model::meta(meta)).transpose()?,
                 uberlock,
+            })
+        }
+        "force-release" => {
+            let usage = "force-release <ENV> <REASON...>";
+            let (env, reason) = split_word(rest);
+            if env.is_empty() {
+                return Err(needs_env(&verb_lower, usage));
+            }
+            if reason.is_empty() {
+                return Err(Error::usage_with_hint(
+                    "`force-release` needs a reason: breaking someone's lock is recorded with why",
+                    format!("use: {usage}"),
+                ));
+            }
+            Ok(Command::ForceRelease {
+                env: model::env_name(env)?,
+                reason: model::reason(reason)?,
             })
         }
         "release" | "history" => {
@@ -211,6 +230,28 @@ mod tests {
     }
 
     #[test]
+    fn force_release_takes_an_env_and_a_reason() {
+        assert_eq!(
+            parse("force-release Prod the deploy runner died").unwrap(),
+            Command::ForceRelease {
+                env: "prod".into(),
+                reason: "the deploy runner died".into()
+            }
+        );
+        for text in [
+            "force-release",
+            "force-release prod",
+            "force-release prod   ",
+        ] {
+            assert_eq!(
+                parse(text).unwrap_err().code(),
+                "INVALID_ARGUMENT",
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
     fn help_for_empty_help_and_unknown_words() {
         for text in ["", "   ", "help", "HELP me"] {
             assert_eq!(
@@ -253,25 +294,25 @@ mod tests {
     }
 
     #[test]
-    fn the_form_gives_the_user_name_else_the_id() {
+    fn the_form_gives_the_workspace_the_member_and_the_handle() {
         let request = SlashRequest::from_form(
-            b"command=%2Fdaplaya&text=lock+prod+a%26b&user_id=U1&user_name=Road.Runner&api_app_id=A1",
+            b"command=%2Fdaplaya&text=lock+prod+a%26b&team_id=T1&user_id=U1&user_name=Road.Runner&api_app_id=A1",
         );
         assert_eq!(request.text, "lock prod a&b");
         assert_eq!(request.command_name(), "/daplaya");
-        assert_eq!(request.user().unwrap(), "road.runner");
+        assert_eq!(
+            (
+                request.team_id.as_deref(),
+                request.user_id.as_deref(),
+                request.user_name.as_deref()
+            ),
+            (Some("T1"), Some("U1"), Some("Road.Runner"))
+        );
         assert_eq!(request.api_app_id.as_deref(), Some("A1"));
         assert!(!request.ssl_check);
 
         let by_id = SlashRequest::from_form(b"user_id=U2CERLKJA&user_name=&text=");
-        assert_eq!(by_id.user().unwrap(), "u2cerlkja");
-        assert_eq!(
-            SlashRequest::from_form(b"text=x")
-                .user()
-                .unwrap_err()
-                .code(),
-            "INVALID_ARGUMENT"
-        );
+        assert_eq!(by_id.user_name, None);
         assert!(SlashRequest::from_form(b"ssl_check=1&token=x").ssl_check);
         assert_eq!(
             SlashRequest::from_form(b"command=%2Flocks").command_name(),

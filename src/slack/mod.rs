@@ -4,24 +4,31 @@
 //!
 //! A request is refused, before anything is read from or written to a store, when its body is
 //! too large (413), its signature or timestamp does not verify (401), or it comes from another
-//! Slack app than `DAPLAYA_SLACK_APP_ID` (403); and, before its command runs, when the store has
-//! seen its signature already (409, `replay`). A verified command never waits on a lock, and
-//! its store work is bounded by `Settings::deadline` so the answer arrives within Slack's 3 s.
+//! Slack app than `DAPLAYA_SLACK_APP_ID` (403). A verified command's member is told as a user
+//! (`people`), then the request is refused, before its command runs, when the store has seen
+//! its signature already (409, `replay`). A verified command never waits on a lock, and both
+//! steps and its store work are bounded by `Settings::deadline`, so the answer arrives within
+//! Slack's 3 s.
 
 pub mod command;
+pub mod people;
+mod rejection;
 pub mod replay;
 pub mod reply;
 pub mod signature;
+mod web_api;
 
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
-use crate::locks::{LockRequest, Meta, Released, DEFAULT_TTL};
+use crate::locks::{Authority, LockRequest, Meta, ReleaseRequest, Released, DEFAULT_TTL};
 use crate::model::now_ms;
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{self, Action, Report};
 use crate::store::Store;
 use command::{Command, SlashRequest};
+use people::People;
+pub use rejection::Rejection;
 use replay::Once;
 use reply::Reply;
 use serde::Deserialize;
@@ -44,6 +51,8 @@ pub const STORE_DEADLINE: Duration = Duration::from_millis(2_500);
 pub struct Settings {
     signing_secret: String,
     app_id: Option<String>,
+    /// Who a Slack member is to daplaya.
+    pub people: People,
     pub deadline: Duration,
 }
 
@@ -52,6 +61,7 @@ impl std::fmt::Debug for Settings {
         f.debug_struct("Settings")
             .field("signing_secret", &"<redacted>")
             .field("app_id", &self.app_id)
+            .field("people", &self.people)
             .field("deadline", &self.deadline)
             .finish()
     }
@@ -74,59 +84,19 @@ impl Settings {
             app_id: app_id
                 .map(|s| s.trim().to_string())
                 .filter(|s| !s.is_empty()),
+            people: People::default(),
             deadline: STORE_DEADLINE,
         })
     }
 
+    /// How Slack members become users (see [`people`]).
+    pub fn with_people(self, people: People) -> Settings {
+        Settings { people, ..self }
+    }
+
     pub fn from_env(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<Settings> {
-        Settings::new(env(SIGNING_SECRET_VAR), env(APP_ID_VAR))
-    }
-}
-
-/// Why a request was refused. The caller sees only the status and a generic word; the reason
-/// is for the operator's log.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Rejection {
-    TooLarge,
-    Unauthorized(signature::Invalid),
-    WrongApp,
-    /// A copy of a request acted on already.
-    Replayed,
-}
-
-impl Rejection {
-    pub fn status(self) -> u16 {
-        match self {
-            Rejection::TooLarge => 413,
-            Rejection::Unauthorized(_) => 401,
-            Rejection::WrongApp => 403,
-            Rejection::Replayed => 409,
-        }
-    }
-
-    pub fn reason(self) -> &'static str {
-        match self {
-            Rejection::TooLarge => "the body is larger than 8 KiB",
-            Rejection::Unauthorized(invalid) => invalid.reason(),
-            Rejection::WrongApp => "api_app_id is not DAPLAYA_SLACK_APP_ID",
-            Rejection::Replayed => {
-                "its signature was acted on already: a copy of a request is refused, nothing changed"
-            }
-        }
-    }
-
-    pub fn response(self) -> HttpResponse {
-        let body = match self {
-            Rejection::TooLarge => "payload too large",
-            Rejection::Unauthorized(_) => "unauthorized",
-            Rejection::WrongApp => "forbidden",
-            Rejection::Replayed => "already handled",
-        };
-        HttpResponse {
-            status: self.status(),
-            content_type: "text/plain; charset=utf-8",
-            body: body.into(),
-        }
+        Ok(Settings::new(env(SIGNING_SECRET_VAR), env(APP_ID_VAR))?
+            .with_people(People::from_env(env)?))
     }
 }
 
@@ -221,7 +191,15 @@ where
         .or(request.user_id.as_deref())
         .unwrap_or("?");
     let once = Once::of(&incoming, now_secs);
-    let reply = match respond(&request, once.as_ref(), settings.deadline, open_store).await {
+    let reply = match respond(
+        &request,
+        &settings.people,
+        once.as_ref(),
+        settings.deadline,
+        open_store,
+    )
+    .await
+    {
         Ok(reply) => reply,
         Err(rejection) => {
             let log = format!(
@@ -244,11 +222,13 @@ where
     (HttpResponse::reply(&reply), log)
 }
 
-/// Carries out a verified request's command, once: with `once`, a command that needs the store
-/// first records the request there, and a request seen already is refused. Store work (opening
-/// and recording included) is bounded by `deadline`.
+/// Carries out a verified request's command as the user `people` says its member is, once:
+/// with `once`, a command that needs the store first records the request there, and a request
+/// seen already is refused. Telling who the member is and the store work (opening and recording
+/// included) are bounded by `deadline`.
 pub async fn respond<F, Fut>(
     request: &SlashRequest,
+    people: &People,
     once: Option<&Once>,
     deadline: Duration,
     open_store: F,
@@ -263,14 +243,18 @@ where
         Ok(command) => command,
         Err(error) => return Ok(reply::usage_error(name, &error)),
     };
-    let user = match request.user() {
-        Ok(user) => user,
-        Err(error) => return Ok(reply::usage_error(name, &error)),
+    let started = tokio::time::Instant::now();
+    let user = match tokio::time::timeout(deadline, people.identify(request)).await {
+        Ok(Ok(user)) => user,
+        Ok(Err(error @ Error::Usage { .. })) => return Ok(reply::usage_error(name, &error)),
+        Ok(Err(error)) => return Ok(reply::not_identified(&error)),
+        Err(_) => return Ok(reply::timed_out(name, None, deadline)),
     };
     let env = match &command {
-        Command::Lock { env, .. } | Command::Release { env } | Command::History { env } => {
-            Some(env.clone())
-        }
+        Command::Lock { env, .. }
+        | Command::Release { env }
+        | Command::ForceRelease { env, .. }
+        | Command::History { env } => Some(env.clone()),
         Command::Leases { env } => env.clone(),
         Command::Help { .. } => None,
     };
@@ -283,14 +267,38 @@ where
         }
         Ok::<_, Error>(Ok(execute(command, &user, name, store.as_ref()).await))
     };
-    match tokio::time::timeout(deadline, work).await {
+    let left = deadline.saturating_sub(started.elapsed());
+    match tokio::time::timeout(left, work).await {
         Ok(Ok(answer)) => answer,
         Ok(Err(error)) => Ok(reply::store_failed(name, env.as_deref(), &error)),
         Err(_) => Ok(reply::timed_out(name, env.as_deref(), deadline)),
     }
 }
 
+/// A release from Slack of `env` by `user`: a person acting on their own runs' locks, or
+/// breaking anyone's.
+fn releasing(env: &str, user: &str, authority: Authority) -> Action {
+    Action::Release {
+        request: ReleaseRequest {
+            envs: vec![env.to_string()],
+            user: user.to_string(),
+            holder: user.to_string(),
+            // Taking an uberlock from Slack is the deliberate step; its holder releases it with
+            // the same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
+            uberlock: true,
+            authority,
+        },
+        // Slack names its own user.
+        user_source: UserSource::Given,
+        listed: false,
+    }
+}
+
 async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) -> Reply {
+    let forced_for = match &command {
+        Command::ForceRelease { reason, .. } => reason.clone(),
+        _ => String::new(),
+    };
     let (action, env) = match command {
         Command::Lock {
             env,
@@ -300,6 +308,8 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             Action::TryLock(LockRequest {
                 envs: vec![env.clone()],
                 user: user.to_string(),
+                // A person in Slack is their own run, as at a terminal: locking again renews.
+                holder: user.to_string(),
                 meta: meta.map_or_else(|| Meta::Default(command::DEFAULT_META.into()), Meta::Given),
                 uberlock,
                 ttl: DEFAULT_TTL,
@@ -307,19 +317,12 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             }),
             Some(env),
         ),
-        // Taking an uberlock from Slack is the deliberate step; its holder releases it with the
-        // same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
-        Command::Release { env } => (
-            Action::Release {
-                envs: vec![env.clone()],
-                user: user.to_string(),
-                uberlock: true,
-                // Slack names its own user.
-                user_source: UserSource::Given,
-                listed: false,
-            },
-            Some(env),
-        ),
+        // People act on the locks of all their runs: the one their pipeline took too.
+        Command::Release { env } => (releasing(&env, user, Authority::User), Some(env)),
+        Command::ForceRelease { env, reason } => {
+            let forced = releasing(&env, user, Authority::Force { reason });
+            (forced, Some(env))
+        }
         Command::Leases { env } => (Action::ListLocks { env: env.clone() }, env),
         Command::History { env } => (
             Action::History {
@@ -343,8 +346,9 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         Ok(Report::Busy { holders, waiting }) => reply::busy(env_name, &holders, waiting, now_ms()),
         Ok(Report::Released { released, .. }) if !released.is_empty() => match &released[0] {
             Released::Released(lock) => reply::released(lock, now_ms()),
+            Released::Forced(lock) => reply::forced(user, lock, &forced_for, now_ms()),
             Released::Nothing(reason, lock) => {
-                reply::not_released(env_name, reason, lock.as_ref(), now_ms())
+                reply::not_released(name, env_name, reason, lock.as_ref(), now_ms())
             }
         },
         Ok(Report::Locks { env, locks }) => reply::leases(env.as_deref(), &locks, now_ms()),
@@ -371,6 +375,9 @@ struct JsRequest {
 struct JsOptions {
     signing_secret: Option<String>,
     app_id: Option<String>,
+    bot_token: Option<String>,
+    api_url: Option<String>,
+    users: Option<std::collections::BTreeMap<String, String>>,
     #[serde(flatten)]
     store: StoreOptions,
 }
@@ -404,10 +411,20 @@ pub async fn handle_js(
         serde_json::from_value(options)
             .map_err(|e| Error::usage(format!("invalid options: {e}")))?
     };
+    let mapping = match options.users {
+        Some(users) => users.into_iter().collect(),
+        None => People::parse_mapping(&env(people::USERS_VAR).unwrap_or_default())?,
+    };
+    let people = People::new(
+        mapping,
+        options.bot_token.or_else(|| env(people::BOT_TOKEN_VAR)),
+        options.api_url.or_else(|| env(people::API_URL_VAR)),
+    )?;
     let settings = Settings::new(
         options.signing_secret.or_else(|| env(SIGNING_SECRET_VAR)),
         options.app_id.or_else(|| env(APP_ID_VAR)),
-    )?;
+    )?
+    .with_people(people);
     let chosen = ChosenStore::choose(&options.store, env)?;
     let headers = request.headers.unwrap_or_default();
     let body = request.body.unwrap_or_default();
@@ -558,12 +575,16 @@ mod tests {
         (dir, Arc::new(store))
     }
 
+    /// `user`'s command, as the operator's mapping of their member id to `user` has it.
     async fn say(store: &Arc<dyn Store>, user: &str, text: &str) -> Reply {
         let request = SlashRequest::from_form(form(user, text).as_bytes());
+        let people = People::new([(format!("U-{user}"), user.into())], None, None).unwrap();
         let store = Arc::clone(store);
-        respond(&request, None, STORE_DEADLINE, || async move { Ok(store) })
-            .await
-            .unwrap()
+        respond(&request, &people, None, STORE_DEADLINE, || async move {
+            Ok(store)
+        })
+        .await
+        .unwrap()
     }
 
     #[tokio::test]
@@ -664,13 +685,13 @@ mod tests {
     async fn help_and_bad_input_are_ephemeral_and_touch_no_store() {
         for text in ["", "help", "frobnicate prod", "lock", "release a b"] {
             let request = SlashRequest::from_form(form("bob", text).as_bytes());
-            let reply = respond(&request, None, STORE_DEADLINE, no_store)
+            let reply = respond(&request, &People::default(), None, STORE_DEADLINE, no_store)
                 .await
                 .unwrap();
             assert_eq!(reply.response_type, Visibility::Ephemeral, "{text:?}");
         }
         let request = SlashRequest::from_form(b"text=lock+prod");
-        let reply = respond(&request, None, STORE_DEADLINE, no_store)
+        let reply = respond(&request, &People::default(), None, STORE_DEADLINE, no_store)
             .await
             .unwrap();
         assert!(
@@ -754,9 +775,13 @@ mod tests {
     async fn a_slow_store_gets_a_clear_answer_in_time() {
         let request = SlashRequest::from_form(form("bob", "lock prod").as_bytes());
         let started = std::time::Instant::now();
-        let reply = respond(&request, None, Duration::from_millis(100), || async {
-            Ok(Arc::new(Slow) as Arc<dyn Store>)
-        })
+        let reply = respond(
+            &request,
+            &People::default(),
+            None,
+            Duration::from_millis(100),
+            || async { Ok(Arc::new(Slow) as Arc<dyn Store>) },
+        )
         .await
         .unwrap();
         assert!(started.elapsed() < Duration::from_secs(5));
@@ -776,9 +801,13 @@ mod tests {
     #[tokio::test]
     async fn a_store_that_cannot_open_is_an_ephemeral_error() {
         let request = SlashRequest::from_form(form("bob", "leases").as_bytes());
-        let reply = respond(&request, None, STORE_DEADLINE, || async {
-            Err(Error::Store("connection refused".into()))
-        })
+        let reply = respond(
+            &request,
+            &People::default(),
+            None,
+            STORE_DEADLINE,
+            || async { Err(Error::Store("connection refused".into())) },
+        )
         .await
         .unwrap();
         assert_eq!(reply.response_type, Visibility::Ephemeral);

@@ -62,6 +62,15 @@ fn bold(text: &str) -> String {
     format!("*{}*", escape(text))
 }
 
+/// Who holds a lock: `*alice@acme.io*`, and the run when it is not the user itself.
+fn holder(lock: &Lock) -> String {
+    if lock.holder == lock.user {
+        bold(&lock.user)
+    } else {
+        format!("{} in run `{}`", bold(&lock.user), escape(&lock.holder))
+    }
+}
+
 /// `since 5m ago, expires in 15m (meta: ...)`
 fn held_details(lock: &Lock, now: i64) -> String {
     format!(
@@ -85,7 +94,10 @@ pub fn help(command: &str, unknown: Option<&str>) -> Reply {
          and how many wait.\n\
          • `{cmd} uberlock &lt;ENV&gt; [META...]`: lock ENV until you release it; refuses everyone \
          else and preempts a normal lock.\n\
-         • `{cmd} release &lt;ENV&gt;`: release your lock (or uberlock) on ENV.\n\
+         • `{cmd} release &lt;ENV&gt;`: release your lock (or uberlock) on ENV, whichever of your \
+         runs (a pipeline, a terminal, Slack) took it.\n\
+         • `{cmd} force-release &lt;ENV&gt; &lt;REASON...&gt;`: release ENV whoever holds it; the \
+         channel and the history are told who did it and why.\n\
          • `{cmd} leases [&lt;ENV&gt;]`: who holds which env, and who waits in line for it.\n\
          • `{cmd} history &lt;ENV&gt;`: the last {HISTORY_LISTED} holds of ENV and how each ended.\n\
          • `{cmd} help`: this text.",
@@ -98,7 +110,7 @@ pub fn help(command: &str, unknown: Option<&str>) -> Reply {
 pub fn usage_error(command: &str, error: &Error) -> Reply {
     let mut text = format!(":warning: {}", escape(&error.to_string()));
     if let Some(hint) = error.hint() {
-        text.push_str(&format!("\n{}", escape(hint)));
+        text.push_str(&format!("\n{}", escape(&hint)));
     }
     text.push_str(&format!("\nSee `{} help`.", escape(command)));
     Reply::ephemeral(text)
@@ -143,11 +155,11 @@ pub fn busy(env: &str, holders: &[Lock], waiting: usize, now: i64) -> Reply {
         n => format!("; {n} waiting in line"),
     };
     Reply::ephemeral(match holders.first() {
-        Some(holder) => format!(
+        Some(lock) => format!(
             ":no_entry: {} is locked by {} {}{in_line}. Nothing changed: try again when they release it.",
-            bold(&holder.env),
-            bold(&holder.user),
-            held_details(holder, now)
+            bold(&lock.env),
+            holder(lock),
+            held_details(lock, now)
         ),
         None => format!(
             ":no_entry: {} is free, but its line goes first ({waiting} waiting). Nothing changed: \
@@ -182,17 +194,46 @@ pub fn released(lock: &Lock, now: i64) -> Reply {
     ))
 }
 
-pub fn not_released(env: &str, reason: &NotReleased, lock: Option<&Lock>, now: i64) -> Reply {
+/// Someone else's lock broken on purpose: said in the channel, with why.
+pub fn forced(by: &str, lock: &Lock, reason: &str, now: i64) -> Reply {
+    Reply::in_channel(format!(
+        ":warning: {} force-released {} from {} (held since {}). Reason: {}",
+        bold(by),
+        bold(&lock.env),
+        holder(lock),
+        ago(now, lock.created_at),
+        escape(reason)
+    ))
+}
+
+pub fn not_released(
+    command: &str,
+    env: &str,
+    reason: &NotReleased,
+    lock: Option<&Lock>,
+    now: i64,
+) -> Reply {
     let why = match (reason, lock) {
         (NotReleased::HeldByOther, Some(lock)) => format!(
-            "{} is held by {}, not by you, {}",
+            "{} is held by {}, not by you, {}. `{} force-release {} &lt;REASON&gt;` breaks it, on the record",
             bold(&lock.env),
-            bold(&lock.user),
-            held_details(lock, now)
+            holder(lock),
+            held_details(lock, now),
+            escape(command),
+            escape(&lock.env)
         ),
         _ => format!("{} is not locked", bold(env)),
     };
     Reply::ephemeral(format!("Nothing released: {why}."))
+}
+
+/// The member could not be told apart (Slack's Web API failed): nothing was done.
+pub fn not_identified(error: &Error) -> Reply {
+    Reply::ephemeral(format!(
+        ":warning: daplaya could not tell who you are ({}). Nothing changed: try again, or ask \
+         whoever runs daplaya to map your Slack member id to your user.",
+        escape(&error.to_string())
+    ))
 }
 
 pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
@@ -216,7 +257,7 @@ pub fn leases(env: Option<&str>, locks: &[Lock], now: i64) -> Reply {
         format!(
             "• {}: {kind} by {} {}{}",
             bold(&lock.env),
-            bold(&lock.user),
+            holder(lock),
             held_details(lock, now),
             line(lock, now)
         )
@@ -290,7 +331,7 @@ pub fn store_failed(command: &str, env: Option<&str>, error: &Error) -> Reply {
         escape(&error.to_string())
     );
     if let Some(hint) = error.hint() {
-        text.push_str(&format!(" ({})", escape(hint)));
+        text.push_str(&format!(" ({})", escape(&hint)));
     }
     text.push_str(&format!(
         ". Check with `{} leases{}`.",
@@ -319,6 +360,7 @@ mod tests {
         Lock {
             id: "id".into(),
             user: user.into(),
+            holder: user.into(),
             env: "prod".into(),
             created_at: 0,
             updated_at: 0,

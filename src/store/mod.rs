@@ -14,8 +14,11 @@ pub mod clock;
 pub mod dynamo;
 pub mod seen;
 pub mod sqlite;
+pub mod valid;
 
 /// What a conditional write found.
+// A write's answer, matched at once and never kept: boxing the row would only add an allocation.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Swap {
     Done,
@@ -33,7 +36,7 @@ pub enum SwapAll {
 }
 
 /// What a conditional write of a lock row expects the row to be.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Expect {
     /// No row yet.
     Absent,
@@ -44,6 +47,10 @@ pub enum Expect {
     /// last write all come before the stamp (so the new row's revision and token, the stamp,
     /// still grow).
     FreeBefore(i64),
+    /// Unread: the row as a copy kept on this machine says it is, a claim rather than a fact.
+    /// The write lands only if the row is that copy in every attribute the write was decided
+    /// on: its revision, held, and the holder's attributes ([`holder_attributes_match`]).
+    Claimed(Box<Lock>),
 }
 
 impl Expect {
@@ -53,20 +60,39 @@ impl Expect {
     }
 
     /// Whether the row as it is now (`None`: no row) is what the write expects.
-    pub fn admits(self, row: Option<&Lock>) -> bool {
+    pub fn admits(&self, row: Option<&Lock>) -> bool {
         match (self, row) {
             (Expect::Absent, row) => row.is_none(),
-            (Expect::Revision(revision), row) => row.is_some_and(|row| row.revision == revision),
+            (Expect::Revision(revision), row) => row.is_some_and(|row| row.revision == *revision),
             (Expect::FreeBefore(_), None) => true,
             (Expect::FreeBefore(stamp), Some(row)) => {
                 !row.active
                     && row.queue.is_empty()
-                    && row.revision < stamp.max(0) as u64
-                    && row.fencing_token < stamp.max(0) as u64
-                    && row.updated_at < stamp
+                    && row.revision < (*stamp).max(0) as u64
+                    && row.fencing_token < (*stamp).max(0) as u64
+                    && row.updated_at < *stamp
             }
+            (Expect::Claimed(copy), row) => row.is_some_and(|row| {
+                row.revision == copy.revision && row.active && holder_attributes_match(row, copy)
+            }),
         }
     }
+}
+
+/// Whether two versions of an env's row agree on everything about its holder: the
+/// acquisition (id, user, holder, acquired at, fencing token) and its state (last written,
+/// uberlock, meta, lease).
+pub fn holder_attributes_match(row: &Lock, other: &Lock) -> bool {
+    row.env == other.env
+        && row.id == other.id
+        && row.user == other.user
+        && row.holder == other.holder
+        && row.created_at == other.created_at
+        && row.updated_at == other.updated_at
+        && row.uberlock == other.uberlock
+        && row.meta == other.meta
+        && row.expires_at == other.expires_at
+        && row.fencing_token == other.fencing_token
 }
 
 /// One change of an env's lock row and the hold rows it records (the new or renewed hold, and

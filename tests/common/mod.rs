@@ -2,7 +2,7 @@
 #![allow(dead_code)] // each test crate uses its own part of this module
 
 use daplaya::config::DynamoSettings;
-use daplaya::locks::{LockRequest, Meta};
+use daplaya::locks::{Authority, LockRequest, Meta, ReleaseRequest};
 use daplaya::model::{Hold, Job, Lock};
 use daplaya::store::dynamo::DynamoStore;
 use daplaya::store::sqlite::SqliteStore;
@@ -73,6 +73,75 @@ impl Fixture {
     }
 }
 
+/// A plain SDK client on the same endpoint, for setting up tables the store would refuse. The
+/// SDK's default HTTP client is not compiled in (the addon sets its own), so it gets one here.
+pub async fn raw_client(settings: &DynamoSettings) -> aws_sdk_dynamodb::Client {
+    use aws_smithy_http_client::tls::{rustls_provider::CryptoMode, Provider};
+    let http_client = aws_smithy_http_client::Builder::new()
+        .tls_provider(Provider::Rustls(CryptoMode::Ring))
+        .build_https();
+    let config = aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .http_client(http_client)
+        .region(aws_sdk_dynamodb::config::Region::new(REGION))
+        .endpoint_url(settings.endpoint.clone().unwrap())
+        .load()
+        .await;
+    aws_sdk_dynamodb::Client::new(&config)
+}
+
+impl Fixture {
+    /// Writes the lock row of `env` by hand, as another tool (or an older daplaya) might: held
+    /// by `user` for a minute more, its fencing token and revision `token` (any number, as
+    /// text), and a `holder` attribute only when one is given.
+    pub async fn write_row_by_hand(
+        &self,
+        env: &str,
+        user: &str,
+        token: &str,
+        holder: Option<&str>,
+    ) {
+        let now = daplaya::model::now_ms();
+        match self {
+            Fixture::Sqlite { path, .. } => {
+                drop(self.connect().await); // the schema, made by the store
+                let conn = rusqlite::Connection::open(path).unwrap();
+                conn.execute(
+                    "INSERT OR REPLACE INTO locks (env, id, user, createdAt, updatedAt, active, \
+                     uberlock, meta, expiresAt, fencingToken, revision, queue, nextTicket, \
+                     acquisitions, holder) VALUES (?1, 'by-hand', ?2, ?3, ?3, 1, 0, 'CLI', ?4, \
+                     CAST(?5 AS INTEGER), CAST(?5 AS INTEGER), '[]', 0, 1, ?6)",
+                    rusqlite::params![env, user, now, now + 60_000, token, holder],
+                )
+                .unwrap();
+            }
+            Fixture::Dynamo(settings) => {
+                use aws_sdk_dynamodb::types::AttributeValue::{Bool, N, S};
+                let mut put = raw_client(settings)
+                    .await
+                    .put_item()
+                    .table_name(&settings.locks_table)
+                    .item("env", S(env.into()))
+                    .item("id", S("by-hand".into()))
+                    .item("user", S(user.into()))
+                    .item("createdAt", N(now.to_string()))
+                    .item("updatedAt", N(now.to_string()))
+                    .item("active", Bool(true))
+                    .item("uberlock", Bool(false))
+                    .item("meta", S("CLI".into()))
+                    .item("expiresAt", N((now + 60_000).to_string()))
+                    .item("fencingToken", N(token.into()))
+                    .item("revision", N(token.into()))
+                    .item("acquisitions", N("1".into()))
+                    .item("activeShard", S("active".into()));
+                if let Some(holder) = holder {
+                    put = put.item("holder", S(holder.into()));
+                }
+                put.send().await.unwrap();
+            }
+        }
+    }
+}
+
 /// Settings with fresh table names, or `None` (after a note) when no endpoint is configured.
 pub fn fresh_settings(test: &str) -> Option<DynamoSettings> {
     let Some(endpoint) = std::env::var("DAPLAYA_TEST_DYNAMODB_ENDPOINT")
@@ -99,6 +168,7 @@ pub fn lock(env: &str, user: &str, revision: u64) -> Lock {
     Lock {
         id: uuid::Uuid::now_v7().to_string(),
         user: user.into(),
+        holder: user.into(),
         env: env.into(),
         created_at: now - 2_000,
         updated_at: now - 1_000,
@@ -130,10 +200,22 @@ pub fn request(env: &str, user: &str, uberlock: bool) -> LockRequest {
     LockRequest {
         envs: vec![env.into()],
         user: user.into(),
+        holder: user.into(),
         meta: Meta::Default("CLI".into()),
         uberlock,
         ttl: Duration::from_secs(60),
         supersede: false,
+    }
+}
+
+/// `user`'s release of `envs` from their own run.
+pub fn release_request(envs: &[&str], user: &str) -> ReleaseRequest {
+    ReleaseRequest {
+        envs: envs.iter().map(|env| env.to_string()).collect(),
+        user: user.into(),
+        holder: user.into(),
+        uberlock: false,
+        authority: Authority::Holder,
     }
 }
 

@@ -32,7 +32,7 @@ pub enum LocksCommand {
     Lock(LockFlags),
     /// Release your lock on an env (or several at once)
     #[command(
-        after_help = "Example:\n  daplaya locks release --env production --user \"$GIT_COMMITTER_EMAIL\""
+        after_help = "A lock is released by the run that holds it; another run of the same user is refused (exit 7). --force --reason releases anyone's, and the history records it.\n\nExample:\n  daplaya locks release --env production --user \"$GIT_COMMITTER_EMAIL\"\n  daplaya locks release --env production --force --reason \"deploy runner died\""
     )]
     Release(ReleaseFlags),
     /// Run a command while holding the lock: wait for it, renew it, release it at the end
@@ -75,6 +75,9 @@ pub struct LockFlags {
     /// Who holds the lock, e.g. your email [default: DAPLAYA_USER, the CI's user, git config user.email, the login name]
     #[arg(long)]
     pub user: Option<String>,
+    /// Which run holds it: locking again from it renews, and only it releases [default: DAPLAYA_HOLDER, the CI run, else the user]
+    #[arg(long, value_name = "ID")]
+    pub holder: Option<String>,
     /// What the lock is for [default: the CI run's URL, else CLI]
     #[arg(long)]
     pub meta: Option<String>,
@@ -116,12 +119,21 @@ pub struct ReleaseFlags {
     /// The environment whose lock to release; repeat it to release several at once (at most 25)
     #[arg(long = "env", value_name = "ENV", required = true)]
     pub envs: Vec<String>,
-    /// Who holds the lock (only its holder can release it) [default: as for locks lock]
+    /// Who holds the lock [default: as for locks lock]
     #[arg(long)]
     pub user: Option<String>,
+    /// The run holding it: only that run releases it [default: as for locks lock]
+    #[arg(long, value_name = "ID")]
+    pub holder: Option<String>,
     /// Release an uberlock (required for one)
     #[arg(long)]
     pub uberlock: bool,
+    /// Release it whoever holds it (an uberlock too); the history records who and why
+    #[arg(long, requires = "reason")]
+    pub force: bool,
+    /// Why the lock is forced, for the history (with --force)
+    #[arg(long, value_name = "TEXT", requires = "force")]
+    pub reason: Option<String>,
 }
 
 impl From<&ListFlags> for ListArgs {
@@ -147,6 +159,7 @@ impl From<&LockFlags> for LockArgs {
         LockArgs {
             env: flags.envs.clone().into(),
             user: flags.user.clone(),
+            holder: flags.holder.clone(),
             meta: flags.meta.clone(),
             uberlock: flags.uberlock,
             ttl: flags.ttl.clone(),
@@ -173,7 +186,10 @@ impl From<&ReleaseFlags> for ReleaseArgs {
         ReleaseArgs {
             env: flags.envs.clone().into(),
             user: flags.user.clone(),
+            holder: flags.holder.clone(),
             uberlock: flags.uberlock,
+            force: flags.force,
+            reason: flags.reason.clone(),
         }
     }
 }

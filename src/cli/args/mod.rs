@@ -26,7 +26,7 @@ use clap::{Args, Parser, Subcommand};
     about = "Deploy locks per environment and a registry of running jobs, on DynamoDB or an embedded store",
     disable_help_subcommand = true,
     propagate_version = true,
-    after_help = "Exit codes:\n  0      ok\n  1      store or runtime failure (unreachable store, lost lease)\n  2      bad usage or input\n  3      lock busy\n  4      uberlocked by someone else\n  5      not found\n  6      superseded: a newer waiter joined the line behind a --supersede waiter\n  126    locks run: the command cannot be executed\n  127    locks run: no such command\n  128+N  locks run: the command died of signal N\n  130    interrupted while waiting"
+    after_help = "Exit codes:\n  0      ok\n  1      store or runtime failure (unreachable store, lost lease)\n  2      bad usage or input\n  3      lock busy\n  4      uberlocked by someone else\n  5      not found\n  6      superseded: a newer waiter joined the line behind a --supersede waiter\n  7      held by another run of yours: release it from that run (or --holder), or --force\n  126    locks run: the command cannot be executed\n  127    locks run: no such command\n  128+N  locks run: the command died of signal N\n  130    interrupted while waiting"
 )]
 pub struct Cli {
     /// Print one JSON document on stdout and nothing else there
@@ -323,14 +323,17 @@ mod tests {
             panic!("a run action")
         };
         assert!(request.lock.supersede && !listed);
-        let Action::Release { envs, listed, .. } = action(&[
+        let Action::Release {
+            request, listed, ..
+        } = action(&[
             "locks", "release", "--env", "a", "--env", "b", "--user", "u",
         ])
-        .unwrap() else {
+        .unwrap()
+        else {
             panic!("a release action")
         };
         assert_eq!(
-            (envs.as_slice(), listed),
+            (request.envs.as_slice(), listed),
             (&["a".to_string(), "b".into()][..], true)
         );
         for (args, message) in [

@@ -4,6 +4,7 @@
 use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE, QUEUED_SHARD};
 use crate::error::{Error, Result};
 use crate::model::{Hold, HoldEnd, Job, Lock, Waiter};
+use crate::store::valid;
 use aws_sdk_dynamodb::types::AttributeValue;
 use std::collections::HashMap;
 use std::str::FromStr;
@@ -15,6 +16,7 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
         ("env".into(), AttributeValue::S(lock.env.clone())),
         ("id".into(), AttributeValue::S(lock.id.clone())),
         ("user".into(), AttributeValue::S(lock.user.clone())),
+        ("holder".into(), AttributeValue::S(lock.holder.clone())),
         (
             "createdAt".into(),
             AttributeValue::N(lock.created_at.to_string()),
@@ -62,28 +64,45 @@ pub(super) fn lock_item(lock: &Lock) -> Item {
     item
 }
 
+/// A lock row, every number checked; a row from before holders reads as held by its user.
 pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
     let fields = Fields { table, item };
+    let env = fields.string("env")?;
+    let place = format!("table {table}");
+    let row = valid::Row {
+        kind: "lock row",
+        env: &env,
+        place: &place,
+    };
+    let stamp = |name| row.stamp(name, fields.wide(name, &row)?);
+    let count = |name| row.count(name, fields.wide(name, &row)?);
+    let user = fields.string("user")?;
     Ok(Lock {
         id: fields.string("id")?,
-        user: fields.string("user")?,
-        env: fields.string("env")?,
-        created_at: fields.number("createdAt")?,
-        updated_at: fields.number("updatedAt")?,
+        holder: fields
+            .optional_string("holder")?
+            .unwrap_or_else(|| user.clone()),
+        user,
+        created_at: stamp("createdAt")?,
+        updated_at: stamp("updatedAt")?,
         active: fields.boolean("active")?,
         uberlock: fields.boolean("uberlock")?,
         meta: fields.string("meta")?,
-        expires_at: fields.optional_number("expiresAt")?,
-        fencing_token: fields.number("fencingToken")?,
+        expires_at: row.optional_stamp("expiresAt", fields.optional_wide("expiresAt", &row)?)?,
+        fencing_token: count("fencingToken")?,
         // Rows written before the count have their fencing token, which counted acquisitions.
-        acquisitions: match fields.optional_number(ACQUISITIONS_ATTRIBUTE)? {
-            Some(count) => count,
-            None => fields.number("fencingToken")?,
+        acquisitions: match fields.optional_wide(ACQUISITIONS_ATTRIBUTE, &row)? {
+            Some(count) => row.count(ACQUISITIONS_ATTRIBUTE, count)?,
+            None => count("fencingToken")?,
         },
-        revision: fields.number("revision")?,
-        queue: fields.queue()?,
+        revision: count("revision")?,
+        queue: fields.queue(&row)?,
         // Rows written before the queue have neither attribute: an empty line, no ticket yet.
-        next_ticket: fields.optional_number("nextTicket")?.unwrap_or(0),
+        next_ticket: match fields.optional_wide(NEXT_TICKET_ATTRIBUTE, &row)? {
+            Some(ticket) => row.count(NEXT_TICKET_ATTRIBUTE, ticket)?,
+            None => 0,
+        },
+        env: env.clone(),
     })
 }
 
@@ -136,6 +155,7 @@ pub(super) fn hold_item(hold: &Hold, retention: std::time::Duration) -> Item {
         ("hold".into(), AttributeValue::S(hold.key())),
         ("id".into(), AttributeValue::S(hold.id.clone())),
         ("user".into(), AttributeValue::S(hold.user.clone())),
+        ("holder".into(), AttributeValue::S(hold.holder.clone())),
         ("meta".into(), AttributeValue::S(hold.meta.clone())),
         ("uberlock".into(), AttributeValue::Bool(hold.uberlock)),
         (
@@ -165,6 +185,7 @@ pub(super) fn hold_item(hold: &Hold, retention: std::time::Duration) -> Item {
             hold.end.map(|end| AttributeValue::S(end.as_str().into())),
         ),
         ("endedBy", hold.ended_by.clone().map(AttributeValue::S)),
+        ("reason", hold.reason.clone().map(AttributeValue::S)),
     ];
     item.extend(
         optional
@@ -174,23 +195,37 @@ pub(super) fn hold_item(hold: &Hold, retention: std::time::Duration) -> Item {
     item
 }
 
+/// A hold row, every number checked; a hold from before holders was held by its user.
 pub(super) fn hold_from_item(table: &str, item: &Item) -> Result<Hold> {
     let fields = Fields { table, item };
+    let env = fields.string("env")?;
+    let place = format!("table {table}");
+    let row = valid::Row {
+        kind: "hold",
+        env: &env,
+        place: &place,
+    };
+    let optional_stamp = |name| row.optional_stamp(name, fields.optional_wide(name, &row)?);
     let end = fields.optional_string("end")?;
+    let user = fields.string("user")?;
     Ok(Hold {
-        env: fields.string("env")?,
         id: fields.string("id")?,
-        user: fields.string("user")?,
+        holder: fields
+            .optional_string("holder")?
+            .unwrap_or_else(|| user.clone()),
+        user,
         meta: fields.string("meta")?,
         uberlock: fields.boolean("uberlock")?,
-        fencing_token: fields.number("fencingToken")?,
-        acquired_at: fields.number("acquiredAt")?,
-        expires_at: fields.optional_number("expiresAt")?,
-        ended_at: fields.optional_number("endedAt")?,
+        fencing_token: row.count("fencingToken", fields.wide("fencingToken", &row)?)?,
+        acquired_at: row.stamp("acquiredAt", fields.wide("acquiredAt", &row)?)?,
+        expires_at: optional_stamp("expiresAt")?,
+        ended_at: optional_stamp("endedAt")?,
         end: end
             .map(|end| HoldEnd::parse(&end).ok_or_else(|| fields.malformed("end", "a known end")))
             .transpose()?,
         ended_by: fields.optional_string("endedBy")?,
+        reason: fields.optional_string("reason")?,
+        env: env.clone(),
     })
 }
 
@@ -267,8 +302,25 @@ impl Fields<'_> {
         }
     }
 
+    /// A number of a row, read wide so that one out of any range is told as such.
+    fn optional_wide(&self, name: &str, row: &valid::Row) -> Result<Option<i128>> {
+        match self.item.get(name) {
+            None | Some(AttributeValue::Null(true)) => Ok(None),
+            Some(AttributeValue::N(value)) => value
+                .parse()
+                .map(Some)
+                .map_err(|_| row.invalid(format!("{name} is {value}, not an integer"))),
+            Some(_) => Err(self.malformed(name, "a number")),
+        }
+    }
+
+    fn wide(&self, name: &str, row: &valid::Row) -> Result<i128> {
+        self.optional_wide(name, row)?
+            .ok_or_else(|| self.malformed(name, "a number"))
+    }
+
     /// A lock row's queue; a row written before the queue has none.
-    fn queue(&self) -> Result<Vec<Waiter>> {
+    fn queue(&self, row: &valid::Row) -> Result<Vec<Waiter>> {
         let entries = match self.item.get(QUEUE_ATTRIBUTE) {
             None => return Ok(Vec::new()),
             Some(AttributeValue::M(entries)) => entries,
@@ -294,14 +346,16 @@ impl Fields<'_> {
                         .collect::<Result<_>>()?,
                     _ => return Err(self.malformed("queue envs", "a list")),
                 };
+                let stamp =
+                    |name: &str| row.stamp(&format!("queue {name}"), fields.wide(name, row)?);
                 Ok(Waiter {
                     id: id.clone(),
-                    ticket: fields.number("ticket")?,
+                    ticket: row.count("queue ticket", fields.wide("ticket", row)?)?,
                     user: fields.string("user")?,
                     meta: fields.string("meta")?,
-                    joined_at: fields.number("joinedAt")?,
-                    seen_at: fields.number("seenAt")?,
-                    stale_after: fields.number("staleAfter")?,
+                    joined_at: stamp("joinedAt")?,
+                    seen_at: stamp("seenAt")?,
+                    stale_after: stamp("staleAfter")?,
                     supersede: fields.boolean("supersede")?,
                     envs,
                 })
@@ -325,6 +379,7 @@ mod tests {
         Lock {
             id: "l".into(),
             user: "alice".into(),
+            holder: "github:acme/shop/runs/9/attempts/1".into(),
             env: "production".into(),
             created_at: 1_000,
             updated_at: 1_000,

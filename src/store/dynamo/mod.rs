@@ -11,6 +11,8 @@ mod errors;
 mod items;
 mod seen;
 mod tables;
+mod waiters;
+mod writes;
 
 use super::clock::{ServerClock, StoreTime};
 use super::{Expect, JobEnd, LockWrite, Store, Swap, SwapAll, TableStatus};
@@ -20,16 +22,11 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
 use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
-use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{
-    AttributeValue, Delete, KeysAndAttributes, Put, ReturnValuesOnConditionCheckFailure,
-    TransactWriteItem, Update,
+    AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
 };
 use aws_sdk_dynamodb::Client;
-use items::{
-    hold_from_item, hold_item, job_from_item, job_item, lock_from_item, lock_item, Item,
-    ACQUISITIONS_ATTRIBUTE, HISTORY_TTL_ATTRIBUTE, NEXT_TICKET_ATTRIBUTE, QUEUE_ATTRIBUTE,
-};
+use items::{hold_from_item, job_from_item, job_item, lock_from_item, Item, HISTORY_TTL_ATTRIBUTE};
 use std::sync::Arc;
 use std::time::Duration;
 use tables::{
@@ -89,138 +86,6 @@ impl DynamoStore {
         // Jobs started in the same millisecond come back in no particular order; the id breaks the tie.
         jobs.sort_by(|a, b| (b.started, &b.id).cmp(&(a.started, &a.id)));
         Ok(jobs)
-    }
-
-    /// The items of a transaction that writes one lock row, conditional on what it expects of
-    /// the row (its first item), and the hold rows it records.
-    ///
-    /// A write that changes the line puts the row whole: a waiter's heartbeat that lands between
-    /// this writer's read and this write is undone (its `seenAt` goes back to the value read, at
-    /// most a round trip old), which the three poll intervals a waiter may miss absorb. A
-    /// holder's write ([`LockWrite::keeps_queue`]) updates the holder's attributes only, so it
-    /// can come from the copy the holder last wrote, minutes old, without a read. A lock written
-    /// unread updates the holder's attributes too (the line is empty, by its condition) and
-    /// counts the acquisition in the row.
-    fn lock_write_items(&self, expected: Expect, write: &LockWrite) -> Vec<TransactWriteItem> {
-        let lock = match expected {
-            Expect::Revision(revision) if write.keeps_queue => TransactWriteItem::builder()
-                .update(Self::on_revision(
-                    self.holder_update(write, false),
-                    revision,
-                ))
-                .build(),
-            Expect::FreeBefore(stamp) => {
-                let update = self
-                    .holder_update(write, true)
-                    // Expect::admits, as a condition; a row from before the count (no
-                    // `acquisitions`) is read first, once, to count on from its fencing token.
-                    .condition_expression(
-                        "attribute_not_exists(#env) OR (#active = :false \
-                         AND (attribute_not_exists(#queue) OR size(#queue) = :zero) \
-                         AND #revision < :stamp AND #token < :stamp AND #updatedAt < :stamp \
-                         AND attribute_exists(#acquisitions))",
-                    )
-                    .expression_attribute_names("#env", "env")
-                    .expression_attribute_names("#active", "active")
-                    .expression_attribute_names("#queue", QUEUE_ATTRIBUTE)
-                    .expression_attribute_names("#revision", "revision")
-                    .expression_attribute_names("#token", "fencingToken")
-                    .expression_attribute_names("#updatedAt", "updatedAt")
-                    .expression_attribute_values(":false", AttributeValue::Bool(false))
-                    .expression_attribute_values(":stamp", AttributeValue::N(stamp.to_string()))
-                    .build()
-                    .expect("table, key and expression are set");
-                TransactWriteItem::builder().update(update).build()
-            }
-            Expect::Absent | Expect::Revision(_) => {
-                let put = Put::builder()
-                    .table_name(&self.locks_table)
-                    .set_item(Some(lock_item(&write.lock)))
-                    .return_values_on_condition_check_failure(
-                        ReturnValuesOnConditionCheckFailure::AllOld,
-                    );
-                let put = match expected {
-                    Expect::Revision(revision) => put
-                        .condition_expression("#revision = :expected")
-                        .expression_attribute_names("#revision", "revision")
-                        .expression_attribute_values(
-                            ":expected",
-                            AttributeValue::N(revision.to_string()),
-                        ),
-                    _ => put
-                        .condition_expression("attribute_not_exists(#env)")
-                        .expression_attribute_names("#env", "env"),
-                };
-                let put = put.build().expect("table name and item are set");
-                TransactWriteItem::builder().put(put).build()
-            }
-        };
-        let restamped = write.restamped.iter().map(|hold| {
-            let delete = Delete::builder()
-                .table_name(&self.history_table)
-                .key("env", AttributeValue::S(write.lock.env.clone()))
-                .key("hold", AttributeValue::S(hold.clone()))
-                .build()
-                .expect("table name and key are set");
-            TransactWriteItem::builder().delete(delete).build()
-        });
-        let holds = write.holds.iter().map(|hold| {
-            let put = Put::builder()
-                .table_name(&self.history_table)
-                .set_item(Some(hold_item(hold, self.history_retention)))
-                .build()
-                .expect("table name and item are set");
-            TransactWriteItem::builder().put(put).build()
-        });
-        std::iter::once(lock)
-            .chain(restamped)
-            .chain(holds)
-            .collect()
-    }
-
-    /// Sets every attribute of the lock row but its line and its count of acquisitions (and
-    /// removes the lease of a row that has none); with `counted`, adds one acquisition. The
-    /// caller adds the condition.
-    fn holder_update(&self, write: &LockWrite, counted: bool) -> UpdateBuilder {
-        let mut item = lock_item(&write.lock);
-        item.remove(QUEUE_ATTRIBUTE);
-        item.remove(NEXT_TICKET_ATTRIBUTE);
-        item.remove(ACQUISITIONS_ATTRIBUTE);
-        let key = item.remove("env").expect("a lock item has its env");
-        let mut update = Update::builder()
-            .table_name(&self.locks_table)
-            .key("env", key)
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld);
-        let mut sets = Vec::with_capacity(item.len() + 1);
-        for (index, (name, value)) in item.into_iter().enumerate() {
-            sets.push(format!("#a{index} = :a{index}"));
-            update = update
-                .expression_attribute_names(format!("#a{index}"), name)
-                .expression_attribute_values(format!(":a{index}"), value);
-        }
-        if counted {
-            sets.push("#acquisitions = if_not_exists(#acquisitions, :zero) + :one".into());
-            update = update
-                .expression_attribute_names("#acquisitions", ACQUISITIONS_ATTRIBUTE)
-                .expression_attribute_values(":zero", AttributeValue::N("0".into()))
-                .expression_attribute_values(":one", AttributeValue::N("1".into()));
-        }
-        let mut expression = format!("SET {}", sets.join(", "));
-        if write.lock.expires_at.is_none() {
-            expression.push_str(" REMOVE #expiresAt");
-            update = update.expression_attribute_names("#expiresAt", "expiresAt");
-        }
-        update.update_expression(expression)
-    }
-
-    /// A transaction item of `update`, on the row of revision `expected`.
-    fn on_revision(update: UpdateBuilder, expected: u64) -> Update {
-        update
-            .condition_expression("#revision = :expected")
-            .expression_attribute_names("#revision", "revision")
-            .expression_attribute_values(":expected", AttributeValue::N(expected.to_string()))
-            .build()
-            .expect("table, key and expression are set")
     }
 
     /// Whether a cancelled transaction lost a race (a condition failed, or another
@@ -294,62 +159,6 @@ impl DynamoStore {
             None => self.load_lock(env).await?,
         };
         Ok(Swap::Conflict(current))
-    }
-
-    /// One waiter's heartbeat on several envs: one transaction of conditional updates.
-    async fn touch_waiter_on_all(
-        &self,
-        envs: &[String],
-        waiter: &str,
-        seen_at: i64,
-    ) -> Result<bool> {
-        let items = envs
-            .iter()
-            .map(|env| {
-                let update = self
-                    .touch_update(env, waiter, seen_at)
-                    .build()
-                    .expect("table, key and expression are set");
-                TransactWriteItem::builder().update(update).build()
-            })
-            .collect();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error) if Self::lost_race(&error) => {
-                let gone = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                        cancelled
-                            .cancellation_reasons()
-                            .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
-                    _ => false,
-                };
-                // Only a collision with another write: this heartbeat is skipped, which the
-                // waiter's margin of three poll intervals absorbs; the next poll reads the rows.
-                Ok(!gone)
-            }
-            Err(error) => Err(self.transaction_error(error).await),
-        }
-    }
-
-    /// Sets a waiter's `seenAt` on one env's row if its entry is there; the revision stays.
-    fn touch_update(&self, env: &str, waiter: &str, seen_at: i64) -> UpdateBuilder {
-        Update::builder()
-            .table_name(&self.locks_table)
-            .key("env", AttributeValue::S(env.to_string()))
-            .update_expression("SET #queue.#waiter.#seenAt = :seenAt")
-            .condition_expression("attribute_exists(#queue.#waiter)")
-            .expression_attribute_names("#queue", QUEUE_ATTRIBUTE)
-            .expression_attribute_names("#waiter", waiter)
-            .expression_attribute_names("#seenAt", "seenAt")
-            .expression_attribute_values(":seenAt", AttributeValue::N(seen_at.to_string()))
     }
 }
 
@@ -425,7 +234,7 @@ impl Store for DynamoStore {
         match self
             .client
             .transact_write_items()
-            .set_transact_items(Some(self.lock_write_items(expected, write)))
+            .set_transact_items(Some(self.lock_write_items(&expected, write)))
             .send()
             .await
         {
@@ -488,14 +297,14 @@ impl Store for DynamoStore {
 
     async fn swap_locks(&self, writes: &[(Expect, LockWrite)]) -> Result<SwapAll> {
         if let [(expected, write)] = writes {
-            return Ok(match self.swap_lock(*expected, write).await? {
+            return Ok(match self.swap_lock(expected.clone(), write).await? {
                 Swap::Done => SwapAll::Done,
                 Swap::Conflict(_) => SwapAll::Conflict,
             });
         }
         let items = writes
             .iter()
-            .flat_map(|(expected, write)| self.lock_write_items(*expected, write))
+            .flat_map(|(expected, write)| self.lock_write_items(expected, write))
             .collect();
         match self
             .client
@@ -511,32 +320,7 @@ impl Store for DynamoStore {
     }
 
     async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool> {
-        let [env] = envs else {
-            return self.touch_waiter_on_all(envs, waiter, seen_at).await;
-        };
-        let table = &self.locks_table;
-        let update = self.touch_update(env, waiter, seen_at);
-        let request = self
-            .client
-            .update_item()
-            .table_name(table)
-            .key("env", AttributeValue::S(env.clone()))
-            .set_update_expression(update.get_update_expression().clone())
-            .set_condition_expression(update.get_condition_expression().clone())
-            .set_expression_attribute_names(update.get_expression_attribute_names().clone())
-            .set_expression_attribute_values(update.get_expression_attribute_values().clone());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.store_error(table, error)),
-        }
+        self.touch_waiter_rows(envs, waiter, seen_at).await
     }
 
     async fn holds(&self, env: &str, since: Option<i64>, limit: usize) -> Result<Vec<Hold>> {

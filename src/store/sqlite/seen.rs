@@ -20,7 +20,7 @@ CREATE INDEX IF NOT EXISTS seen_requests_forget ON seen_requests (forgetAt);
 impl SeenRequests for SqliteStore {
     async fn first_sight(&self, key: &str, forget_at: i64) -> Result<bool> {
         let key = key.to_string();
-        self.with_conn(move |conn| {
+        self.with_conn(move |conn, _| {
             let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
             tx.execute_batch(SCHEMA)?;
             tx.execute(
@@ -52,10 +52,12 @@ mod tests {
         assert!(store.first_sight("old", now - 1).await.unwrap());
         assert!(store.first_sight("new", now + 60_000).await.unwrap());
         let kept = store
-            .with_conn(|conn| {
-                conn.prepare("SELECT key FROM seen_requests ORDER BY key")?
+            .with_conn(|conn, _| {
+                let keys = conn
+                    .prepare("SELECT key FROM seen_requests ORDER BY key")?
                     .query_map([], |row| row.get::<_, String>(0))?
-                    .collect::<rusqlite::Result<Vec<_>>>()
+                    .collect::<rusqlite::Result<Vec<_>>>()?;
+                Ok(keys)
             })
             .await
             .unwrap();

@@ -12,6 +12,9 @@ use crate::ops::open::Notice;
 use crate::ops::report::{JobList, Report};
 use crate::slack::SIGNING_SECRET_VAR;
 
+mod waiting;
+pub use waiting::{rejoined, still_locked, waiting_status};
+
 /// ANSI styling, applied only when the caller decided colour is wanted.
 #[derive(Debug, Clone, Copy)]
 pub struct Style {
@@ -54,7 +57,7 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
     format!(
         "{}  {kind} by {}  since {}  {}  meta: {}  (id {}, token {})",
         style.bold(&lock.env),
-        lock.user,
+        lock.holder_label(),
         when(now, lock.created_at),
         expiry(lock, now),
         lock.meta,
@@ -65,14 +68,22 @@ fn lock_line(lock: &Lock, now: i64, style: Style) -> String {
 
 /// A lock and, under it, its line: one waiter a line, in serving order.
 fn lock_with_line(lock: &Lock, now: i64, style: Style) -> String {
-    let head = if lock.active {
-        lock_line(lock, now, style)
-    } else {
-        // Free, but its waiters also want an env that is held.
-        format!(
+    let first_wants_more = lock
+        .queue
+        .first()
+        .is_some_and(|first| first.envs.iter().any(|env| env != &lock.env));
+    let head = match (lock.active, first_wants_more) {
+        (true, _) => lock_line(lock, now, style),
+        // Free, but the first in line also wants an env that is held.
+        (false, true) => format!(
             "{}  free; its line waits for other envs too",
             style.bold(&lock.env)
-        )
+        ),
+        // Just released: the first in line takes it when it next polls.
+        (false, false) => format!(
+            "{}  free; the first in line takes it at its next poll",
+            style.bold(&lock.env)
+        ),
     };
     let mut lines = vec![head];
     lines.extend(lock.queue.iter().enumerate().map(|(i, waiter)| {
@@ -93,7 +104,7 @@ fn lock_with_line(lock: &Lock, now: i64, style: Style) -> String {
 }
 
 /// The envs of some locks, as a list for people: `eu, us`.
-pub(super) fn envs_of(locks: &[Lock]) -> String {
+fn envs_of(locks: &[Lock]) -> String {
     locks
         .iter()
         .map(|lock| lock.env.as_str())
@@ -292,7 +303,7 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
     }
 }
 
-pub(super) fn released_line(released: &Released, now: i64, style: Style) -> String {
+fn released_line(released: &Released, now: i64, style: Style) -> String {
     match released {
         Released::Released(lock) => format!(
             "{} {} (held by {} since {})",
@@ -301,10 +312,21 @@ pub(super) fn released_line(released: &Released, now: i64, style: Style) -> Stri
             lock.user,
             ago(now, lock.created_at)
         ),
+        Released::Forced(lock) => format!(
+            "{} {} (held by {} since {})",
+            style.yellow("Forced the release of"),
+            style.bold(&lock.env),
+            lock.holder_label(),
+            ago(now, lock.created_at)
+        ),
         Released::Nothing(reason, lock) => {
             let why = match (reason, lock) {
                 (NotReleased::HeldByOther, Some(lock)) => {
-                    format!("{} is held by {}, not by you", lock.env, lock.user)
+                    format!(
+                        "{} is held by {}, not by you",
+                        lock.env,
+                        lock.holder_label()
+                    )
                 }
                 (_, Some(lock)) => format!("{} is not locked", lock.env),
                 (_, None) => "that env is not locked".into(),
@@ -346,4 +368,70 @@ pub fn human_error(error: &Error, style: Style) -> String {
         text.push_str(&format!("\n  hint: {hint}"));
     }
     text
+}
+
+/// The stderr line for a step of `locks run` (its stdout belongs to the command).
+pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> String {
+    use crate::run::Event;
+    match event {
+        Event::Waiting(progress) => still_locked(progress),
+        Event::Locked(locks) => human(
+            &Report::Locked {
+                locks: locks.to_vec(),
+                listed: false,
+            },
+            now,
+            style,
+        ),
+        Event::RenewalFailed {
+            locks,
+            error,
+            lease_left,
+        } => format!(
+            "{} could not renew the lock on {} ({error}); retrying while the lease lasts ({} left)",
+            style.yellow("warning:"),
+            envs_of(locks),
+            humanize(*lease_left)
+        ),
+        Event::Lost {
+            error,
+            stopping: true,
+        } => format!("{} {error}; stopping the command", style.red("error:")),
+        Event::Lost {
+            error,
+            stopping: false,
+        } => format!("{} {error} while the command ran", style.red("error:")),
+        Event::Killed { after } => format!(
+            "{} the command was still running {} after SIGTERM; sent SIGKILL",
+            style.red("error:"),
+            humanize(*after)
+        ),
+        Event::Released(locks) => locks
+            .iter()
+            .map(|lock| released_line(&Released::Released(lock.clone()), now, style))
+            .collect::<Vec<_>>()
+            .join("\n"),
+        Event::ReleaseFailed { locks, error } if locks.iter().any(|lock| lock.uberlock) => {
+            let envs: String = locks
+                .iter()
+                .map(|lock| format!(" --env {}", lock.env))
+                .collect();
+            let (user, holder) = locks
+                .first()
+                .map_or(("", ""), |lock| (lock.user.as_str(), lock.holder.as_str()));
+            format!(
+                "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release{envs} --user {user} --holder '{holder}' --uberlock",
+                style.red("error:"),
+                envs_of(locks),
+            )
+        }
+        Event::ReleaseFailed { locks, error } => format!(
+            "{} could not release the lock on {} ({error}); its lease {}",
+            style.red("error:"),
+            envs_of(locks),
+            locks
+                .first()
+                .map_or_else(String::new, |lock| expiry(lock, now))
+        ),
+    }
 }

@@ -1,11 +1,10 @@
-//! What a waiter and `locks run` say along the way, on stderr: the live status line at a
-//! terminal, the plain line per poll in a CI log, and each step of a run.
+//! What a waiter shows while it waits: the live line at a terminal, the plain line of a CI log,
+//! and the notice that it joined the line again after a stall.
 
-use super::render::{envs_of, human, released_line, Style};
+use super::Style;
 use crate::duration::humanize;
 use crate::human_time::{clock, expiry};
-use crate::locks::{Released, WaitProgress};
-use crate::ops::report::Report;
+use crate::locks::WaitProgress;
 use std::time::Duration;
 
 /// `1st`, `2nd`, `3rd`, `4th`, ... `11th`, `12th`, `13th`, ... `21st`.
@@ -29,7 +28,8 @@ fn place_in_line(progress: &WaitProgress) -> String {
     )
 }
 
-/// The live status line of a waiter at a terminal: its place, then who is in the way.
+/// The live status line of a waiter at a terminal: its place (and, on the poll that joined
+/// again after a stall, that it did), then who is in the way and from which run.
 pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String {
     let several = progress.envs.len() > 1;
     let in_the_way = match progress.holders.as_slice() {
@@ -47,7 +47,7 @@ pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String
                     whole_seconds(Duration::from_millis(
                         now.saturating_sub(holder.created_at).max(0) as u64
                     )),
-                    holder.user,
+                    holder.holder_label(),
                     clock(now, holder.created_at),
                     holder.meta,
                     expiry(holder, now),
@@ -56,13 +56,18 @@ pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String
             .collect::<Vec<_>>()
             .join("; "),
     };
+    let rejoined = if progress.rejoined {
+        " (joined again at the back: this process stalled)"
+    } else {
+        ""
+    };
     // The first poll comes before any wait: no `waited 0ms`.
     let waited = match progress.waited < Duration::from_secs(1) {
         true => String::new(),
         false => format!("; waited {}", whole_seconds(progress.waited)),
     };
     format!(
-        "Waiting for {}: {}; {in_the_way}{waited}",
+        "Waiting for {}: {}{rejoined}; {in_the_way}{waited}",
         style.bold(&progress.envs.join(", ")),
         place_in_line(progress)
     )
@@ -86,8 +91,9 @@ pub fn rejoined(progress: &WaitProgress) -> String {
 }
 
 /// What a waiter prints in a CI log at each poll: the line the seeds wrote (`Still locked at
-/// env <ENV> by <USER>`, so log searches keep working), then its place in line. A free env
-/// whose line goes first is held `by the queue`.
+/// env <ENV> by <USER>`, so log searches keep working; `in run <HOLDER>` when the run holding it
+/// is not the user), then its place in line. A free env whose line goes first is held `by the
+/// queue`.
 pub fn still_locked(progress: &WaitProgress) -> String {
     let held = match progress.holders.as_slice() {
         [] => format!(
@@ -96,75 +102,11 @@ pub fn still_locked(progress: &WaitProgress) -> String {
         ),
         holders => holders
             .iter()
-            .map(|holder| format!("env {} by {}", holder.env, holder.user))
+            .map(|holder| format!("env {} by {}", holder.env, holder.holder_label()))
             .collect::<Vec<_>>()
             .join(", "),
     };
     format!("Still locked at {held} ({})", place_in_line(progress))
-}
-
-/// The stderr line for a step of `locks run` (its stdout belongs to the command).
-pub fn run_event(event: &crate::run::Event<'_>, now: i64, style: Style) -> String {
-    use crate::run::Event;
-    match event {
-        Event::Waiting(progress) => still_locked(progress),
-        Event::Locked(locks) => human(
-            &Report::Locked {
-                locks: locks.to_vec(),
-                listed: false,
-            },
-            now,
-            style,
-        ),
-        Event::RenewalFailed {
-            locks,
-            error,
-            lease_left,
-        } => format!(
-            "{} could not renew the lock on {} ({error}); retrying while the lease lasts ({} left)",
-            style.yellow("warning:"),
-            envs_of(locks),
-            humanize(*lease_left)
-        ),
-        Event::Lost {
-            error,
-            stopping: true,
-        } => format!("{} {error}; stopping the command", style.red("error:")),
-        Event::Lost {
-            error,
-            stopping: false,
-        } => format!("{} {error} while the command ran", style.red("error:")),
-        Event::Killed { after } => format!(
-            "{} the command was still running {} after SIGTERM; sent SIGKILL",
-            style.red("error:"),
-            humanize(*after)
-        ),
-        Event::Released(locks) => locks
-            .iter()
-            .map(|lock| released_line(&Released::Released(lock.clone()), now, style))
-            .collect::<Vec<_>>()
-            .join("\n"),
-        Event::ReleaseFailed { locks, error } if locks.iter().any(|lock| lock.uberlock) => {
-            let envs: String = locks
-                .iter()
-                .map(|lock| format!(" --env {}", lock.env))
-                .collect();
-            format!(
-                "{} could not release the uberlock on {} ({error}); it never expires: run daplaya locks release{envs} --user {} --uberlock",
-                style.red("error:"),
-                envs_of(locks),
-                locks.first().map_or("", |lock| lock.user.as_str())
-            )
-        }
-        Event::ReleaseFailed { locks, error } => format!(
-            "{} could not release the lock on {} ({error}); its lease {}",
-            style.red("error:"),
-            envs_of(locks),
-            locks
-                .first()
-                .map_or_else(String::new, |lock| expiry(lock, now))
-        ),
-    }
 }
 
 #[cfg(test)]
@@ -178,6 +120,7 @@ mod tests {
         let request = locks::LockRequest {
             envs: vec![env.into()],
             user: user.into(),
+            holder: user.into(),
             meta: Meta::Given("https://ci/42".into()),
             uberlock: false,
             ttl: Duration::from_secs(600),
@@ -237,6 +180,29 @@ mod tests {
             free,
             "Waiting for eu, us: 2nd in line, 3 waiting; free, but the waiters ahead go first; waited 30s"
         );
+    }
+
+    #[test]
+    fn a_run_holding_the_env_that_is_not_its_user_is_named() {
+        let ci = Lock {
+            holder: "github:acme/shop/runs/7/attempts/1".into(),
+            ..held("prod", "octocat")
+        };
+        assert_eq!(
+            still_locked(&progress(&["prod"], vec![ci.clone()])),
+            "Still locked at env prod by octocat in run github:acme/shop/runs/7/attempts/1 (2nd in line, 3 waiting)"
+        );
+        let line = waiting_status(&progress(&["prod"], vec![ci]), 0, Style { color: false });
+        assert!(
+            line.contains("held <1s by octocat in run github:acme/shop/runs/7/attempts/1 (since"),
+            "{line}"
+        );
+        let back = WaitProgress {
+            rejoined: true,
+            ..progress(&["prod"], vec![])
+        };
+        assert!(waiting_status(&back, 0, Style { color: false })
+            .starts_with("Waiting for prod: 2nd in line, 3 waiting (joined again at the back: this process stalled); "));
     }
 
     #[test]
