@@ -53,12 +53,17 @@ function uniqueName(prefix) {
   return `${prefix}-${crypto.randomBytes(4).toString('hex')}`
 }
 
+/** The command and arguments that run the CLI with `args`: on this Node, or on `runtime` (runtimes/). */
+function cli(args, runtime) {
+  return runtime ? runtime.launch(BIN, args) : [process.execPath, [BIN, ...args]]
+}
+
 /** Runs the CLI; resolves with { code, signal, stdout, stderr } and never rejects. */
-function run(args, { env = {}, cwd, onStderr, timeoutMs = 60_000 } = {}) {
+function run(args, { env = {}, cwd, onStderr, timeoutMs = 60_000, runtime } = {}) {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [BIN, ...args], {
+    const child = spawn(...cli(args, runtime), {
       cwd,
-      env: { ...baseEnv(), ...env },
+      env: { ...baseEnv(), ...runtime?.env, ...env },
       stdio: ['ignore', 'pipe', 'pipe'],
     })
     let stdout = ''
@@ -82,9 +87,9 @@ function run(args, { env = {}, cwd, onStderr, timeoutMs = 60_000 } = {}) {
  * A CLI process the test drives while it runs: `waitFor(pattern)` resolves once its stderr
  * matches, `done` when it exits. `stopStarted()` (in an `afterEach`) kills what is still running.
  */
-function start(args, { env, detached = false } = {}) {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    env: { ...baseEnv(), ...env },
+function start(args, { env, detached = false, runtime } = {}) {
+  const child = spawn(...cli(args, runtime), {
+    env: { ...baseEnv(), ...runtime?.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
     // Its own session, without a controlling terminal: signals come only from the test, even
     // when `npm test` runs in a terminal (where daplaya leaves Ctrl-C to the terminal).

@@ -1,16 +1,23 @@
 'use strict'
 // The package as users get it: `npm pack` of daplaya and of its linux-x64-gnu binary package,
-// installed into an empty project, then `npx daplaya`, require, import, and the types; and
+// installed into an empty project, then `npx daplaya`, require, import, and the types; fetched
+// from a registry (a loopback stand-in) by `npx`, `bunx` and `deno run -A npm:daplaya`; and
 // installed without any binary package, as on a platform daplaya does not support.
-const { describe, it, before } = require('node:test')
+const { describe, it, before, after } = require('node:test')
 const assert = require('node:assert/strict')
-const { execFileSync, spawnSync } = require('node:child_process')
+const { execFile, execFileSync, spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
+const { promisify } = require('node:util')
 const { parseTriple } = require('@napi-rs/cli')
 const { ROOT, baseEnv, tempDir } = require('./helpers.js')
+const { runtimes } = require('../runtimes')
+const { serveRegistry, manifestOf } = require('./npm-registry.js')
+
+const execFileAsync = promisify(execFile)
 
 const PLATFORM = 'linux-x64-gnu'
+const VERSION = require('../package.json').version
 const ADDON = `daplaya.${PLATFORM}.node`
 const supported = process.platform === 'linux' && process.arch === 'x64' && fs.existsSync(path.join(ROOT, ADDON))
 const env = { ...baseEnv(), npm_config_update_notifier: 'false' }
@@ -32,8 +39,38 @@ function projectWith(tarballs) {
   return project
 }
 
+/**
+ * The addon into its package, without its debug information where binutils' strip is here: four
+ * fifths of a debug build's 232 MB, which every install below (npm, npx, bunx, deno) unpacks again.
+ */
+function packAddon(addon, destination) {
+  try {
+    execFileSync('strip', ['--strip-debug', '-o', destination, addon], { stdio: 'ignore' })
+  } catch {
+    fs.copyFileSync(addon, destination)
+  }
+}
+
+/**
+ * The main package as the release publishes it: `napi prepublish` adds every platform package
+ * to its optionalDependencies first.
+ */
+function asPublished(tarball, platformPackages, destination) {
+  const scratch = tempDir()
+  execFileSync('tar', ['-xzf', tarball, '-C', scratch])
+  const file = path.join(scratch, 'package', 'package.json')
+  const manifest = JSON.parse(fs.readFileSync(file, 'utf8'))
+  manifest.optionalDependencies = Object.fromEntries(platformPackages.map((name) => [name, manifest.version]))
+  fs.writeFileSync(file, JSON.stringify(manifest, null, 2))
+  return pack(path.join(scratch, 'package'), destination)
+}
+
+const [bun, deno] = ['bun', 'deno'].map((name) => runtimes().find((runtime) => runtime.name === name))
+
 describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, () => {
   let project
+  /** The tarballs a registry would serve after a release: daplaya and its seven platform packages. */
+  let published
   before(() => {
     const packs = tempDir()
     // The binary travels in its own package, generated from package.json as the release does.
@@ -41,8 +78,62 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
     fs.copyFileSync(path.join(ROOT, 'package.json'), path.join(scratch, 'package.json'))
     sh('npx', ['napi', 'create-npm-dirs', '--cwd', scratch], ROOT)
     const binary = path.join(scratch, 'npm', PLATFORM)
-    fs.copyFileSync(path.join(ROOT, ADDON), path.join(binary, ADDON))
-    project = projectWith([pack(ROOT, packs), pack(binary, packs)])
+    packAddon(path.join(ROOT, ADDON), path.join(binary, ADDON))
+    const main = pack(ROOT, packs)
+    project = projectWith([main, pack(binary, packs)])
+    // The other platforms' packages hold no binary here: what matters is that installers pick this one.
+    const platforms = fs.readdirSync(path.join(scratch, 'npm')).map((dir) => pack(path.join(scratch, 'npm', dir), packs))
+    published = [asPublished(main, platforms.map((tarball) => manifestOf(tarball).name), tempDir()), ...platforms]
+  })
+
+  describe('from a registry, as a pipeline runs it', () => {
+    let registry
+    before(async () => {
+      registry = await serveRegistry(published)
+    })
+    after(() => registry.close())
+
+    /** Runs `command` in a fresh empty directory; resolves to its stdout. */
+    async function inEmptyDirectory(command, args, extraEnv) {
+      const { stdout } = await execFileAsync(command, args, { cwd: tempDir(), env: { ...env, ...extraEnv }, encoding: 'utf8' })
+      return stdout
+    }
+    /** The program that ran the CLI, as the command `locks run` starts sees its parent. */
+    const whichRuns = ['locks', 'run', '--env', 'which', '--user', 'me', '--store', 'sqlite:./which.db', '--', 'sh', '-c', 'readlink /proc/$PPID/exe']
+    /** Whether the registry served this platform's binary package since `from` requests. */
+    const servedBinary = (from) => registry.requested.slice(from).some((route) => route.startsWith(`/daplaya-${PLATFORM}/-/`))
+
+    it('npx daplaya', async () => {
+      const from = registry.requested.length
+      const npm = { npm_config_registry: registry.url, npm_config_cache: tempDir(), npm_config_yes: 'true' }
+      assert.equal(await inEmptyDirectory('npx', ['daplaya', '--version'], npm), `daplaya ${VERSION}\n`)
+      assert.ok(servedBinary(from), registry.requested.join(' '))
+    })
+
+    it('bunx daplaya: on Node by its shebang, on Bun with --bun', { skip: bun.unavailable ?? false }, async () => {
+      const from = registry.requested.length
+      const bunEnv = { ...bun.env, BUN_CONFIG_REGISTRY: registry.url, BUN_INSTALL_CACHE_DIR: tempDir() }
+      for (const args of [['x', 'daplaya'], ['x', '--bun', 'daplaya']]) {
+        assert.equal(await inEmptyDirectory(bun.executable, [...args, '--version'], bunEnv), `daplaya ${VERSION}\n`)
+      }
+      assert.ok(servedBinary(from), registry.requested.join(' '))
+      assert.equal(fs.realpathSync((await inEmptyDirectory(bun.executable, ['x', '--bun', 'daplaya', ...whichRuns], bunEnv)).trim()), fs.realpathSync(bun.executable))
+      assert.equal(path.basename((await inEmptyDirectory(bun.executable, ['x', 'daplaya', ...whichRuns], bunEnv)).trim()), 'node')
+    })
+
+    it('deno run -A npm:daplaya', { skip: deno.unavailable ?? false }, async () => {
+      const from = registry.requested.length
+      const denoEnv = { ...deno.env, NPM_CONFIG_REGISTRY: registry.url, DENO_DIR: tempDir() }
+      assert.equal(await inEmptyDirectory(deno.executable, ['run', '-A', 'npm:daplaya', '--version'], denoEnv), `daplaya ${VERSION}\n`)
+      assert.ok(servedBinary(from), registry.requested.join(' '))
+      const ranBy = (await inEmptyDirectory(deno.executable, ['run', '-A', 'npm:daplaya', ...whichRuns], denoEnv)).trim()
+      assert.equal(fs.realpathSync(ranBy), fs.realpathSync(deno.executable))
+      // And the API, as a Deno script imports it.
+      const script = `const { lock, listLocks } = await import('npm:daplaya')
+        const held = await lock({ env: 'deno', user: 'me', store: 'sqlite:./deno.db' })
+        console.log(JSON.stringify([held.outcome, (await listLocks({ store: 'sqlite:./deno.db' })).length]))`
+      assert.equal(await inEmptyDirectory(deno.executable, ['eval', script], denoEnv), '["acquired",1]\n')
+    })
   })
 
   it('ships only what it needs', () => {
@@ -67,6 +158,15 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
         process.stdout.write(JSON.stringify([held.outcome, listed.length]))
       })`
     assert.equal(sh(process.execPath, ['-e', script], project), '["acquired",1]')
+  })
+
+  it('on Bun, require and import of the installed package give the same functions', { skip: bun.unavailable ?? false }, () => {
+    const script = `const cjs = require('daplaya')
+      const esm = await import('daplaya')
+      if (esm.lock !== cjs.lock || esm.default.lock !== cjs.lock) throw new Error('not the same functions')
+      const held = await esm.lock({ env: 'bun', user: 'me', store: 'sqlite:./bun.db' })
+      process.stdout.write(JSON.stringify([held.outcome, (await cjs.listLocks({ store: 'sqlite:./bun.db' })).length]))`
+    assert.equal(sh(bun.executable, ['-e', script], project), '["acquired",1]')
   })
 
   it('the types check under tsc --strict', () => {

@@ -59,6 +59,19 @@ describe('GitHub workflows and action', () => {
     assert.match(unknownJob.output, /unresolved job biuld/)
   })
 
+  it('the smoke job runs each binary on Node 20, 22 and 24, and on Bun and Deno where they run natively', () => {
+    const workflow = fs.readFileSync(path.join(WORKFLOWS, 'ci.yml'), 'utf8')
+    // The smoke job's text: from its key to the next job's.
+    const smoke = /\n {2}smoke:\n([\s\S]*?)(?=\n {2}[a-z_-]+:\n)/.exec(workflow)?.[1]
+    assert.ok(smoke, 'ci.yml has no smoke job')
+    assert.match(smoke, /\n {8}node: \['20', '22', '24'\]\n/)
+    for (const runtime of ['bun', 'deno']) {
+      assert.match(smoke, new RegExp(`\\n {8}run: sh scripts/smoke\\.sh ${runtime}\\n`), `no smoke step on ${runtime}`)
+    }
+    // Bun and Deno on Linux x64 at least, where `npm test` runs them too.
+    assert.match(smoke, /- target: x86_64-unknown-linux-gnu\n {12}host: ubuntu-latest\n {12}bun_and_deno: true\n/)
+  })
+
   it('an action.yml without runs is refused', () => {
     const action = path.join(tempDir(), 'action.yml')
     fs.writeFileSync(action, 'name: daplaya\ndescription: a deploy lock\n')

@@ -9,7 +9,7 @@
 //   --full              the long version (more runs, 100k seeded records, more rounds)
 //   --out <file>        where to write the JSON
 //   --only <a,b,...>    run some sections: startup, parts, lockRelease, latency, cost, contention,
-//                       memory, addon, serve, queue
+//                       memory, addon, serve, queue, runtimes
 //   --keep-node-env     run processes with this machine's NODE_OPTIONS / NODE_EXTRA_CA_CERTS
 //                       (dropped by default: they change how Node itself starts, see bench/lib.js)
 const fs = require('node:fs')
@@ -25,6 +25,7 @@ const { startDynamoDbLocal } = require('../scripts/dynamodb-local.js')
 const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
 const sdk = require('./sdk.js')
 const { benchQueue, printQueue } = require('./queue.js')
+const { benchRuntimes, printRuntimes } = require('./runtimes.js')
 const {
   baseEnv,
   keepNodeEnv,
@@ -55,7 +56,7 @@ const ADDON = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
   ? path.resolve(process.env.NAPI_RS_NATIVE_LIBRARY_PATH)
   : path.join(ROOT, 'daplaya.linux-x64-gnu.node')
 const NODE = process.execPath
-const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve', 'queue']
+const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve', 'queue', 'runtimes']
 
 const MODES = {
   quick: {
@@ -1039,6 +1040,13 @@ async function main() {
       ]
       results.queue = await benchQueue(mode.queue, fresh, log)
     }
+    if (only.has('runtimes')) {
+      const fresh = {
+        embedded: sqliteEnv(path.join(tmp, 'runtimes.db')),
+        dynamodb: dynamoEnv(dynamo.endpoint, await createTables(dynamo.endpoint, 'Runtimes')),
+      }
+      results.runtimes = await benchRuntimes(mode, fresh, log)
+    }
   } finally {
     killAll()
     await stop()
@@ -1052,6 +1060,7 @@ async function main() {
   results.targets = targetRows(results)
   printReport(results)
   if (results.queue) printQueue(results.queue)
+  printRuntimes(results)
   printStartupParts(results)
   printTargets(results.targets)
   if (results.cost?.scanRequests) throw new Error(`${results.cost.scanRequests} Scan request(s) were issued: no command may scan`)

@@ -9,6 +9,7 @@ const os = require('node:os')
 const path = require('node:path')
 const { startDynamoDbLocal } = require('./dynamodb-local.js')
 const { startDynamoDbProxy } = require('./dynamodb-proxy.js')
+const { runtimes, platform } = require('../runtimes')
 
 const root = path.join(__dirname, '..')
 
@@ -75,12 +76,23 @@ function checkRequestLog(log) {
   if (counts.Scan) throw new Error(`the tests issued ${counts.Scan} Scan request(s): no command may scan`)
 }
 
+/** Which runtimes __test__/runtimes.test.js runs on here, and which this platform has no build of. */
+function reportRuntimes() {
+  const all = runtimes()
+  const here = all.filter((runtime) => !runtime.unavailable).map((runtime) => `${runtime.label} (${runtime.version})`)
+  process.stderr.write(`\n== runtimes of the runtime test: ${here.join(', ') || 'none'}\n`)
+  for (const runtime of all.filter((each) => each.unavailable)) {
+    process.stderr.write(`== ${runtime.label} NOT TESTED: not available on ${platform()}: ${runtime.unavailable}\n`)
+  }
+}
+
 async function main() {
   await step('build the addon', 'npx', ['napi', 'build', '--platform', '--js', 'binding.js', '--dts', 'binding.d.ts'])
   const dynamo = await startDynamoDbLocal()
   // Every test request goes through a proxy that logs its operation: no command may Scan.
   const proxy = await startDynamoDbProxy(dynamo.endpoint)
   process.stderr.write(`DynamoDB Local at ${dynamo.endpoint}, logged through ${proxy.endpoint}\n`)
+  const files = process.argv.slice(2)
   // Dummy credentials, and no instance-metadata probing: tests reach only 127.0.0.1.
   const env = {
     DAPLAYA_TEST_DYNAMODB_ENDPOINT: proxy.endpoint,
@@ -94,7 +106,6 @@ async function main() {
   const notRun = path.join(reports, 'not-run.json')
   try {
     await step('Rust tests', 'cargo', ['test', '--quiet'], env)
-    const files = process.argv.slice(2)
     // The usual report on stdout; the count of attack tests, and what was skipped here, in files.
     const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout']
     for (const [reporter, destination] of [
@@ -111,6 +122,7 @@ async function main() {
     reportAttacks(attacks)
     reportNotRun(notRun)
     fs.rmSync(reports, { recursive: true, force: true })
+    if (!files.length || files.some((file) => path.basename(file) === 'runtimes.test.js')) reportRuntimes()
   }
 }
 

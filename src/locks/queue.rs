@@ -93,10 +93,13 @@ fn newest_behind<'a>(waiter: &Waiter, live: &[&'a Waiter]) -> Option<&'a Waiter>
         .max_by_key(|other| other.ticket)
 }
 
-/// Waiter `id`'s place on `row`, while it lasts at `time`.
+/// Waiter `id`'s own place on `row`, while it certainly lasts at `time`. Others keep a place
+/// until the store's clock has certainly passed its lapse (`time.earliest`), but its own waiter
+/// gives it up as soon as the clock may have (`time.latest`): back from a stall that anyone may
+/// have seen as a lapse, it joins again at the back, whatever its own reading of the clock.
 fn entry<'a>(row: Option<&'a Lock>, id: &str, time: StoreTime) -> Option<&'a Waiter> {
     row.and_then(|row| row.queue.iter().find(|w| w.id == id))
-        .filter(|w| w.is_live_at(time.earliest))
+        .filter(|w| w.is_live_at(time.latest))
 }
 
 fn queue_of(row: Option<&Lock>) -> &[Waiter] {
