@@ -140,35 +140,31 @@ pub(super) trait FromJs: Sized {
     ) -> napi::Result<Option<Self>>;
 }
 
-impl FromJs for String {
-    const TAKES: &'static str = "a string";
-    unsafe fn from_js(
-        env: sys::napi_env,
-        value: sys::napi_value,
-        kind: ValueType,
-        _: Name,
-    ) -> napi::Result<Option<Self>> {
-        match kind {
-            ValueType::String => unsafe { String::from_napi_value(env, value) }.map(Some),
-            _ => Ok(None),
+/// A value of one JS kind, read by napi once the kind is right.
+macro_rules! of_kind {
+    ($type:ty, $kind:pat, $takes:literal) => {
+        impl FromJs for $type {
+            const TAKES: &'static str = $takes;
+            unsafe fn from_js(
+                env: sys::napi_env,
+                value: sys::napi_value,
+                kind: ValueType,
+                _: Name,
+            ) -> napi::Result<Option<Self>> {
+                match kind {
+                    $kind => unsafe { <$type>::from_napi_value(env, value) }.map(Some),
+                    _ => Ok(None),
+                }
+            }
         }
-    }
+    };
 }
 
-impl FromJs for bool {
-    const TAKES: &'static str = "true or false";
-    unsafe fn from_js(
-        env: sys::napi_env,
-        value: sys::napi_value,
-        kind: ValueType,
-        _: Name,
-    ) -> napi::Result<Option<Self>> {
-        match kind {
-            ValueType::Boolean => unsafe { bool::from_napi_value(env, value) }.map(Some),
-            _ => Ok(None),
-        }
-    }
-}
+of_kind!(String, ValueType::String, "a string");
+of_kind!(bool, ValueType::Boolean, "true or false");
+of_kind!(OnWait, ValueType::Function, "a function");
+// index.js turns the caller's `AbortSignal` into an interrupt handle (an external value).
+of_kind!(Abort, ValueType::External, "an AbortSignal");
 
 /// A duration: milliseconds, or text the duration parser reads.
 impl FromJs for Either<f64, String> {
@@ -224,37 +220,6 @@ impl FromJs for EnvOption {
                 let names = unsafe { strings(env, value, name, "an env name") }?;
                 Ok(Some(EnvOption(Either::B(names))))
             }
-            _ => Ok(None),
-        }
-    }
-}
-
-impl FromJs for OnWait {
-    const TAKES: &'static str = "a function";
-    unsafe fn from_js(
-        env: sys::napi_env,
-        value: sys::napi_value,
-        kind: ValueType,
-        _: Name,
-    ) -> napi::Result<Option<Self>> {
-        match kind {
-            ValueType::Function => unsafe { OnWait::from_napi_value(env, value) }.map(Some),
-            _ => Ok(None),
-        }
-    }
-}
-
-/// index.js turns the caller's `AbortSignal` into an interrupt handle (an external value).
-impl FromJs for Abort {
-    const TAKES: &'static str = "an AbortSignal";
-    unsafe fn from_js(
-        env: sys::napi_env,
-        value: sys::napi_value,
-        kind: ValueType,
-        _: Name,
-    ) -> napi::Result<Option<Self>> {
-        match kind {
-            ValueType::External => unsafe { Abort::from_napi_value(env, value) }.map(Some),
             _ => Ok(None),
         }
     }
