@@ -5,7 +5,7 @@
 //! give it to programs.
 
 use crate::duration::humanize;
-use crate::human_time::{ago, clock};
+use crate::human_time::{clock, until};
 use crate::model::{now_ms, Lock, Waiter};
 use std::fmt;
 use std::time::Duration;
@@ -147,7 +147,7 @@ impl Busy {
             return format!("{head}free, but {waiting} go first");
         };
         let until = match holder.expires_at {
-            Some(at) => format!("until {}, {}", clock(now, at), ago(now, at)),
+            Some(at) => format!("until {}, {}", clock(now, at), until(now, at)),
             None => "with no expiry".into(),
         };
         let line = match waiting.is_empty() {
