@@ -18,7 +18,7 @@
 //! stamps it again before the lock is reported taken (losing that write means it was never
 //! held).
 
-use crate::error::{Error, Result};
+use crate::error::{Error, LostTo, Result};
 use crate::model::{Hold, HoldEnd, Lock};
 use crate::store::{Expect, LockWrite, Store, StoreTime, Swap, SwapAll};
 use queue::{Queuer, Step, Writes};
@@ -372,9 +372,21 @@ async fn take_unread(store: &dyn Store, request: &LockRequest) -> Result<Unread>
 /// decide, one write; re-decides after every lost race. An uberlock in the way is an error at
 /// once: nobody waits on an uberlock.
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
+    Ok(match attempt(store, request).await? {
+        Ok(taken) => Attempt::Acquired(taken),
+        Err((Step::Busy { holders, waiting }, ..)) => Attempt::Busy { holders, waiting },
+        Err((step, ..)) => unreachable!("an attempt is refused only as busy, not {step:?}"),
+    })
+}
+
+/// [`try_lock`], refused with the step that refused it and the rows and time it was decided on.
+async fn attempt(
+    store: &dyn Store,
+    request: &LockRequest,
+) -> Result<Result<Vec<(Lock, Acquired)>, (Step, Vec<Option<Lock>>, StoreTime)>> {
     check_envs(&request.envs)?;
     let mut rows = match take_unread(store, request).await? {
-        Unread::Taken(taken) => return Ok(Attempt::Acquired(taken)),
+        Unread::Taken(taken) => return Ok(Ok(taken)),
         Unread::Found(rows) => rows,
     };
     loop {
@@ -382,13 +394,13 @@ pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attemp
         match queue::decide_step(&rows, request, None, time) {
             Step::Take { writes, acquired } => {
                 match write_all(store, &writes, &request.envs).await? {
-                    None => return Ok(Attempt::Acquired(taken(writes, acquired, time))),
+                    None => return Ok(Ok(taken(writes, acquired, time))),
                     // Every conflict is someone else's completed write, so this loop ends.
                     Some(now) => rows = now,
                 }
             }
-            Step::Busy { holders, waiting } => return Ok(Attempt::Busy { holders, waiting }),
-            Step::Uberlocked(holder) => return Err(uberlocked(holder)),
+            step @ Step::Busy { .. } => return Ok(Err((step, rows, time))),
+            Step::Uberlocked(holder) => return Err(uberlocked(holder, time)),
             step @ (Step::Join(_) | Step::Wait | Step::Superseded { .. }) => {
                 unreachable!("a request that never queues cannot {step:?}")
             }
@@ -396,28 +408,9 @@ pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attemp
     }
 }
 
-fn uberlocked(holder: Lock) -> Error {
-    Error::Uberlocked {
-        holder: holder.holder_label(),
-        env: holder.env,
-    }
-}
-
-/// Why a request stopped waiting without the lock: the env in the way and who holds it (or
-/// "the queue", when it is free but others are first).
-fn busy(request: &LockRequest, holders: &[Lock], waiting: usize) -> Error {
-    match holders.first() {
-        Some(holder) => Error::LockBusy {
-            env: holder.env.clone(),
-            holder: holder.holder_label(),
-            waiting,
-        },
-        None => Error::LockBusy {
-            env: request.envs[0].clone(),
-            holder: "the queue".into(),
-            waiting,
-        },
-    }
+/// Someone else's uberlock, as read at `time`, refuses a request.
+fn uberlocked(holder: Lock, time: StoreTime) -> Error {
+    Error::Uberlocked(Box::new(queue::as_listed(holder, time)))
 }
 
 /// Takes every env of the request at once, waiting in line (first come, first served) while
@@ -461,17 +454,18 @@ pub async fn lock(
                 continue;
             }
             Step::Uberlocked(holder) => {
-                return Err(leave(store, request, &queuer, Some(rows), uberlocked(holder)).await);
+                let error = uberlocked(holder, time);
+                return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Superseded { env, by } => {
-                let by = format!("{} ({})", by.user, by.meta);
+                let by = Box::new(by);
                 let error = Error::Superseded { env, by };
                 return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Join(_) | Step::Wait if left.is_zero() => {
-                let stand =
-                    queue::progress(&rows, request, &queuer.id, time, started.elapsed(), false);
-                let error = busy(request, &stand.holders, stand.position - 1);
+                let waited = Some(started.elapsed());
+                let busy = queue::refusal(&rows, request, Some(&queuer.id), time, waited);
+                let error = Error::LockBusy(Box::new(busy));
                 return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Join(writes) => match write_all(store, &writes, &request.envs).await? {
@@ -516,9 +510,12 @@ pub async fn lock(
 
 /// One attempt for a request that does not wait: someone else's lock is `Error::LockBusy`.
 async fn once(store: &dyn Store, request: &LockRequest) -> Result<Vec<(Lock, Acquired)>> {
-    match try_lock(store, request).await? {
-        Attempt::Acquired(taken) => Ok(taken),
-        Attempt::Busy { holders, waiting } => Err(busy(request, &holders, waiting)),
+    match attempt(store, request).await? {
+        Ok(taken) => Ok(taken),
+        Err((_, rows, time)) => {
+            let busy = queue::refusal(&rows, request, None, time, None);
+            Err(Error::LockBusy(Box::new(busy)))
+        }
     }
 }
 
@@ -583,15 +580,15 @@ async fn write_all(
 /// lease is lost: the error names whoever the env passed to. A row that is still ours but past
 /// its lease is still ours: every acquisition writes a new lock id, so nobody took it meanwhile.
 fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
-    let lost = |holder: &str| Error::LeaseLost {
+    let lost = |to| Error::LeaseLost {
         env: held.env.clone(),
-        holder: holder.to_string(),
+        to,
     };
     match current {
         Some(lock) if lock.id == held.id && lock.active => Ok(lock),
-        Some(lock) if lock.id == held.id => Err(lost("nobody (it was released)")),
-        Some(lock) => Err(lost(&lock.holder_label())),
-        None => Err(lost("nobody (its row is gone)")),
+        Some(lock) if lock.id == held.id => Err(lost(LostTo::Released)),
+        Some(lock) => Err(lost(LostTo::Holder(Box::new(lock.clone())))),
+        None => Err(lost(LostTo::Gone)),
     }
 }
 
@@ -1048,7 +1045,7 @@ mod tests {
 
     fn lost_to(result: Result<LockWrite>) -> String {
         match result {
-            Err(Error::LeaseLost { holder, .. }) => holder,
+            Err(Error::LeaseLost { to, .. }) => to.to_string(),
             other => panic!("expected a lost lease, got {other:?}"),
         }
     }
