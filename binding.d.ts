@@ -276,7 +276,7 @@ export interface LockOptions {
   env: string | string[]
   /**
    * Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the
-   * login name; see the README's CI section).
+   * login name; see docs/ci.md).
    */
   user?: string
   /**

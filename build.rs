@@ -18,7 +18,7 @@ fn link_arg(arg: &str) {
 }
 
 /// rust-lld folds functions whose code is identical (generic instantiations often are): a
-/// smaller addon (README, Benchmark).
+/// smaller addon (docs/benchmark.md).
 fn fold_identical_code() {
     link_arg("-Wl,--icf=all");
 }
@@ -26,7 +26,7 @@ fn fold_identical_code() {
 /// The functions a CLI run executes, listed in `link/hot-code.txt` (made by
 /// `bench/hot-code.js`), go first and together in `.text`. The kernel maps a file's code 64 KiB
 /// around each page a process touches, so scattered over the whole addon they made nearly all
-/// of it resident; together they are a fraction (README, Benchmark). A name the build no longer
+/// of it resident; together they are a fraction (docs/benchmark.md). A name the build no longer
 /// has is skipped: a stale list only packs less.
 fn place_hot_code_together() {
     let list = Path::new(env!("CARGO_MANIFEST_DIR")).join("link/hot-code.txt");

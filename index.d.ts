@@ -7,7 +7,7 @@
  * adds only what generation cannot say.
  */
 export * from './binding.js'
-import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, ReleaseOptions, ReleaseResult, RunLockedManyResult, RunLockedResult, SlackHandlerOptions, SlackResponse } from './binding.js'
+import type { Acquisition, DefaultedUser, InitOptions, Lock, LockOptions, ReleaseOptions, ReleaseResult, RunLockedManyResult, RunLockedResult, SlackHandlerOptions, SlackResponse, Waiting } from './binding.js'
 
 /** Stable error codes, the same conditions as the CLI's exit codes. */
 export type ErrorCode =
@@ -49,6 +49,49 @@ export type ErrorCode =
 export interface DaplayaError extends Error {
   code: ErrorCode
 }
+
+/**
+ * `LOCK_BUSY`: someone else holds the env (`noWait`, or `timeout` ran out), or it is free but
+ * others in its line go first. The `--json` error document of the CLI has the same fields.
+ */
+export interface LockBusyError extends DaplayaError {
+  code: 'LOCK_BUSY'
+  /** The env in the way (the first of several given that is). */
+  env: string
+  /** The other user's lock on it, as `listLocks` shows it (its `user`, `meta`, `expiresAt`...); `null` when the env is free but others go first. */
+  holder: Lock | null
+  /** The env's line in serving order, without this call. */
+  queue: Waiting[]
+  /** How long the call waited before giving up (ms); `null` when it did not wait (`noWait`). */
+  waitedMs: number | null
+}
+
+/** `UBERLOCKED`: someone else's uberlock is on the env; nobody waits for one. */
+export interface UberlockedError extends DaplayaError {
+  code: 'UBERLOCKED'
+  env: string
+  /** The uberlock, as `listLocks` shows it: its `meta` says why. */
+  holder: Lock
+}
+
+/** `SUPERSEDED`: a `supersede: true` call gave way to a newer waiter, and took nothing. */
+export interface SupersededError extends DaplayaError {
+  code: 'SUPERSEDED'
+  env: string
+  /** The newer waiter it gave way to. */
+  by: Waiting
+}
+
+/** `LEASE_LOST`: `runLocked`'s lock passed to someone else while the command ran. */
+export interface LeaseLostError extends DaplayaError {
+  code: 'LEASE_LOST'
+  env: string
+  /** The lock that holds the env now; `null` when nobody does (it was released, or its row is gone). */
+  holder: Lock | null
+}
+
+/** The refusals of a lock, each with what the caller needs to act on it; tell them apart by `code`. */
+export type LockError = LockBusyError | UberlockedError | SupersededError | LeaseLostError
 
 /** What {@link lock} resolves to: the lock row, how it was got, and where a defaulted user came from. */
 export type LockResult = Lock & Acquisition & DefaultedUser

@@ -1,6 +1,7 @@
 'use strict'
 // The public API: every function of the generated binding, with what async napi functions
-// cannot do themselves: `error.code` from the `[CODE] message` prefix that crosses from Rust,
+// cannot do themselves: `error.code` from the `[CODE] message` prefix that crosses from Rust
+// (and the fields of a lock refusal: `env`, `holder`, `queue`, `waitedMs`, `by`),
 // the `signal` option (an AbortSignal) turned into an interrupt handle Rust can watch, and an
 // `onWait` whose throw ends the call instead of the process.
 const binding = require('./native.js')
@@ -9,16 +10,17 @@ const binding = require('./native.js')
 const INTERNAL = new Set(['runCli', 'newInterrupt', 'interrupt'])
 
 const CODE_PREFIX = /^\[([A-Z_]+)\] /
-const NAPI_CONVERSION = /^(InvalidArg|[A-Za-z]+Expected)$/
+// Before the fields of a lock refusal (JSON): a line break and an ASCII record separator.
+const FIELDS = '\n\x1e'
 
 function withCode(error) {
   const match = error instanceof Error ? CODE_PREFIX.exec(error.message) : null
   if (match) {
-    error.message = error.message.slice(match[0].length)
+    const fields = error.message.indexOf(FIELDS)
+    const message = fields === -1 ? error.message : error.message.slice(0, fields)
+    if (fields !== -1) Object.assign(error, JSON.parse(error.message.slice(fields + FIELDS.length)))
+    error.message = message.slice(match[0].length)
     error.code = match[1]
-  } else if (error instanceof Error && NAPI_CONVERSION.test(error.code)) {
-    // napi's own argument conversion failed (a `command` that is not an array of strings).
-    error.code = 'INVALID_ARGUMENT'
   }
   return error
 }
@@ -40,14 +42,12 @@ function isAbortSignal(signal) {
 async function withHooks(call, options, ...rest) {
   const signal = options?.signal
   const onWait = options?.onWait
-  if (signal === undefined && onWait === undefined) {
+  // Without hooks, or with one of the wrong kind, which Rust refuses as it refuses any option of
+  // the wrong kind (naming what it got and what it takes).
+  const hooked = signal !== undefined || onWait !== undefined
+  const wrong = (signal !== undefined && !isAbortSignal(signal)) || (onWait !== undefined && typeof onWait !== 'function')
+  if (!hooked || wrong) {
     return call(options, ...rest)
-  }
-  if (signal !== undefined && !isAbortSignal(signal)) {
-    throw Object.assign(new TypeError('signal must be an AbortSignal'), { code: 'INVALID_ARGUMENT' })
-  }
-  if (onWait !== undefined && typeof onWait !== 'function') {
-    throw Object.assign(new TypeError('onWait must be a function'), { code: 'INVALID_ARGUMENT' })
   }
   if (signal?.aborted) throw abortError(signal)
   const handle = binding.newInterrupt()

@@ -24,7 +24,7 @@ function unsupportedPlatform(cause) {
     ? `daplaya's native binary for ${platform} is missing or fails to load (package daplaya-${platform}); ` +
       `reinstall daplaya with optional dependencies enabled (no --omit=optional / --no-optional) (${supported})`
     : `daplaya has no native binary for ${platform} (${supported}); ` +
-      `run it on a supported platform, or build it from source with a Rust toolchain (README: Development)`
+      `run it on a supported platform, or build it from source with a Rust toolchain (docs/development.md)`
   return Object.assign(new Error(message, { cause }), { code: 'UNSUPPORTED_PLATFORM' })
 }
 
@@ -33,7 +33,7 @@ function unsupportedPlatform(cause) {
  * NAPI_RS_NATIVE_LIBRARY_PATH names, else one built next to this file, else the platform
  * package. Null when unsure, or with the loader's other settings (WASI, version checks):
  * binding.js then decides. Saves compiling binding.js (850 lines that know every platform),
- * most of a millisecond of every CLI start (README, Benchmark).
+ * most of a millisecond of every CLI start (docs/benchmark.md).
  */
 function loadDirectly() {
   const override = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
@@ -74,7 +74,7 @@ if (direct) {
   try {
     // A path built at run time, not `require('./binding.js')`: Deno reads every file that a
     // literal `require` names before it runs anything, and binding.js names every platform's
-    // binary, so each start read this one whole (10 MiB, a third of Deno's start; README, Benchmark).
+    // binary, so each start read this one whole (10 MiB, a third of Deno's start; docs/benchmark.md).
     module.exports = require(require('node:path').join(__dirname, 'binding.js'))
   } catch (cause) {
     throw unsupportedPlatform(cause)

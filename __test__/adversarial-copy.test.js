@@ -1,5 +1,5 @@
 'use strict'
-// Attacks on the per-machine copy of a held lock (README, Security): a hand-written copy, and a
+// Attacks on the per-machine copy of a held lock (docs/guarantees.md, Security): a hand-written copy, and a
 // careless or hostile neighbour's state dir and files. Each test is an attack that must fail:
 // the test fails if the attack works. Through bin/daplaya.js, on each store.
 const { describe, it } = require('node:test')

@@ -1,5 +1,5 @@
 'use strict'
-// Attacks through what a lock is named and how it is taken (README, Security): look-alike env
+// Attacks through what a lock is named and how it is taken (docs/guarantees.md, Security): look-alike env
 // names, hidden characters in user and holder names, too many or repeated envs, names that look
 // like paths, and processes killed with SIGKILL in the middle of their writes. Each test fails
 // if its attack works, on each store.

@@ -1,5 +1,5 @@
 'use strict'
-// Attacks on `daplaya serve` from the network or from a web page (README, Security): each test
+// Attacks on `daplaya serve` from the network or from a web page (docs/guarantees.md, Security): each test
 // fails if its attack works. The server is the real one, started through bin/daplaya.js.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')

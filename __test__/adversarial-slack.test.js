@@ -1,8 +1,8 @@
 'use strict'
-// Attacks on the Slack endpoint (README, Security): copies of signed requests, forged, stale and
+// Attacks on the Slack endpoint (docs/guarantees.md, Security): copies of signed requests, forged, stale and
 // oversized ones, and markup in what members type. Each test fails if its attack works, on each
 // store, against the real `slack serve` and `handleSlackCommand`. Alice is mapped to the user
-// `alice` as an operator would (README, Slack, Who you are); other members are not.
+// `alice` as an operator would (docs/slack.md, Who you are); other members are not.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { STORES, runJson } = require('./helpers.js')

@@ -98,6 +98,44 @@ for (const store of STORES) {
       await rejectsWith(daplaya.getJob({ ...options, jobname: 'deploy', gitversion: 'nope' }), 'NOT_FOUND')
     })
 
+    it('lock refusals carry who is in the way, until when, why and who waits', async () => {
+      const { options } = await store.fresh()
+      const held = await daplaya.lock({ ...options, env: 'prod', user: 'alice', meta: 'https://ci/42', ttl: '10m' })
+      const waiter = daplaya.lock({ ...options, env: 'prod', user: 'carol', meta: 'deploy 7', pollInterval: 200, timeout: '1m' })
+      while (!(await daplaya.listLocks(options))[0].queue) await sleep(50)
+      const [listed] = await daplaya.listLocks(options)
+      await assert.rejects(daplaya.lock({ ...options, env: 'prod', user: 'bob', noWait: true }), (error) => {
+        assert.equal(error.code, 'LOCK_BUSY')
+        assert.match(error.message, /^prod is locked by alice until \d\d:\d\d:\d\d, in (10m|9m\d+s) \(meta: https:\/\/ci\/42\); 1 waiting in line$/)
+        assert.deepEqual([error.env, error.waitedMs], ['prod', null])
+        assert.deepEqual(error.holder, listed)
+        assert.equal(error.holder.expiresAt, held.expiresAt)
+        assert.deepEqual(error.queue.map((w) => [w.user, w.meta]), [['carol', 'deploy 7']])
+        return true
+      })
+      await assert.rejects(daplaya.lock({ ...options, env: 'prod', user: 'bob', timeout: 300, pollInterval: 100 }), (error) => {
+        assert.equal(error.code, 'LOCK_BUSY')
+        assert.match(error.message, /^gave up waiting for prod after \d+ms: locked by alice until /)
+        assert.ok(error.waitedMs >= 300, String(error.waitedMs))
+        assert.deepEqual(error.queue.map((w) => w.user), ['carol'], 'the line without the call itself')
+        return true
+      })
+      await daplaya.release({ ...options, env: 'prod', user: 'alice' })
+      assert.equal((await waiter).user, 'carol')
+      await daplaya.lock({ ...options, env: 'prod', user: 'carol', uberlock: true, meta: 'INC-42' })
+      await assert.rejects(daplaya.lock({ ...options, env: 'prod', user: 'bob' }), (error) => {
+        assert.equal(error.code, 'UBERLOCKED')
+        assert.equal(error.message, 'prod is uberlocked (ノ≥∇≤)ノ by carol (meta: INC-42)')
+        assert.deepEqual([error.env, error.holder.user, error.holder.meta, error.holder.expiresAt], ['prod', 'carol', 'INC-42', null])
+        return true
+      })
+      // Other errors carry only code and message.
+      await assert.rejects(daplaya.getJob({ ...options, jobname: 'j', gitversion: 'v' }), (error) => {
+        assert.deepEqual(Object.keys(error).sort(), ['code'])
+        return true
+      })
+    })
+
     it('bad options reject with INVALID_ARGUMENT and store nothing', async () => {
       const { options } = await store.fresh()
       await rejectsWith(daplaya.lock({ ...options, user: 'u' }), 'INVALID_ARGUMENT')

@@ -1,7 +1,7 @@
 'use strict'
 // CI-native: the default user and meta from each CI's environment, git and the login name, on
-// the real CLI; and the README's CI recipes, run line by line with that CI's variables set, so
-// the README cannot drift from the product.
+// the real CLI; and the CI recipes of docs/ci.md, run line by line with that CI's variables set,
+// so the documentation cannot drift from the product.
 const { describe, it } = require('node:test')
 const assert = require('node:assert/strict')
 const { spawn, execFileSync } = require('node:child_process')
@@ -146,10 +146,12 @@ describe('default user and meta from the CI', () => {
   })
 })
 
-/** The README's CI section, by recipe (### heading): every `npx daplaya` command line in it. */
-function readmeRecipes() {
-  const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
-  const section = readme.split(/^## CI$/m)[1].split(/^## /m)[0]
+const CI_DOC = path.join(ROOT, 'docs', 'ci.md')
+
+/** The recipes of docs/ci.md, by CI (### heading under ## Recipes): every `npx daplaya` command line in each. */
+function documentedRecipes() {
+  const doc = fs.readFileSync(CI_DOC, 'utf8')
+  const section = doc.split(/^## Recipes$/m)[1].split(/^## /m)[0]
   const recipes = {}
   for (const part of section.split(/^### /m).slice(1)) {
     const [heading, ...body] = part.split('\n')
@@ -164,8 +166,8 @@ function readmeRecipes() {
   return recipes
 }
 
-describe('README CI recipes', () => {
-  const recipes = readmeRecipes()
+describe('the CI recipes of docs/ci.md', () => {
+  const recipes = documentedRecipes()
 
   it('cover every CI, each with a deploy under locks run', () => {
     assert.deepEqual(Object.keys(recipes).sort(), Object.keys(CIS).sort())
@@ -205,8 +207,8 @@ describe('README CI recipes', () => {
   }
 
   it('newest only: of the pipelines waiting behind a deploy, the older gives way (its job passes, nothing deployed) and the newest deploys', async () => {
-    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
-    const recipe = /\*\*Newest only\*\*[\s\S]*?```sh\n(npx daplaya .*)\n```/.exec(readme)[1]
+    const doc = fs.readFileSync(CI_DOC, 'utf8')
+    const recipe = /^## Newest only$[\s\S]*?```sh\n(npx daplaya .*)\n```/m.exec(doc)[1]
     assert.match(recipe, / --supersede /)
     const { dir, env } = ciJob('GitLab CI')
     fs.writeFileSync(path.join(dir, 'deploy.sh'), '#!/bin/sh\necho "$CI_JOB_URL" >> deployed\n', { mode: 0o755 })
@@ -233,8 +235,8 @@ describe('README CI recipes', () => {
   })
 
   it("the action's example uses only the action's inputs and outputs", () => {
-    const readme = fs.readFileSync(path.join(ROOT, 'README.md'), 'utf8')
-    const example = /uses: <owner>\/daplaya@v1\n([\s\S]*?)```/.exec(readme)[1]
+    const doc = fs.readFileSync(CI_DOC, 'utf8')
+    const example = /uses: <owner>\/daplaya@v1\n([\s\S]*?)```/.exec(doc)[1]
     const yml = fs.readFileSync(path.join(ROOT, 'action.yml'), 'utf8')
     const withKeys = [...example.split(/\n\s+with:\n/)[1].matchAll(/^ {10}([a-z-]+):/gm)].map((m) => m[1])
     assert.deepEqual(withKeys, ['env', 'ttl', 'timeout'])

@@ -54,16 +54,28 @@ for (const store of STORES) {
       assert.match(human.stdout, /^production {2}locked by alice@example\.com/)
     })
 
+    it('a lease just taken is never "expires just now", however short', async () => {
+      const { env } = await store.fresh()
+      const short = await run(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--ttl', '1s'], { env })
+      assert.equal(short.code, 0, short.stderr)
+      assert.match(short.stdout, /^Locked prod for alice; expires in (1s|<1s), lock id /)
+      assert.doesNotMatch(short.stdout, /just now/)
+    })
+
     it('refuses a held env at once with --no-wait (exit 3), with one clear line', async () => {
       const { env } = await store.fresh()
       assert.equal((await run(['locks', 'lock', '--env', 'prod', '--user', 'alice'], { env })).code, 0)
       const busy = await run(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], { env })
       assert.equal(busy.code, 3)
       assert.equal(busy.stdout, '')
-      assert.equal(busy.stderr, 'error: prod is locked by alice\n')
+      assert.match(busy.stderr, /^error: prod is locked by alice until \d\d:\d\d:\d\d, in (20m|19m\d+s) \(meta: CLI\)\n$/)
       const json = await runJson(['locks', 'lock', '--env', 'prod', '--user', 'bob', '--no-wait'], { env })
       assert.equal(json.code, 3)
       assert.equal(json.json.error.code, 'LOCK_BUSY')
+      // The same fields as the API's error: who holds it, until when, the line, no wait.
+      const [listed] = (await runJson(['locks', 'list'], { env })).json
+      const { env: busyEnv, holder, queue, waitedMs } = json.json.error
+      assert.deepEqual({ busyEnv, holder, queue, waitedMs }, { busyEnv: 'prod', holder: listed, queue: [], waitedMs: null })
       assert.equal(json.json.error.exitCode, 3)
     })
 
@@ -129,7 +141,7 @@ for (const store of STORES) {
       const started = Date.now()
       const refused = await run(['locks', 'lock', '--env', 'prod', '--user', 'carol'], { env, timeoutMs: 20_000 })
       assert.equal(refused.code, 4)
-      assert.equal(refused.stderr, 'error: prod is uberlocked (ノ≥∇≤)ノ by bob\n')
+      assert.equal(refused.stderr, 'error: prod is uberlocked (ノ≥∇≤)ノ by bob (meta: incident)\n')
       assert.ok(Date.now() - started < 15_000)
       assert.equal((await run(['locks', 'lock', '--env', 'prod', '--user', 'carol', '--uberlock'], { env })).code, 4)
       const api = await runJson(['locks', 'lock', '--env', 'prod', '--user', 'carol', '--no-wait'], { env })

@@ -21,7 +21,7 @@ for (const store of STORES) {
       for (const loser of losers) {
         assert.equal(loser.code, 3, loser.stderr)
         assert.equal(loser.json.error.code, 'LOCK_BUSY')
-        assert.match(loser.json.error.message, new RegExp(`locked by ${winners[0].json.user}$`))
+        assert.match(loser.json.error.message, new RegExp(`^production is locked by ${winners[0].json.user} until `))
       }
       const list = await runJson(['locks', 'list'], { env })
       assert.deepEqual(list.json.map((l) => [l.user, l.id]), [[winners[0].json.user, winners[0].json.id]])

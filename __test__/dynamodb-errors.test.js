@@ -76,6 +76,26 @@ describe('DynamoDB errors', { skip: dynamodb.skip }, () => {
     assertOneLine(result, /DAPLAYA_AWS_REGION/)
   })
 
+  it('an endpoint without a region is refused (exit 2), never defaulted, before any request', async () => {
+    let connections = 0
+    const server = require('node:net').createServer((socket) => {
+      connections += 1
+      socket.destroy()
+    })
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve))
+    try {
+      const endpoint = `http://127.0.0.1:${server.address().port}`
+      const env = { DAPLAYA_DYNAMODB_ENDPOINT: endpoint, AWS_ACCESS_KEY_ID: 'x', AWS_SECRET_ACCESS_KEY: SECRET, AWS_EC2_METADATA_DISABLED: 'true', HOME: '/nonexistent' }
+      const result = await runJson(['locks', 'list'], { env })
+      assert.equal(result.code, 2)
+      assert.equal(result.json.error.code, 'STORE_NOT_CONFIGURED')
+      assertOneLine(result, new RegExp(`^error: no AWS region configured for the DynamoDB endpoint ${endpoint}: set DAPLAYA_AWS_REGION or AWS_REGION`))
+      assert.equal(connections, 0, 'nothing was sent')
+    } finally {
+      server.close()
+    }
+  })
+
   it('an endpoint that is not a URL is a configuration error (exit 2)', async () => {
     const { env } = await dynamodb.fresh()
     const result = await run(['locks', 'list'], { env: { ...env, DAPLAYA_DYNAMODB_ENDPOINT: 'localhost:8000' } })

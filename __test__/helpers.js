@@ -44,7 +44,7 @@ function tempDir() {
   return dir
 }
 
-// The copies of the locks this "machine" took (README, Stores) live in this test file's own
+// The copies of the locks this "machine" took (docs/dynamodb.md, One write for a release) live in this test file's own
 // directory, for its CLI runs and for the API called in this process alike.
 const STATE_DIR = tempDir()
 process.env.DAPLAYA_STATE_DIR = STATE_DIR

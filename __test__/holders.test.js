@@ -179,7 +179,7 @@ for (const store of STORES) {
       assert.equal(again.json.outcome, 'renewed')
       const terminal = await run(['locks', 'lock', '--env', 'prod', '--user', 'alice', '--no-wait'], { env })
       assert.equal(terminal.code, 3)
-      assert.match(terminal.stderr, /^error: prod is locked by alice in run deploy-42$/m)
+      assert.match(terminal.stderr, /^error: prod is locked by alice in run deploy-42 until \d\d:\d\d:\d\d, in \S+ \(meta: CLI\)$/m)
       const ran = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--holder', 'deploy-42', '--', process.execPath, '-e', ''], { env })
       assert.equal(ran.code, 2)
       assert.match(ran.stderr, /^error: locks run holds its lock as a run of its own, never re-entrant/m)

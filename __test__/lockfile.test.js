@@ -28,15 +28,15 @@ it('package-lock.json records every package the tree names, on every platform', 
       if (!resolve(packages, from, name)) missing.push(`${name} (for ${from || 'daplaya'})`)
     }
   }
-  assert.deepEqual(missing, [], 'npm ci would refuse this lock file: run node scripts/complete-lockfile.js (README: Development)')
+  assert.deepEqual(missing, [], 'npm ci would refuse this lock file: run node scripts/complete-lockfile.js (docs/development.md)')
 })
 
 it("no package at the top of node_modules puts a `node` on npm scripts' PATH", () => {
   // npm links every top-level package's bins into node_modules/.bin, first on the PATH of `npm
-  // test`: the Node binaries of runtimes/ stay under runtimes/node_modules (README: Development).
+  // test`: the Node binaries of runtimes/ stay under runtimes/node_modules (docs/development.md).
   const { packages } = require(path.join(ROOT, 'package-lock.json'))
   const shadowing = Object.entries(packages)
     .filter(([key, entry]) => /^node_modules\/(@[^/]+\/)?[^/]+$/.test(key) && ['node', 'bun', 'deno'].some((name) => entry.bin?.[name]))
     .map(([key]) => key)
-  assert.deepEqual(shadowing, [], 'record the runtimes with: npm install --install-strategy=shallow (README: Development)')
+  assert.deepEqual(shadowing, [], 'record the runtimes with: npm install --install-strategy=shallow (docs/development.md)')
 })

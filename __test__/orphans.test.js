@@ -158,7 +158,7 @@ for (const store of STORES) {
   })
 }
 
-describe('locks run at a terminal', { skip: (!hasScript && 'no script(1)') || (process.platform === 'win32' && 'no terminals') }, () => {
+describe('locks run at a terminal', { skip: (!hasScript && 'no script(1) from util-linux (Debian: apt-get install bsdutils)') || (process.platform === 'win32' && 'no terminals') }, () => {
   /** `locks run` on a pseudo-terminal (util-linux `script`); what we write goes to the terminal. */
   function onTerminal(command) {
     const env = { DAPLAYA_STORE: `sqlite:${path.join(tempDir(), 'locks.db')}`, TERM: 'dumb', NO_COLOR: '1' }

@@ -138,7 +138,10 @@ describe('npm package', { skip: supported ? false : `needs a built ${ADDON}` }, 
 
   it('ships only what it needs', () => {
     const shipped = fs.readdirSync(path.join(project, 'node_modules', 'daplaya')).sort()
-    assert.deepEqual(shipped, ['README.md', 'bin', 'binding.d.ts', 'binding.js', 'index.d.ts', 'index.js', 'index.mjs', 'native.js', 'package.json'])
+    assert.deepEqual(shipped, ['README.md', 'bin', 'binding.d.ts', 'binding.js', 'docs', 'index.d.ts', 'index.js', 'index.mjs', 'native.js', 'package.json'])
+    // The documents the README links to, so its links resolve in an install too; not the pictures.
+    const documents = fs.readdirSync(path.join(ROOT, 'docs')).filter((name) => name.endsWith('.md')).sort()
+    assert.deepEqual(fs.readdirSync(path.join(project, 'node_modules', 'daplaya', 'docs')).sort(), documents)
   })
 
   it('npx daplaya --help and a real lock work', () => {

@@ -170,7 +170,10 @@ for (const store of STORES) {
       assert.deepEqual([error.code, error.exitCode], ['SUPERSEDED', 6])
       assert.match(error.message, /c3/)
       assert.match(error.message, /https:\/\/ci\/3/)
-      assert.match(superseded.stderr, /^error: .*c3/m)
+      assert.deepEqual([error.env, error.by.user, error.by.meta], ['q', 'c3', 'https://ci/3'])
+      // Giving way is what was asked for: said plainly, not as an error.
+      assert.match(superseded.stderr, /^Superseded: gave way on q to a newer waiter: c3 \(https:\/\/ci\/3\)$/m)
+      assert.doesNotMatch(superseded.stderr, /^error:/m)
       assert.deepEqual(await line(env, 'q'), ['c3'])
       assert.deepEqual(await heldBy(env), ['q:c1'], 'the holder is never affected')
       assert.equal((await release(env, 'c1', 'q')).json.released, true)

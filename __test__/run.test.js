@@ -122,16 +122,21 @@ for (const store of STORES) {
       const { env } = await store.fresh()
       const missing = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--', 'daplaya-no-such-command'], { env })
       assert.equal(missing.code, 127, missing.stderr)
-      assert.match(missing.stderr, /^error: cannot run daplaya-no-such-command: .*\n/m)
+      // Looked up before the lock is taken: no lock, no release, no hold in the history.
+      assert.equal(missing.stderr, 'error: cannot run daplaya-no-such-command: command not found\n')
       assert.deepEqual((await LOCK_LIST(env)).json, [])
+      assert.deepEqual((await runJson(['locks', 'history', '--env', 'prod'], { env })).json, [])
       const noCommand = await run(['locks', 'run', '--env', 'prod', '--user', 'alice'], { env })
       assert.equal(noCommand.code, 2)
 
       await run(['locks', 'lock', '--env', 'prod', '--user', 'carol'], { env })
+      // Nor does it wait in line for a lock it could not use (a wait would be ended by SIGKILL).
+      const notWaiting = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--quiet', '--', 'daplaya-no-such-command'], { env, timeoutMs: 20_000 })
+      assert.equal(notWaiting.code, 127, notWaiting.stderr)
       const busy = await run(['locks', 'run', '--env', 'prod', '--user', 'alice', '--no-wait', '--', process.execPath, '-e', 'console.log("RAN")'], { env })
       assert.equal(busy.code, 3, busy.stderr)
       assert.equal(busy.stdout, '')
-      assert.equal(busy.stderr, 'error: prod is locked by carol\n')
+      assert.match(busy.stderr, /^error: prod is locked by carol until \d\d:\d\d:\d\d, in (20m|19m\d+s) \(meta: CLI\)\n$/)
     })
 
     it('a command that does not exist exits 127, a file that is not executable 126: one line, nothing held', async () => {
@@ -328,7 +333,7 @@ describe('locks run when DynamoDB goes away', { skip: STORES.find((s) => s.name 
       const lastLines = waited.stderr.trimEnd().split('\n').filter((l) => !/^Still locked/.test(l))
       assert.equal(lastLines.length, 1, waited.stderr)
       assert.match(lastLines[0], /^error: .*DynamoDB/)
-      // The README promises poll interval + 30 s (the store's operation timeout); generous here.
+      // docs/cli.md promises poll interval + 30 s (the store's operation timeout); generous here.
       assert.ok(waiterTook < 45_000, `the waiter took ${waiterTook} ms`)
 
       const held = await holder.done

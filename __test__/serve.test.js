@@ -104,6 +104,29 @@ for (const store of STORES) {
       })
     })
 
+    it('metrics come from the store: every env the page lists has its acquisitions, the same at every scrape', async () => {
+      const { env } = await store.fresh()
+      // Taken and released before the server starts: it never sees qa held.
+      for (let i = 0; i < 3; i += 1) {
+        await ok(run(['locks', 'lock', '--env', 'qa', '--user', 'carol'], { env }))
+        await ok(run(['locks', 'release', '--env', 'qa', '--user', 'carol'], { env }))
+      }
+      await ok(run(['locks', 'lock', '--env', 'production', '--user', 'alice'], { env }))
+      await withServe(env, [], async (server) => {
+        const scrape = async () => {
+          const text = await (await server.get('/metrics')).text()
+          return text.split('\n').filter((line) => line.startsWith('daplaya_lock_acquisitions_total') || line.startsWith('daplaya_envs_held '))
+        }
+        const first = await scrape()
+        assert.deepEqual(first.sort(), ['daplaya_envs_held 1', 'daplaya_lock_acquisitions_total{env="production"} 1', 'daplaya_lock_acquisitions_total{env="qa"} 3'])
+        assert.deepEqual((await scrape()).sort(), first, 'stable from one scrape to the next')
+        // Another client's acquisitions are counted at the next scrape, whatever this server saw.
+        await ok(run(['locks', 'release', '--env', 'production', '--user', 'alice'], { env }))
+        await ok(run(['locks', 'lock', '--env', 'production', '--user', 'bob'], { env }))
+        assert.ok((await scrape()).includes('daplaya_lock_acquisitions_total{env="production"} 2'))
+      })
+    })
+
     it('sends live updates: a lock taken from the CLI arrives as a board event', async () => {
       const { env } = await store.fresh()
       await withServe(env, [], async (server) => {

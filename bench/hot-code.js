@@ -3,7 +3,7 @@
 // Makes link/hot-code.txt: the functions of the addon that CLI runs execute, which the release
 // link on linux-x64-gnu places first and together in .text (build.rs). The kernel maps 64 KiB
 // of a file's code around every page a process touches, so the fewer windows the executed
-// functions are spread over, the less of the addon is resident (README, Benchmark).
+// functions are spread over, the less of the addon is resident (docs/benchmark.md).
 //
 //   DAPLAYA_LINK_MAP=/tmp/addon.map npm run build    the release addon, and where each function is
 //   node bench/hot-code.js /tmp/addon.map            runs the commands below under valgrind's

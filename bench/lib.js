@@ -188,7 +188,7 @@ function memoryOf(pid) {
 /**
  * How much of `file`'s code a process has resident (the Rss of its executable mappings, from
  * /proc/<pid>/smaps), in bytes; null when the process has not mapped it. When this grows while
- * the addon does not, link/hot-code.txt has gone stale (README, Benchmark).
+ * the addon does not, link/hot-code.txt has gone stale (docs/benchmark.md).
  */
 function residentCodeOf(pid, file) {
   let total = null

@@ -958,7 +958,7 @@ function targetRows(results) {
 function printTargets(rows) {
   if (!rows.length) return
   printTable(
-    "Targets (issue 16): this run's figures; ratios against the floor (node -e 0, an idle node) and the baseline (the SDK script)",
+    "Targets: this run's figures; ratios against the floor (node -e 0, an idle node) and the baseline (the SDK script)",
     ['figure', 'this run', 'target', 'met', 'vs floor', 'vs baseline'],
     rows.map((r) => [r.figure, r.value, r.target, r.met ? 'yes' : 'NO', fmtRatio(r.vsFloor), fmtRatio(r.vsBaseline)]),
   )

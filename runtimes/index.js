@@ -3,7 +3,7 @@
 // Deno, each the package built for one platform, listed in this folder's package.json as
 // optional dependencies, so `npm ci` installs the build for this machine, if there is one, and
 // skips the others. The packages sit under runtimes/node_modules, not the project's top level:
-// there Node's `node` binary would shadow the one that runs `npm test` (README: Development).
+// there Node's `node` binary would shadow the one that runs `npm test` (docs/development.md).
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
@@ -55,7 +55,7 @@ const KINDS = [
       'darwin-arm64': '@deno/darwin-arm64',
     },
     file: 'deno',
-    // -A: every permission, as `deno run -A npm:daplaya` (the README's way) grants.
+    // -A: every permission, as `deno run -A npm:daplaya` (the documented way) grants.
     script: ['run', '-A'],
     floor: ['eval', '0'],
     env: { DENO_NO_UPDATE_CHECK: '1' },

@@ -1,21 +1,20 @@
 #!/usr/bin/env node
 'use strict'
-// Takes the README's pictures of `daplaya serve` (docs/serve-light.png, docs/serve-dark.png):
+// Takes the pictures of `daplaya serve` in docs/serve.md (docs/serve-light.png, docs/serve-dark.png):
 // a throwaway embedded store gets a few locks and jobs from the CLI, the server runs on a free
-// loopback port, and Debian's chromium photographs the page in both colour schemes.
+// loopback port, and Chromium from npm (see __test__/browser.js) photographs the page in both
+// colour schemes.
 //
 //   node scripts/screenshot-serve.js
 const { spawnSync } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
 const path = require('node:path')
-const { chromium } = require('playwright-core')
 const { startServe } = require('../__test__/serve-helpers.js')
 const { BIN, baseEnv } = require('../__test__/helpers.js')
+const { findChromium, launch } = require('../__test__/browser.js')
 
 const ROOT = path.join(__dirname, '..')
-const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-  '--disable-background-networking', '--disable-component-update', '--disable-sync']
 
 function cli(env, ...args) {
   const result = spawnSync(process.execPath, [BIN, ...args], { env: { ...baseEnv(), ...env }, encoding: 'utf8' })
@@ -33,16 +32,13 @@ async function main() {
   cli(env, 'jobs', 'start', '--jobname', 'deploy-prod', '--user', 'alice@example.com', '--gitversion', 'v2.14.0')
   cli(env, 'jobs', 'start', '--jobname', 'deploy-prod', '--user', 'erin@example.com', '--gitversion', 'v2.13.9')
   cli(env, 'jobs', 'end', '--gitversion', 'v2.13.9', '--skipped')
+  const chromium = await findChromium()
+  if (chromium.missing) throw new Error(chromium.missing)
   const server = await startServe(env, ['--jobname', 'deploy-prod'])
   try {
     for (const scheme of ['light', 'dark']) {
-      const browser = await chromium.launchPersistentContext(fs.mkdtempSync(path.join(dir, 'profile-')), {
-        executablePath: '/usr/bin/chromium',
-        headless: true,
-        args: FLAGS,
-        viewport: { width: 1100, height: 640 },
-        colorScheme: scheme,
-      })
+      const { browser, missing } = await launch(chromium, { viewport: { width: 1100, height: 640 }, colorScheme: scheme })
+      if (missing) throw new Error(missing)
       const page = await browser.newPage()
       await page.goto(server.url)
       await page.locator('#live:not([hidden])').waitFor()

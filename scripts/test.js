@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict'
 // `npm test`: builds the addon, starts DynamoDB Local, then runs the Rust tests and the Node
-// end-to-end tests against both stores, and stops DynamoDB Local whatever happened.
+// end-to-end tests against both stores, and stops DynamoDB Local whatever happened. Its last
+// lines count the attack tests that ran and list the tests that could not run on this machine.
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const os = require('node:os')
@@ -38,6 +39,36 @@ function reportAttacks(file) {
   process.stderr.write(`\n== attack tests: ${counts.passed + counts.failed} ran (${counts.passed} passed${failed}) in ${counts.files.join(', ') || 'no file'}\n`)
 }
 
+/**
+ * What did not run on this machine and why (scripts/not-run-reporter.js collected it): one line
+ * per file and reason, the reason saying what would enable it.
+ */
+function reportNotRun(file) {
+  let skipped
+  try {
+    skipped = JSON.parse(fs.readFileSync(file, 'utf8'))
+  } catch {
+    return
+  }
+  if (skipped.length === 0) {
+    process.stderr.write('\n== not run here: none (every test ran)\n')
+    return
+  }
+  const groups = new Map()
+  for (const { file: name, name: test, suite, reason } of skipped) {
+    const key = `${name}\0${reason}`
+    const group = groups.get(key) ?? { name, reason, tests: 0, suites: [] }
+    if (suite) group.suites.push(`'${test}'`)
+    else group.tests += 1
+    groups.set(key, group)
+  }
+  const lines = [...groups.values()].map(({ name, reason, tests, suites }) => {
+    const what = [...suites.map((suite) => `suite ${suite}`), ...(tests ? [`${tests} test${tests === 1 ? '' : 's'}`] : [])]
+    return `  ${name} (${what.join(', ')}): ${reason}`
+  })
+  process.stderr.write(`\n== not run here:\n${lines.join('\n')}\n`)
+}
+
 function checkRequestLog(log) {
   const counts = {}
   for (const { operation } of log) counts[operation] = (counts[operation] || 0) + 1
@@ -70,18 +101,27 @@ async function main() {
     AWS_EC2_METADATA_DISABLED: 'true',
     AWS_REGION: 'us-east-1',
   }
-  const attacks = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'daplaya-attacks-')), 'counts.json')
+  const reports = fs.mkdtempSync(path.join(os.tmpdir(), 'daplaya-reports-'))
+  const attacks = path.join(reports, 'attacks.json')
+  const notRun = path.join(reports, 'not-run.json')
   try {
     await step('Rust tests', 'cargo', ['test', '--quiet'], env)
-    // The usual report on stdout, and the count of attack tests in a file.
-    const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout', `--test-reporter=${path.join(__dirname, 'attack-reporter.js')}`, `--test-reporter-destination=${attacks}`]
+    // The usual report on stdout; the count of attack tests, and what was skipped here, in files.
+    const reporters = ['--test-reporter=spec', '--test-reporter-destination=stdout']
+    for (const [reporter, destination] of [
+      ['attack-reporter.js', attacks],
+      ['not-run-reporter.js', notRun],
+    ]) {
+      reporters.push(`--test-reporter=${path.join(__dirname, reporter)}`, `--test-reporter-destination=${destination}`)
+    }
     await step('Node tests', process.execPath, ['--test', '--test-concurrency=2', ...reporters, ...(files.length ? files : ['__test__/'])], env)
     checkRequestLog(proxy.log)
   } finally {
     await proxy.stop()
     await dynamo.stop()
     reportAttacks(attacks)
-    fs.rmSync(path.dirname(attacks), { recursive: true, force: true })
+    reportNotRun(notRun)
+    fs.rmSync(reports, { recursive: true, force: true })
     if (!files.length || files.some((file) => path.basename(file) === 'runtimes.test.js')) reportRuntimes()
   }
 }

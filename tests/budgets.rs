@@ -20,10 +20,8 @@ const STORE_CALLS_LEFT: &[(&str, &str)] = &[
     ("src/server/board.rs", "active_locks"),
     ("src/server/board.rs", "now"),
     ("src/server/board.rs", "released_locks"),
-    ("src/server/dashboard.rs", "active_locks"),
     ("src/server/dashboard.rs", "describe"),
     ("src/server/mod.rs", "describe"),
-    ("src/slack/mod.rs", "load_lock"),
     ("src/slack/replay.rs", "first_sight"),
 ];
 

@@ -15,6 +15,7 @@ import {
   startJob,
   type SlackResponse,
   type DaplayaError,
+  type LockError,
   type ErrorCode,
   type Hold,
   type Job,
@@ -105,6 +106,29 @@ export async function handleErrors(): Promise<ErrorCode | undefined> {
     return undefined
   } catch (error) {
     return (error as DaplayaError).code
+  }
+}
+
+// A lock refusal says who is in the way, until when, and why.
+export async function refusals(): Promise<string> {
+  try {
+    await lock({ ...store, env: 'production', user: 'me', timeout: '30s' })
+    return 'locked'
+  } catch (thrown) {
+    const error = thrown as LockError
+    switch (error.code) {
+      case 'LOCK_BUSY': {
+        const until: number | null | undefined = error.holder?.expiresAt
+        const waited: number | null = error.waitedMs
+        return [error.env, error.holder?.user, until, error.queue.map((w) => w.user).join(), waited].join()
+      }
+      case 'UBERLOCKED':
+        return [error.env, error.holder.user, error.holder.meta].join()
+      case 'SUPERSEDED':
+        return [error.env, error.by.user, error.by.joinedAt].join()
+      case 'LEASE_LOST':
+        return [error.env, error.holder?.user].join()
+    }
   }
 }
 

@@ -1,7 +1,7 @@
 //! Where output goes: results to stdout, progress and errors to stderr, colour only for a
-//! terminal that wants it. While waiting, a terminal gets one status line rewritten in place;
-//! a CI log gets a plain line per poll. Write errors (a closed pipe) are ignored: output that
-//! nobody reads is not a failure.
+//! terminal that wants it (not with `NO_COLOR` or `TERM=dumb`). While waiting, a terminal gets
+//! one status line rewritten in place; a CI log gets a plain line per poll. Write errors (a
+//! closed pipe) are ignored: output that nobody reads is not a failure.
 
 use super::render::Style;
 use std::io::{IsTerminal, Write};
@@ -23,12 +23,14 @@ pub struct Console {
 
 impl Console {
     pub fn stdio(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Console {
-        let no_color = env("NO_COLOR").is_some_and(|v| !v.is_empty());
+        // A dumb terminal shows escape codes as text: no colour, and no line rewritten in place.
+        let dumb = env("TERM").is_some_and(|term| term == "dumb");
+        let no_color = dumb || env("NO_COLOR").is_some_and(|v| !v.is_empty());
         let err_tty = std::io::stderr().is_terminal();
         let mut console = Console::new(Box::new(std::io::stdout()), Box::new(std::io::stderr()));
         console.out_style.color = !no_color && std::io::stdout().is_terminal();
         console.err_style.color = !no_color && err_tty;
-        console.live = err_tty && env("TERM").is_none_or(|term| term != "dumb");
+        console.live = err_tty && !dumb;
         console
     }
 

@@ -5,6 +5,7 @@ pub mod args;
 pub mod console;
 mod locks_run;
 pub mod render;
+mod usage;
 
 use crate::caller::{Caller, ThisMachine, UserSource};
 use crate::config::StoreOptions;
@@ -31,9 +32,10 @@ pub async fn run(
 ) -> i32 {
     let cancel = interrupt.token();
     let wants_json = argv.iter().any(|a| a == "--json");
-    let cli = match Cli::try_parse_from(std::iter::once("daplaya".to_string()).chain(argv)) {
+    let program = std::iter::once("daplaya".to_string());
+    let cli = match Cli::try_parse_from(program.chain(argv.iter().cloned())) {
         Ok(cli) => cli,
-        Err(error) => return clap_failure(&error, console, wants_json),
+        Err(error) => return clap_failure(&error, &argv, console, wants_json),
     };
     console.quiet = cli.quiet;
     let caller = Caller {
@@ -110,8 +112,14 @@ fn failure(error: &Error, json: bool, console: &mut Console) -> i32 {
     error.exit_code()
 }
 
-/// Help and version are answers, not failures; any other clap error becomes our one-line form.
-fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) -> i32 {
+/// Help and version are answers, not failures; any other clap error becomes our one-line form
+/// (see [`usage`]).
+fn clap_failure(
+    error: &clap::Error,
+    argv: &[String],
+    console: &mut Console,
+    wants_json: bool,
+) -> i32 {
     use clap::error::ErrorKind;
     if matches!(
         error.kind(),
@@ -124,22 +132,7 @@ fn clap_failure(error: &clap::Error, console: &mut Console, wants_json: bool) ->
         console.err(error.to_string().trim_end());
         return exit::USAGE;
     }
-    let rendered = error.to_string();
-    // clap lists some details (the missing arguments) on indented lines under the first.
-    let message = rendered
-        .lines()
-        .take_while(|line| !line.trim().is_empty())
-        .map(|line| line.trim().trim_start_matches("error: "))
-        .collect::<Vec<_>>()
-        .join(" ");
-    let usage = rendered
-        .lines()
-        .find_map(|line| line.strip_prefix("Usage: "))
-        .map(|usage| format!("usage: {usage} (see --help)"));
-    let error = Error::Usage {
-        message,
-        hint: usage,
-    };
+    let error = usage::usage_error(error, argv);
     if wants_json {
         console.out(&error_document(&error).to_string());
     }

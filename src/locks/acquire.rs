@@ -9,7 +9,7 @@
 
 use super::decide::holding;
 use super::queue::line::{as_listed, stale_after, Queuer};
-use super::queue::step::{decide_leave, decide_step, progress, Step};
+use super::queue::step::{decide_leave, decide_step, progress, refusal, Step};
 use super::types::{check_envs, Acquired, Attempt, LockRequest, Wait, WaitPolicy, WaitProgress};
 use super::write::{write_all, Writes};
 use crate::error::{Error, Result};
@@ -116,9 +116,21 @@ async fn take_unread(store: &dyn Store, request: &LockRequest) -> Result<Unread>
 /// decide, one write; re-decides after every lost race. An uberlock in the way is an error at
 /// once: nobody waits on an uberlock.
 pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attempt> {
+    Ok(match attempt(store, request).await? {
+        Ok(taken) => Attempt::Acquired(taken),
+        Err((Step::Busy { holders, waiting }, ..)) => Attempt::Busy { holders, waiting },
+        Err((step, ..)) => unreachable!("an attempt is refused only as busy, not {step:?}"),
+    })
+}
+
+/// [`try_lock`], refused with the step that refused it and the rows and time it was decided on.
+async fn attempt(
+    store: &dyn Store,
+    request: &LockRequest,
+) -> Result<Result<Vec<(Lock, Acquired)>, (Step, Vec<Option<Lock>>, StoreTime)>> {
     check_envs(&request.envs)?;
     let mut rows = match take_unread(store, request).await? {
-        Unread::Taken(taken) => return Ok(Attempt::Acquired(taken)),
+        Unread::Taken(taken) => return Ok(Ok(taken)),
         Unread::Found(rows) => rows,
     };
     loop {
@@ -126,13 +138,13 @@ pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attemp
         match decide_step(&rows, request, None, time) {
             Step::Take { writes, acquired } => {
                 match write_all(store, &writes, &request.envs).await? {
-                    None => return Ok(Attempt::Acquired(taken(writes, acquired, time))),
+                    None => return Ok(Ok(taken(writes, acquired, time))),
                     // Every conflict is someone else's completed write, so this loop ends.
                     Some(now) => rows = now,
                 }
             }
-            Step::Busy { holders, waiting } => return Ok(Attempt::Busy { holders, waiting }),
-            Step::Uberlocked(holder) => return Err(uberlocked(holder)),
+            step @ Step::Busy { .. } => return Ok(Err((step, rows, time))),
+            Step::Uberlocked(holder) => return Err(uberlocked(holder, time)),
             step @ (Step::Join(_) | Step::Wait | Step::Superseded { .. }) => {
                 unreachable!("a request that never queues cannot {step:?}")
             }
@@ -140,28 +152,9 @@ pub async fn try_lock(store: &dyn Store, request: &LockRequest) -> Result<Attemp
     }
 }
 
-fn uberlocked(holder: Lock) -> Error {
-    Error::Uberlocked {
-        holder: holder.holder_label(),
-        env: holder.env,
-    }
-}
-
-/// Why a request stopped waiting without the lock: the env in the way and who holds it (or
-/// "the queue", when it is free but others are first).
-fn busy(request: &LockRequest, holders: &[Lock], waiting: usize) -> Error {
-    match holders.first() {
-        Some(holder) => Error::LockBusy {
-            env: holder.env.clone(),
-            holder: holder.holder_label(),
-            waiting,
-        },
-        None => Error::LockBusy {
-            env: request.envs[0].clone(),
-            holder: "the queue".into(),
-            waiting,
-        },
-    }
+/// Someone else's uberlock, as read at `time`, refuses a request.
+fn uberlocked(holder: Lock, time: StoreTime) -> Error {
+    Error::Uberlocked(Box::new(as_listed(holder, time)))
 }
 
 /// Takes every env of the request at once, waiting in line (first come, first served) while
@@ -205,16 +198,18 @@ pub async fn lock(
                 continue;
             }
             Step::Uberlocked(holder) => {
-                return Err(leave(store, request, &queuer, Some(rows), uberlocked(holder)).await);
+                let error = uberlocked(holder, time);
+                return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Superseded { env, by } => {
-                let by = format!("{} ({})", by.user, by.meta);
+                let by = Box::new(by);
                 let error = Error::Superseded { env, by };
                 return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Join(_) | Step::Wait if left.is_zero() => {
-                let stand = progress(&rows, request, &queuer.id, time, started.elapsed(), false);
-                let error = busy(request, &stand.holders, stand.position - 1);
+                let waited = Some(started.elapsed());
+                let busy = refusal(&rows, request, Some(&queuer.id), time, waited);
+                let error = Error::LockBusy(Box::new(busy));
                 return Err(leave(store, request, &queuer, Some(rows), error).await);
             }
             Step::Join(writes) => match write_all(store, &writes, &request.envs).await? {
@@ -259,9 +254,12 @@ pub async fn lock(
 
 /// One attempt for a request that does not wait: someone else's lock is `Error::LockBusy`.
 async fn once(store: &dyn Store, request: &LockRequest) -> Result<Vec<(Lock, Acquired)>> {
-    match try_lock(store, request).await? {
-        Attempt::Acquired(taken) => Ok(taken),
-        Attempt::Busy { holders, waiting } => Err(busy(request, &holders, waiting)),
+    match attempt(store, request).await? {
+        Ok(taken) => Ok(taken),
+        Err((_, rows, time)) => {
+            let busy = refusal(&rows, request, None, time, None);
+            Err(Error::LockBusy(Box::new(busy)))
+        }
     }
 }
 

@@ -6,7 +6,7 @@ use super::queue::line::as_listed;
 use super::release::releasing;
 use super::time::stamp;
 use super::write::{write_all, Writes};
-use crate::error::{Error, Result};
+use crate::error::{Error, LostTo, Result};
 use crate::model::Lock;
 use crate::store::{Expect, LockWrite, Store, StoreTime};
 
@@ -14,15 +14,15 @@ use crate::store::{Expect, LockWrite, Store, StoreTime};
 /// lease is lost: the error names whoever the env passed to. A row that is still ours but past
 /// its lease is still ours: every acquisition writes a new lock id, so nobody took it meanwhile.
 fn still_ours<'a>(held: &Lock, current: Option<&'a Lock>) -> Result<&'a Lock> {
-    let lost = |holder: &str| Error::LeaseLost {
+    let lost = |to| Error::LeaseLost {
         env: held.env.clone(),
-        holder: holder.to_string(),
+        to,
     };
     match current {
         Some(lock) if lock.id == held.id && lock.active => Ok(lock),
-        Some(lock) if lock.id == held.id => Err(lost("nobody (it was released)")),
-        Some(lock) => Err(lost(&lock.holder_label())),
-        None => Err(lost("nobody (its row is gone)")),
+        Some(lock) if lock.id == held.id => Err(lost(LostTo::Released)),
+        Some(lock) => Err(lost(LostTo::Holder(Box::new(lock.clone())))),
+        None => Err(lost(LostTo::Gone)),
     }
 }
 
@@ -131,7 +131,7 @@ mod tests {
 
     fn lost_to(result: Result<LockWrite>) -> String {
         match result {
-            Err(Error::LeaseLost { holder, .. }) => holder,
+            Err(Error::LeaseLost { to, .. }) => to.to_string(),
             other => panic!("expected a lost lease, got {other:?}"),
         }
     }

@@ -1,4 +1,4 @@
-//! Names a person can tell apart (README, Env names), after Unicode's security mechanisms for
+//! Names a person can tell apart (docs/cli.md, Env names), after Unicode's security mechanisms for
 //! identifiers (UTS #39), as browsers apply them to domain names and compilers to identifiers.
 //!
 //! An env name is one lock: two names that print the same would be two locks that look like

@@ -6,6 +6,7 @@
 //! name it once in index.mjs.
 
 mod abort;
+mod given;
 mod options;
 mod results;
 mod shapes;
@@ -28,12 +29,18 @@ use options::*;
 use results::*;
 use shapes::*;
 
-/// Errors cross to JS as `[CODE] message`; index.js turns the prefix into `error.code`, which
-/// async napi functions cannot set themselves.
+/// Errors cross to JS as `[CODE] message`, then the fields of a lock refusal as JSON after a
+/// line break and an ASCII record separator; index.js turns the prefix into `error.code` and
+/// the fields into properties of the error, which async napi functions cannot set themselves.
 pub(crate) fn js_error(error: &Error) -> napi::Error {
+    let fields = crate::ops::report::error_fields(error);
+    let fields = match fields.is_empty() {
+        true => String::new(),
+        false => format!("\n\x1e{}", serde_json::Value::Object(fields)),
+    };
     napi::Error::new(
         Status::GenericFailure,
-        format!("[{}] {error}", error.code()),
+        format!("[{}] {error}{fields}", error.code()),
     )
 }
 
@@ -119,10 +126,13 @@ pub async fn release(
 /// errors of `lock` before the command starts (`COMMAND_NOT_FOUND` or `CANNOT_EXECUTE` when it
 /// cannot start; nothing stays locked). The command runs in its own process group; on Linux it
 /// gets SIGTERM if this Node process dies. Signals to this Node process are not forwarded.
-#[napi(ts_return_type = "Promise<(RunLockedResult | RunLockedManyResult) & DefaultedUser>")]
+#[napi(
+    ts_args_type = "options: LockOptions, command: Array<string>",
+    ts_return_type = "Promise<(RunLockedResult | RunLockedManyResult) & DefaultedUser>"
+)]
 pub async fn run_locked(
     options: LockOptions,
-    command: Vec<String>,
+    Command(command): Command,
 ) -> napi::Result<WithUserSource<Either<RunLockedResult, RunLockedManyResult>>> {
     let args = RunArgs {
         lock: lock_args(&options),
@@ -211,9 +221,10 @@ pub async fn skipped_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
     ts_args_type = "request: { headers?: Record<string, string | string[] | undefined>, body?: string }, options?: SlackHandlerOptions"
 )]
 pub async fn handle_slack_command(
-    request: serde_json::Value,
+    request: SlackRequest,
     options: Option<SlackHandlerOptions>,
 ) -> napi::Result<SlackResponse> {
+    let request = serde_json::json!({ "headers": request.headers, "body": request.body });
     let options = options.unwrap_or_default();
     let settings = serde_json::json!({
         "signingSecret": options.signing_secret,

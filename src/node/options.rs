@@ -1,14 +1,15 @@
 //! The options objects of the API functions. Each is a `#[napi(object)]`, so `binding.d.ts`
-//! declares it with these doc comments, read from JS by a conversion that refuses any key it
-//! does not declare: a misspelt `timout` is an error naming it, not a lock that waits forever.
+//! declares it with these doc comments, read from JS by a conversion ([`Given`]) that refuses
+//! any key it does not declare (a misspelt `timout` is an error naming it, not a lock that
+//! waits forever) and any value of a kind the option does not take.
 
 use super::abort::Abort;
+use super::given::{is_array, strings, wrong_kind, Given, Name};
 #[cfg(doc)]
 use super::results::WaitProgress;
 use crate::config::StoreOptions;
-use crate::error::Error;
 use crate::ops::input::Envs;
-use napi::bindgen_prelude::{Either, FromNapiValue, Object, Unknown, ValueType};
+use napi::bindgen_prelude::{Either, FromNapiValue, Unknown, ValueType};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{sys, Status};
 use napi_derive::napi;
@@ -24,17 +25,11 @@ pub fn duration_text(duration: &Option<Either<f64, String>>) -> Option<String> {
 }
 
 /// `env`: one name, or an array of them; left out, it reads as empty (and is refused by name).
-pub struct EnvOption(Either<String, Vec<String>>);
+pub struct EnvOption(pub(super) Either<String, Vec<String>>);
 
 impl Default for EnvOption {
     fn default() -> Self {
         EnvOption(Either::A(String::new()))
-    }
-}
-
-impl FromNapiValue for EnvOption {
-    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
-        unsafe { Either::from_napi_value(env, value) }.map(EnvOption)
     }
 }
 
@@ -48,6 +43,41 @@ impl EnvOption {
                 listed: true,
             },
         }
+    }
+}
+
+/// `runLocked`'s command: the program and its arguments, an array of strings (no shell).
+pub struct Command(pub Vec<String>);
+
+impl FromNapiValue for Command {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        const TAKES: &str = "an array of strings, such as ['./deploy.sh', '--prod']";
+        let kind = napi::bindgen_prelude::type_of!(env, value)?;
+        if kind != ValueType::Object || !unsafe { is_array(env, value) }? {
+            return Err(wrong_kind(env, value, "command", TAKES));
+        }
+        let name = Name {
+            subject: "",
+            key: "command",
+        };
+        unsafe { strings(env, value, name, "a string") }.map(Command)
+    }
+}
+
+/// `handleSlackCommand`'s request, as index.js hands it over: the headers as an object, and the
+/// body as received, as text.
+pub struct SlackRequest {
+    pub headers: Option<serde_json::Map<String, Value>>,
+    pub body: Option<String>,
+}
+
+impl FromNapiValue for SlackRequest {
+    unsafe fn from_napi_value(env: sys::napi_env, value: sys::napi_value) -> napi::Result<Self> {
+        let request = unsafe { Given::named("request", env, value, &["headers", "body"]) }?;
+        Ok(SlackRequest {
+            headers: request.read("headers")?,
+            body: request.read("body")?,
+        })
     }
 }
 
@@ -157,7 +187,7 @@ options! {
         #[napi(ts_type = "string | string[]")]
         env: EnvOption,
         #[doc = " Who holds it (default: `DAPLAYA_USER`, the CI's user, `git config user.email`, the"]
-        #[doc = " login name; see the README's CI section)."]
+        #[doc = " login name; see docs/ci.md)."]
         user: Option<String>,
         #[doc = " `lock` only: which run holds it; locking again from it renews, and only it releases"]
         #[doc = " (default: `DAPLAYA_HOLDER`, the CI run, else the user). `runLocked` is a run of its own."]
@@ -275,134 +305,9 @@ options! {
     }
 }
 
-/// An options object as given: checked for unknown keys, then read field by field.
-struct Given<'env> {
-    object: Option<Object<'env>>,
-}
-
-impl Given<'_> {
-    /// `undefined` and `null` are an object without keys; anything else must be an object
-    /// whose keys are all `fields` (in camelCase).
-    unsafe fn new(
-        env: sys::napi_env,
-        value: sys::napi_value,
-        fields: &[&str],
-    ) -> napi::Result<Self> {
-        let value_type = napi::bindgen_prelude::type_of!(env, value)?;
-        if matches!(value_type, ValueType::Undefined | ValueType::Null) {
-            return Ok(Given { object: None });
-        }
-        if value_type != ValueType::Object {
-            return Err(invalid(Error::usage("options must be an object")));
-        }
-        let object = Object::from_raw(env, value);
-        let known: Vec<String> = fields.iter().map(|field| camel_case(field)).collect();
-        if let Some(unknown) = Object::keys(&object)?
-            .into_iter()
-            .find(|key| !known.contains(key))
-        {
-            return Err(invalid(Error::usage(unknown_option(&unknown, &known))));
-        }
-        Ok(Given {
-            object: Some(object),
-        })
-    }
-
-    fn read<T: Field>(&self, field: &str) -> napi::Result<T> {
-        let key = camel_case(field);
-        let given = match &self.object {
-            Some(object) => object.get::<T::Given>(&key).map_err(|error| {
-                invalid(Error::usage(format!("option '{key}': {}", error.reason)))
-            })?,
-            None => None,
-        };
-        Ok(T::from_given(given))
-    }
-}
-
-/// How a field reads when its key is left out: required text reads as empty, which the
-/// validation every front door shares then refuses by name.
-trait Field: Sized {
-    type Given: FromNapiValue;
-    fn from_given(given: Option<Self::Given>) -> Self;
-}
-
-impl Field for EnvOption {
-    type Given = EnvOption;
-    fn from_given(given: Option<EnvOption>) -> Self {
-        given.unwrap_or_default()
-    }
-}
-
-impl Field for String {
-    type Given = String;
-    fn from_given(given: Option<String>) -> Self {
-        given.unwrap_or_default()
-    }
-}
-
-impl<T: FromNapiValue> Field for Option<T> {
-    type Given = T;
-    fn from_given(given: Option<T>) -> Self {
-        given
-    }
-}
-
-/// Names the unknown key, and the known one it was probably meant to be.
-fn unknown_option(unknown: &str, known: &[String]) -> String {
-    let closest = known
-        .iter()
-        .map(|key| (strsim::jaro_winkler(unknown, key), key))
-        .filter(|(similarity, _)| *similarity > 0.8)
-        .max_by(|a, b| a.0.total_cmp(&b.0));
-    match closest {
-        Some((_, key)) => format!("unknown option '{unknown}' (did you mean '{key}'?)"),
-        None => format!("unknown option '{unknown}' (options: {})", known.join(", ")),
-    }
-}
-
-/// `locks_table` is `locksTable` in JS, as napi names the fields of `#[napi(object)]`.
-fn camel_case(field: &str) -> String {
-    let mut words = field.split('_');
-    let first = words.next().unwrap_or_default().to_string();
-    words.fold(first, |mut name, word| {
-        let mut letters = word.chars();
-        if let Some(initial) = letters.next() {
-            name.extend(initial.to_uppercase());
-            name.push_str(letters.as_str());
-        }
-        name
-    })
-}
-
-/// A conversion error in the form index.js turns into `error.code`.
-fn invalid(error: Error) -> napi::Error {
-    super::js_error(&error)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn fields_are_named_in_camel_case_as_napi_names_them() {
-        assert_eq!(camel_case("env"), "env");
-        assert_eq!(camel_case("no_wait"), "noWait");
-        assert_eq!(camel_case("locks_table"), "locksTable");
-    }
-
-    #[test]
-    fn an_unknown_option_is_named_with_the_likely_intended_one() {
-        let known: Vec<String> = ["env", "user", "timeout", "ttl"].map(String::from).into();
-        assert_eq!(
-            unknown_option("timout", &known),
-            "unknown option 'timout' (did you mean 'timeout'?)"
-        );
-        assert_eq!(
-            unknown_option("colour", &known),
-            "unknown option 'colour' (options: env, user, timeout, ttl)"
-        );
-    }
 
     #[test]
     fn a_duration_reads_as_the_text_the_parser_checks() {

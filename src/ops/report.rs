@@ -3,7 +3,7 @@
 //! stay the same by construction.
 
 use crate::caller::UserSource;
-use crate::error::Error;
+use crate::error::{Error, LostTo};
 use crate::jobs::Ended;
 use crate::locks::{Acquired, Released};
 use crate::model::{Hold, Job, Lock};
@@ -179,12 +179,43 @@ fn to_value<T: Serialize>(value: &T) -> Value {
     serde_json::to_value(value).unwrap_or(Value::Null)
 }
 
-/// The document of a failure, where a report would have been.
+/// The document of a failure, where a report would have been: its code, message, hint and
+/// exit code, and the fields of a lock refusal ([`error_fields`]).
 pub fn error_document(error: &Error) -> Value {
-    json!({ "error": {
-        "code": error.code(),
-        "message": error.to_string(),
-        "hint": error.hint(),
-        "exitCode": error.exit_code(),
-    }})
+    let mut document = serde_json::Map::new();
+    document.insert("code".into(), error.code().into());
+    document.insert("message".into(), error.to_string().into());
+    document.insert("hint".into(), error.hint().into());
+    document.insert("exitCode".into(), error.exit_code().into());
+    document.extend(error_fields(error));
+    json!({ "error": document })
+}
+
+/// What a program needs to act on a lock refusal, as JS errors and `--json` error documents
+/// carry it: the env, the lock in the way (`holder`, as `locks list` shows it: user, meta,
+/// `expiresAt`...), the env's line (`queue`), how long the call waited (`waitedMs`), the
+/// newer waiter a `--supersede` call gave way to (`by`). Empty for other errors.
+pub fn error_fields(error: &Error) -> serde_json::Map<String, Value> {
+    let fields = match error {
+        Error::LockBusy(busy) => json!({
+            "env": busy.env,
+            "holder": busy.holder,
+            "queue": busy.queue,
+            "waitedMs": busy.waited.map(|waited| waited.as_millis() as u64),
+        }),
+        Error::Uberlocked(holder) => json!({ "env": holder.env, "holder": holder }),
+        Error::Superseded { env, by } => json!({ "env": env, "by": by }),
+        Error::LeaseLost { env, to } => json!({
+            "env": env,
+            "holder": match to {
+                LostTo::Holder(lock) => Some(lock),
+                LostTo::Released | LostTo::Gone => None,
+            },
+        }),
+        _ => return serde_json::Map::new(),
+    };
+    match fields {
+        Value::Object(fields) => fields,
+        _ => serde_json::Map::new(),
+    }
 }

@@ -70,15 +70,7 @@ impl CommandProcess {
         let spawned = on_lasting_thread(move || child.spawn())
             .await
             .and_then(|spawned| spawned)
-            .map_err(|source| {
-                let program = program.clone();
-                // As `env` and shells tell them apart: 127 for no such command, 126 for the rest.
-                if source.kind() == std::io::ErrorKind::NotFound {
-                    Error::CommandNotFound { program, source }
-                } else {
-                    Error::CannotExecute { program, source }
-                }
-            })?;
+            .map_err(|source| cannot_start(program, source))?;
         Ok(CommandProcess {
             child: spawned,
             #[cfg(unix)]
@@ -117,6 +109,56 @@ impl CommandProcess {
     pub(super) fn signal(&mut self, _signal: i32) {
         let _ = self.child.start_kill();
     }
+}
+
+/// Why `program` could not start, as `env` and shells tell it apart: 127 for no such command,
+/// 126 for the rest.
+fn cannot_start(program: &str, source: std::io::Error) -> Error {
+    let program = program.to_string();
+    match source.kind() {
+        std::io::ErrorKind::NotFound => Error::CommandNotFound { program, source },
+        _ => Error::CannotExecute { program, source },
+    }
+}
+
+/// Finds `program` as starting it would (a path, or a name looked up in `PATH` as `execvp`
+/// does), so that a command that cannot start is refused before any lock is taken: a command
+/// that exists but is not an executable file cannot be executed (126), one found nowhere is
+/// not found (127). Starting it may still fail later (it changed meanwhile); that is reported
+/// the same way.
+#[cfg(unix)]
+pub(super) fn check_startable(program: &str) -> Result<()> {
+    use std::io::ErrorKind;
+    use std::os::unix::fs::PermissionsExt;
+    let executable = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .map(|meta| meta.is_file() && meta.permissions().mode() & 0o111 != 0)
+            .ok()
+    };
+    let candidates: Vec<std::path::PathBuf> = match program.contains('/') {
+        true => vec![program.into()],
+        // execvp's search path when PATH is unset.
+        false => std::env::split_paths(
+            &std::env::var_os("PATH").unwrap_or_else(|| "/bin:/usr/bin".into()),
+        )
+        .map(|dir| dir.join(program))
+        .collect(),
+    };
+    let found: Vec<bool> = candidates
+        .iter()
+        .filter_map(|path| executable(path))
+        .collect();
+    match (found.contains(&true), found.is_empty()) {
+        (true, _) => Ok(()),
+        (false, true) => Err(cannot_start(program, ErrorKind::NotFound.into())),
+        (false, false) => Err(cannot_start(program, ErrorKind::PermissionDenied.into())),
+    }
+}
+
+/// Elsewhere, starting the command tells.
+#[cfg(not(unix))]
+pub(super) fn check_startable(_program: &str) -> Result<()> {
+    Ok(())
 }
 
 /// Runs `work` (a fork) on one thread that lives as long as the process. On Linux the command

@@ -122,9 +122,9 @@ impl RunOutcome {
 }
 
 /// Takes the lock, runs the command under it, releases it. Errors before the command starts
-/// (busy, uberlocked, superseded, interrupted while waiting, a command that cannot start) are
-/// `Err`, with nothing left held; once the command has run, the outcome carries its exit code
-/// and whatever went wrong with the lock meanwhile.
+/// (a command that cannot start, found before the lock is taken; busy, uberlocked,
+/// superseded, interrupted while waiting) are `Err`, with nothing left held; once the command
+/// has run, the outcome carries its exit code and whatever went wrong with the lock meanwhile.
 pub async fn run_locked(
     store: &dyn Store,
     request: &RunRequest,
@@ -132,9 +132,11 @@ pub async fn run_locked(
     stdout: ChildStdout,
     events: &mut (dyn FnMut(Event<'_>) + Send),
 ) -> Result<RunOutcome> {
-    if request.command.is_empty() {
+    let Some(program) = request.command.first() else {
         return Err(Error::usage("locks run needs a command to run"));
-    }
+    };
+    // A command that cannot start takes no lock (and leaves no hold in the history).
+    child::check_startable(program)?;
     // Subscribed before waiting, so no signal between taking the lock and starting the command
     // is missed.
     let mut signals = interrupt.signals.subscribe();
@@ -336,7 +338,7 @@ mod tests {
         assert_eq!(outcome.command_exit, 128 + SIGTERM);
         assert_eq!(outcome.exit_code(), 1);
         assert!(
-            matches!(outcome.failure, Some(Failure::Lost(Error::LeaseLost { ref holder, .. })) if holder == "bob")
+            matches!(outcome.failure, Some(Failure::Lost(Error::LeaseLost { ref to, .. })) if to.to_string() == "bob")
         );
         assert_eq!(locks::list(&store, None).await.unwrap()[0].user, "bob");
     }

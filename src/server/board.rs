@@ -58,9 +58,26 @@ impl Board {
     }
 }
 
-/// Reads the board: the `ActiveLocks` rows, the locks released within [`RECENT`], and the
-/// running and skipped jobs of each of `jobnames`.
+/// Reads the board: its envs ([`envs`]), and the running and skipped jobs of each of
+/// `jobnames`.
 pub async fn read(store: &dyn Store, jobnames: &[String], now: i64) -> Result<Board> {
+    let envs = envs(store, now).await?;
+    let mut jobs = Vec::with_capacity(jobnames.len());
+    for jobname in jobnames {
+        jobs.push(JobsOf {
+            jobname: jobname.clone(),
+            jobs: jobs::overview(store, jobname, jobs::DEFAULT_WINDOW).await?,
+        });
+    }
+    Ok(Board {
+        read_at: now,
+        envs,
+        jobs,
+    })
+}
+
+/// The envs the page lists: the `ActiveLocks` rows, and the locks released within [`RECENT`].
+pub async fn envs(store: &dyn Store, now: i64) -> Result<Vec<EnvCard>> {
     let since = now - RECENT.as_millis() as i64;
     let time = store.now();
     // Each held env with its live line in serving order, as `locks list` shows it.
@@ -71,18 +88,7 @@ pub async fn read(store: &dyn Store, jobnames: &[String], now: i64) -> Result<Bo
         .map(|row| queue::as_listed(row, time))
         .collect();
     let released = store.released_locks(since).await?;
-    let mut jobs = Vec::with_capacity(jobnames.len());
-    for jobname in jobnames {
-        jobs.push(JobsOf {
-            jobname: jobname.clone(),
-            jobs: jobs::overview(store, jobname, jobs::DEFAULT_WINDOW).await?,
-        });
-    }
-    Ok(Board {
-        read_at: now,
-        envs: cards(active, released, now, since),
-        jobs,
-    })
+    Ok(cards(active, released, now, since))
 }
 
 /// Sorts rows into cards: held ones by env, then those that ended at or after `since`, the

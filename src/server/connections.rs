@@ -1,5 +1,5 @@
 //! The accept loop of `serve`: hyper's HTTP/1 connections, with the limits that keep slow and
-//! hostile clients from holding the server (README, serve, Limits). A client gets
+//! hostile clients from holding the server (docs/serve.md, Limits). A client gets
 //! [`HEADER_READ_TIMEOUT`] to send a request's headers, counted from when the connection opens
 //! or its previous answer went out, so a silent, trickling or idle kept-alive connection is
 //! closed then; headers past [`MAX_HEADER_BYTES`] are answered `431`; and at most

@@ -100,8 +100,8 @@ async fn read_board(app: &App, jobnames: &[String]) -> Result<Board> {
     let now = now_ms();
     match board::read(app.store.as_ref(), jobnames, now).await {
         Ok(board) => {
-            let rows = board.envs.iter().filter(|card| card.lock.active);
-            app.metrics.observe_locks(rows.map(|card| &card.lock), now);
+            app.metrics
+                .observe_locks(board.envs.iter().map(|card| &card.lock), now);
             Ok(board)
         }
         Err(error) => {
@@ -251,9 +251,15 @@ pub(super) async fn jobs(State(app): State<Arc<App>>, uri: Uri) -> Response {
     }
 }
 
+/// The metrics of the envs the page lists (held, and released within a day), read from the
+/// store at each scrape: every env on the page has its acquisitions counter, whichever client
+/// took its locks and whatever this server saw before.
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
-    match app.store.active_locks().await {
-        Ok(rows) => app.metrics.observe_locks(&rows, now_ms()),
+    let now = now_ms();
+    match board::envs(app.store.as_ref(), now).await {
+        Ok(cards) => app
+            .metrics
+            .observe_locks(cards.iter().map(|card| &card.lock), now),
         // The scrape still answers: the error counter is what shows the problem.
         Err(_) => app.metrics.store_error(),
     }

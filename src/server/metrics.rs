@@ -1,7 +1,8 @@
 //! `GET /metrics`: what the server knows, in the OpenMetrics text format Prometheus scrapes.
 //! Envs held and lock acquisitions come from the store (read at each scrape, so they count
-//! every client's locks, not only this server's); store errors and request durations are this
-//! server's own. Waiters come with the deploy queue (issue 12).
+//! every client's locks, not only this server's): each env the page lists (held, or released
+//! within a day) has its acquisitions counter, the count its row keeps. Store errors and request
+//! durations are this server's own.
 
 use crate::model::Lock;
 use axum::http::Method;
@@ -100,7 +101,7 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Takes in the `ActiveLocks` rows (and any released rows) read at `now`.
+    /// Takes in the lock rows read at `now`: the held and the recently released ones.
     pub fn observe_locks<'a>(&self, rows: impl IntoIterator<Item = &'a Lock>, now: i64) {
         let (mut held, mut uber) = (0, 0);
         for lock in rows {

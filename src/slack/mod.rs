@@ -354,14 +354,7 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         Ok(Report::Locks { env, locks }) => reply::leases(env.as_deref(), &locks, now_ms()),
         Ok(Report::History { env, holds }) => reply::history(&env, &holds, now_ms()),
         Ok(other) => reply::document(&other),
-        Err(error @ Error::Uberlocked { .. }) => {
-            // Best effort: the refusal stands even if the details cannot be read.
-            let holder = match &env {
-                Some(env) => store.load_lock(env).await.ok().flatten(),
-                None => None,
-            };
-            reply::uberlocked(&error, holder.as_ref(), now_ms())
-        }
+        Err(Error::Uberlocked(holder)) => reply::uberlocked(&holder, now_ms()),
         Err(error @ Error::Usage { .. }) => reply::usage_error(name, &error),
         Err(error) => reply::store_failed(name, env.as_deref(), &error),
     }

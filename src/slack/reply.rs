@@ -169,21 +169,14 @@ pub fn busy(env: &str, holders: &[Lock], waiting: usize, now: i64) -> Reply {
     })
 }
 
-/// Someone else holds an uberlock: the contract's message, with the holder's details if read.
-pub fn uberlocked(error: &Error, holder: Option<&Lock>, now: i64) -> Reply {
-    let details = holder
-        .filter(|lock| lock.uberlock)
-        .map(|lock| {
-            format!(
-                " since {} (meta: {})",
-                ago(now, lock.created_at),
-                escape(&lock.meta)
-            )
-        })
-        .unwrap_or_default();
+/// Someone else holds an uberlock: the contract's message, with the holder's details.
+pub fn uberlocked(holder: &Lock, now: i64) -> Reply {
     Reply::ephemeral(format!(
-        ":no_entry: {}{details}. Nothing changed.",
-        escape(&error.to_string())
+        ":no_entry: {} is uberlocked (ノ≥∇≤)ノ by {} since {} (meta: {}). Nothing changed.",
+        escape(&holder.env),
+        escape(&holder.user),
+        ago(now, holder.created_at),
+        escape(&holder.meta)
     ))
 }
 
@@ -465,11 +458,7 @@ mod tests {
     #[test]
     fn refusals_name_the_holder_and_meta() {
         let holder = lock("alice", "https://ci/1", true);
-        let error = Error::Uberlocked {
-            env: "prod".into(),
-            holder: "alice".into(),
-        };
-        let reply = uberlocked(&error, Some(&holder), 60_000);
+        let reply = uberlocked(&holder, 60_000);
         assert_eq!(reply.response_type, Visibility::Ephemeral);
         assert_eq!(
             reply.text,

@@ -1,5 +1,5 @@
 //! Requests a store remembers for a while, so that each is acted on once: a signed Slack
-//! request replayed within its signature's window is refused (README, Slack). Both stores keep
+//! request replayed within its signature's window is refused (docs/slack.md). Both stores keep
 //! the record where every server and serverless instance using them sees it, across restarts,
 //! and forget it by themselves: DynamoDB's TTL, a prune in SQLite.
 

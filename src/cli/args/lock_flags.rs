@@ -40,8 +40,9 @@ pub enum LocksCommand {
         after_help = "The command gets DAPLAYA_FENCING_TOKENS (env=token,... in --env order) in its \
             environment, and with one env DAPLAYA_LOCK_ID, DAPLAYA_ENV and DAPLAYA_FENCING_TOKEN. \
             Superseded while waiting (--supersede), it never runs and daplaya exits 6. daplaya exits with its exit code (128+N when signal N ended it), or 1 when \
-            the lock was lost meanwhile (the command is sent SIGTERM). A command that does not exist \
-            exits 127, one that cannot be executed 126, and nothing stays locked.\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh"
+            the lock was lost meanwhile (the command is sent SIGTERM). The command is looked up before the lock is taken: \
+            one that does not exist exits 127, one that cannot be executed 126, and nothing is locked.\n\nExample:\n  daplaya locks run --env production --user \"$GIT_COMMITTER_EMAIL\" --timeout 30m -- ./deploy.sh",
+        mut_arg("ttl", |ttl| ttl.help("Lease length, renewed every third of it while the command runs [default: 20m]"))
     )]
     Run(RunFlags),
 }

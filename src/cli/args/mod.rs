@@ -33,7 +33,7 @@ pub struct Cli {
     #[arg(long, global = true)]
     pub json: bool,
 
-    /// Where locks live: `dynamodb` or `sqlite:<path>` [env: DAPLAYA_STORE]
+    /// Where locks and jobs are kept: `dynamodb` or `sqlite:<path>` [env: DAPLAYA_STORE]
     #[arg(long, global = true, value_name = "STORE")]
     pub store: Option<String>,
 

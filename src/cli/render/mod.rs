@@ -356,9 +356,14 @@ pub fn notice(notice: &Notice) -> String {
     }
 }
 
-/// One line (and a hint line when one helps) for an error.
+/// One line (and a hint line when one helps) for an error. Giving way to a newer waiter
+/// (`--supersede`) is what the caller asked for, not an error: it says so in yellow.
 pub fn human_error(error: &Error, style: Style) -> String {
-    let mut text = format!("{} {error}", style.red("error:"));
+    let label = match error {
+        Error::Superseded { .. } => style.yellow("Superseded:"),
+        _ => style.red("error:"),
+    };
+    let mut text = format!("{label} {error}");
     if let Some(hint) = error.hint() {
         text.push_str(&format!("\n  hint: {hint}"));
     }

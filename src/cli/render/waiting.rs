@@ -44,7 +44,7 @@ pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String
                     } else {
                         String::new()
                     },
-                    humanize(Duration::from_millis(
+                    whole_seconds(Duration::from_millis(
                         now.saturating_sub(holder.created_at).max(0) as u64
                     )),
                     holder.holder_label(),
@@ -61,12 +61,25 @@ pub fn waiting_status(progress: &WaitProgress, now: i64, style: Style) -> String
     } else {
         ""
     };
+    // The first poll comes before any wait: no `waited 0ms`.
+    let waited = match progress.waited < Duration::from_secs(1) {
+        true => String::new(),
+        false => format!("; waited {}", whole_seconds(progress.waited)),
+    };
     format!(
-        "Waiting for {}: {}{rejoined}; {in_the_way}; waited {}",
+        "Waiting for {}: {}{rejoined}; {in_the_way}{waited}",
         style.bold(&progress.envs.join(", ")),
-        place_in_line(progress),
-        humanize(progress.waited)
+        place_in_line(progress)
     )
+}
+
+/// A time spent, for a line a person reads while waiting: in seconds (`45s`, `1m30s`), never
+/// in milliseconds; `<1s` under a second.
+fn whole_seconds(span: Duration) -> String {
+    match span < Duration::from_secs(1) {
+        true => "<1s".into(),
+        false => humanize(span),
+    }
 }
 
 /// What a waiter says once when it finds its place in line gone and joins again at the back.
@@ -181,7 +194,7 @@ mod tests {
         );
         let line = waiting_status(&progress(&["prod"], vec![ci]), 0, Style { color: false });
         assert!(
-            line.contains("held 0ms by octocat in run github:acme/shop/runs/7/attempts/1 (since"),
+            line.contains("held <1s by octocat in run github:acme/shop/runs/7/attempts/1 (since"),
             "{line}"
         );
         let back = WaitProgress {
@@ -190,6 +203,24 @@ mod tests {
         };
         assert!(waiting_status(&back, 0, Style { color: false })
             .starts_with("Waiting for prod: 2nd in line, 3 waiting (joined again at the back: this process stalled); "));
+    }
+
+    #[test]
+    fn a_wait_under_a_second_shows_no_milliseconds() {
+        let style = Style { color: false };
+        let first = WaitProgress {
+            waited: Duration::from_millis(3),
+            ..progress(&["prod"], vec![held("prod", "alice")])
+        };
+        let line = waiting_status(&first, 400, style);
+        assert!(line.contains("; held <1s by alice (since "), "{line}");
+        assert!(line.ends_with("expires in 10m"), "{line}");
+        assert!(!line.contains("ms"), "{line}");
+        let later = WaitProgress {
+            waited: Duration::from_millis(1_400),
+            ..first
+        };
+        assert!(waiting_status(&later, 400, style).ends_with("; waited 1s"));
     }
 
     #[test]

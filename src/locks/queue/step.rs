@@ -1,6 +1,7 @@
 //! What a request does next, decided on its envs' rows as read: take, join, wait or leave.
 
 use super::line::{entry, newest_behind, pruned, queue_of, serving_order, Queuer};
+use crate::error::Busy;
 use crate::locks::decide::{decide_lock, Decision};
 use crate::locks::time::is_held;
 use crate::locks::types::{Acquired, LockRequest, WaitProgress};
@@ -237,6 +238,43 @@ pub fn progress(
         holders: holders(&rows, &request.holder, time),
         waited,
         rejoined,
+    }
+}
+
+/// Why `request` goes without its envs, from the rows read at `time`: the first env another
+/// user holds (its lock as listed), else the first whose line goes before it; with that env's
+/// line, without the request itself (`own`, when it was in line). `waited`: how long it
+/// waited, if it did.
+pub fn refusal(
+    rows: &[Option<Lock>],
+    request: &LockRequest,
+    own: Option<&str>,
+    time: StoreTime,
+    waited: Option<Duration>,
+) -> Busy {
+    let rows: Vec<Option<&Lock>> = rows.iter().map(Option::as_ref).collect();
+    let line = |row: Option<&Lock>| -> Vec<Waiter> {
+        serving_order(queue_of(row), time)
+            .into_iter()
+            .filter(|w| Some(w.id.as_str()) != own)
+            .cloned()
+            .collect()
+    };
+    let held = rows
+        .iter()
+        .position(|row| held_by_other(*row, &request.holder, time).is_some());
+    let at = held
+        .or_else(|| rows.iter().position(|row| !line(*row).is_empty()))
+        .unwrap_or(0);
+    let queue = line(rows[at]);
+    Busy {
+        env: request.envs[at].clone(),
+        holder: held.and(rows[at]).map(|row| Lock {
+            queue: queue.clone(),
+            ..row.clone()
+        }),
+        queue,
+        waited,
     }
 }
 

@@ -23,8 +23,6 @@ use std::time::Duration;
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(3);
 const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(10);
 const OPERATION_TIMEOUT: Duration = Duration::from_secs(30);
-/// Signing needs some region even when an endpoint override makes it meaningless.
-const ENDPOINT_OVERRIDE_REGION: &str = "us-east-1";
 
 impl DynamoStore {
     /// Builds the client without sending anything; the first request reveals whether DynamoDB is
@@ -130,10 +128,12 @@ async fn resolve_region(settings: &DynamoSettings, static_credentials: bool) -> 
     if let Some(region) = chain.region().await {
         return Ok(region);
     }
-    if settings.endpoint.is_some() {
-        return Ok(Region::from_static(ENDPOINT_OVERRIDE_REGION));
-    }
-    Err(Error::Config(
-        "no AWS region configured for DynamoDB: set DAPLAYA_AWS_REGION or AWS_REGION".into(),
-    ))
+    // Not a silent default with an endpoint either: DynamoDB Local keeps the tables of each
+    // region apart, so two clients that fell back differently would not see each other's locks.
+    Err(Error::Config(match &settings.endpoint {
+        Some(endpoint) => format!(
+            "no AWS region configured for the DynamoDB endpoint {endpoint}: set DAPLAYA_AWS_REGION or AWS_REGION, the same for every client (DynamoDB Local keeps each region's tables apart)"
+        ),
+        None => "no AWS region configured for DynamoDB: set DAPLAYA_AWS_REGION or AWS_REGION".into(),
+    }))
 }
