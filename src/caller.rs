@@ -3,6 +3,7 @@
 //! through [`Machine`], so every rule here is testable without touching the process.
 //! Front-end neutral: the CLI and the Node API use it; Slack names its own user.
 
+use crate::config::EnvLookup;
 use crate::error::{Error, Result};
 use crate::locks::Meta;
 use crate::model;
@@ -87,13 +88,11 @@ const RUN_URL_VARIABLES: [&str; 4] = [
     "CIRCLE_BUILD_URL",
 ];
 
-type Env<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
-
 /// What validation asks when the caller leaves the user or the meta out: the environment, the
 /// machine, and the meta the front door gives outside CI (`CLI`, `API`).
 #[derive(Clone, Copy)]
 pub struct Caller<'a> {
-    pub env: Env<'a>,
+    pub env: EnvLookup<'a>,
     pub machine: &'a dyn Machine,
     pub door_meta: &'static str,
 }
@@ -128,14 +127,14 @@ impl Caller<'_> {
 }
 
 /// A variable that is set to something other than blanks.
-fn variable(env: Env, name: &str) -> Option<String> {
+fn variable(env: EnvLookup<'_>, name: &str) -> Option<String> {
     env(name).filter(|value| !value.trim().is_empty())
 }
 
 /// The user: `given` when there is one, else the first of `DAPLAYA_USER`, the CI's variable,
 /// `git config user.email`, the login name. A value that is not a valid user is a usage error
 /// naming where it came from.
-pub fn user(given: Option<&str>, env: Env, machine: &dyn Machine) -> Result<User> {
+pub fn user(given: Option<&str>, env: EnvLookup<'_>, machine: &dyn Machine) -> Result<User> {
     if let Some(given) = given {
         return Ok(User {
             name: model::user_name(given)?,
@@ -169,7 +168,7 @@ pub const HOLDER_VARIABLE: &str = "DAPLAYA_HOLDER";
 
 /// The holder: `given` when there is one, else `DAPLAYA_HOLDER`, else the CI run this process is
 /// part of ([`ci_run`]), else the user (a person at a terminal renews their own lock).
-pub fn holder(given: Option<&str>, env: Env, user: &str) -> Result<String> {
+pub fn holder(given: Option<&str>, env: EnvLookup<'_>, user: &str) -> Result<String> {
     if let Some(given) = given {
         return model::holder_name(given);
     }
@@ -187,7 +186,7 @@ pub fn holder(given: Option<&str>, env: Env, user: &str) -> Result<String> {
 /// The CI run this process is part of, as a holder (`<ci>:<the run's own id>`), and the
 /// variables it came from: every job (and the GitHub Action's post step) of one run finds the
 /// same, another run another.
-pub fn ci_run(env: Env) -> Option<(String, &'static str)> {
+pub fn ci_run(env: EnvLookup<'_>) -> Option<(String, &'static str)> {
     let github = || {
         let repository = variable(env, "GITHUB_REPOSITORY")?;
         let run = variable(env, "GITHUB_RUN_ID")?;
@@ -217,7 +216,7 @@ pub fn ci_run(env: Env) -> Option<(String, &'static str)> {
 
 /// The meta: `given` when there is one, else the URL of the CI run, else `fallback` (what the
 /// front door calls itself: `CLI`, `API`).
-pub fn meta(given: Option<&str>, env: Env, fallback: &str) -> Result<String> {
+pub fn meta(given: Option<&str>, env: EnvLookup<'_>, fallback: &str) -> Result<String> {
     if let Some(given) = given {
         return model::meta(given);
     }
@@ -230,7 +229,7 @@ pub fn meta(given: Option<&str>, env: Env, fallback: &str) -> Result<String> {
 }
 
 /// The URL of the CI run this process is part of, and the variable(s) it came from.
-fn run_url(env: Env) -> Option<(String, &'static str)> {
+fn run_url(env: EnvLookup<'_>) -> Option<(String, &'static str)> {
     let github = || {
         let server = variable(env, "GITHUB_SERVER_URL")?;
         let repository = variable(env, "GITHUB_REPOSITORY")?;

@@ -14,6 +14,10 @@ const HISTORY_DAYS_VAR: &str = "DAPLAYA_HISTORY_DAYS";
 /// Ten years: longer than any history a deploy lock needs, far from overflowing epoch arithmetic.
 const MAX_HISTORY_DAYS: u64 = 3_650;
 
+/// How settings read the environment: a variable's value by name. Handed in rather than read
+/// from the process, so every rule that reads the environment is testable with its own.
+pub type EnvLookup<'a> = &'a (dyn Fn(&str) -> Option<String> + Sync);
+
 /// Settings that can come from a flag / API option, else from the environment.
 #[derive(Debug, Clone, Default, serde::Deserialize)]
 #[serde(default, rename_all = "camelCase")]
@@ -57,10 +61,7 @@ const AWS_SETTINGS: [&str; 4] = [
     "DAPLAYA_DYNAMODB_ENDPOINT",
 ];
 
-pub fn resolve(
-    options: &StoreOptions,
-    env: &(dyn Fn(&str) -> Option<String> + Sync),
-) -> Result<StoreChoice> {
+pub fn resolve(options: &StoreOptions, env: EnvLookup<'_>) -> Result<StoreChoice> {
     let var = |name: &str| env(name).filter(|v| !v.trim().is_empty());
     let pick = |option: &Option<String>, name: &str| {
         option
@@ -144,7 +145,7 @@ fn history_retention(days: Option<String>) -> Result<Duration> {
 }
 
 /// A per-user file: `$XDG_DATA_HOME/daplaya/daplaya.db` or the platform's data directory.
-fn default_sqlite_path(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> PathBuf {
+fn default_sqlite_path(env: EnvLookup<'_>) -> PathBuf {
     env("XDG_DATA_HOME")
         .filter(|dir| !dir.is_empty())
         .map(PathBuf::from)

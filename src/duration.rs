@@ -1,5 +1,5 @@
-//! Durations as users write them: plain milliseconds (the seeds' `--ttl <TIMEFRAME>`) or a number
-//! with a unit (`500ms`, `30s`, `20m`, `2h`, `1d`).
+//! Durations as users write them: plain milliseconds (the first spec's `--ttl <TIMEFRAME>`) or a
+//! number with a unit (`500ms`, `30s`, `20m`, `2h`, `1d`).
 
 use crate::error::{Error, Result};
 use std::time::Duration;

@@ -1,5 +1,6 @@
-//! The records daplaya stores, with the seeds' field names as they appear in `--json`, and the
-//! validation every name passes before it reaches a store.
+//! The records daplaya stores, and the validation every name passes before it reaches a store.
+//! Their fields keep the names of the first spec (the two documents that first defined
+//! daplaya's commands and tables), as stored and as `--json` shows them.
 
 use crate::error::{Error, Result};
 use serde::Serialize;
@@ -36,7 +37,7 @@ pub struct Lock {
     /// the acquisition's stamp, or one more than the previous token if that is more.
     pub fencing_token: u64,
     /// Which run holds it: re-entry (renewal, upgrade) and release are its own. Rows written
-    /// before holders existed read as held by their user. After the seeds' fields in `--json`.
+    /// before holders existed read as held by their user. After the first spec's fields in `--json`.
     pub holder: String,
     /// How many times the env has been acquired. A lock taken in one write without a read
     /// does not know it: the store counts it in that write (so it is exact only as read back).
@@ -272,10 +273,7 @@ pub fn env_name(value: &str) -> Result<String> {
 
 /// Users are compared case-insensitively: stored trimmed and lowercased, with nothing hidden.
 pub fn user_name(value: &str) -> Result<String> {
-    legible::user(
-        "user",
-        &checked("user", value, MAX_USER_LEN)?.to_lowercase(),
-    )
+    who("user", value, MAX_USER_LEN)
 }
 
 pub fn job_name(value: &str) -> Result<String> {
@@ -293,10 +291,12 @@ pub fn meta(value: &str) -> Result<String> {
 /// Holders are compared case-insensitively and shown, as users are: stored trimmed and
 /// lowercased, with nothing hidden.
 pub fn holder_name(value: &str) -> Result<String> {
-    legible::user(
-        "holder",
-        &checked("holder", value, MAX_HOLDER_LEN)?.to_lowercase(),
-    )
+    who("holder", value, MAX_HOLDER_LEN)
+}
+
+/// A name that says who (a user, a holder), as people compare them.
+fn who(field: &str, value: &str, max_len: usize) -> Result<String> {
+    legible::user(field, &checked(field, value, max_len)?.to_lowercase())
 }
 
 /// Why a lock was broken: said as a person would, in a meta's room.

@@ -8,8 +8,10 @@
 //! ([`Expect::Claimed`]): the store writes only if the row is that copy in every attribute the
 //! release was decided on, so the copy saves a read and never decides what the shared row says.
 
-use super::queue::{self, Writes};
-use super::{check_envs, released_or_lapsed, stamp, write_all};
+use super::queue::line::{as_listed, without_the_dead};
+use super::time::{is_held, released_or_lapsed, stamp};
+use super::types::check_envs;
+use super::write::{write_all, Writes};
 use crate::error::{Error, Result};
 use crate::model::{Hold, Lock};
 use crate::store::{Expect, LockWrite, Store, StoreTime};
@@ -78,15 +80,10 @@ pub(super) fn releasing(lock: &Lock, time: StoreTime) -> LockWrite {
         active: false,
         updated_at: stamp(time, Some(lock)),
         revision: lock.revision + 1,
-        queue: queue::without_the_dead(&lock.queue, time),
+        queue: without_the_dead(&lock.queue, time),
         ..lock.clone()
     };
-    LockWrite {
-        lock: released,
-        holds: vec![released_or_lapsed(lock, time)],
-        keeps_queue: false,
-        restamped: None,
-    }
+    LockWrite::new(released, vec![released_or_lapsed(lock, time)])
 }
 
 /// The release of someone else's live hold by `by`, who forced it for `reason`.
@@ -116,7 +113,7 @@ pub fn decide_release(
     };
     let own = lock.holder == request.holder;
     if !own {
-        if !lock.is_held_at(time.earliest) {
+        if !is_held(lock, time) {
             // Its lease lapsed: nothing left to end but its own holder's hold.
             return Ok(ReleaseDecision::Nothing(
                 NotReleased::NotLocked,
@@ -258,7 +255,7 @@ async fn release_on(
                     .collect();
             }
         }
-        let listed = |lock: Lock| queue::as_listed(lock, time);
+        let listed = |lock: Lock| as_listed(lock, time);
         return Ok(decisions
             .into_iter()
             .map(|decision| match decision {
@@ -292,4 +289,104 @@ pub fn decide_release_restamp(copies: &[Lock], time: StoreTime) -> Writes {
             (Expect::Revision(copy.revision + 1), write)
         })
         .collect()
+}
+
+#[cfg(test)]
+pub(super) mod tests {
+    use super::*;
+    use crate::locks::decide::tests::{at, granted, lock_at, written};
+    use crate::model::HoldEnd;
+    use crate::store::StoreTime;
+
+    /// `user`'s release of production from their own run, with `--uberlock` or not.
+    pub(in crate::locks) fn release_by(user: &str, uberlock: bool) -> ReleaseRequest {
+        ReleaseRequest {
+            envs: vec!["production".into()],
+            user: user.into(),
+            holder: user.into(),
+            uberlock,
+            authority: Authority::Holder,
+        }
+    }
+
+    #[test]
+    fn a_release_from_a_copy_is_stamped_again_from_the_store_s_clock() {
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let known = |earliest: i64| StoreTime {
+            earliest,
+            latest: earliest + 1_050,
+        };
+        // Still leased on the store's clock: released now, on the revision the first release wrote.
+        let again = decide_release_restamp(std::slice::from_ref(&held), known(30_000));
+        let [(expected, write)] = again.as_slice() else {
+            panic!("one env, one write")
+        };
+        assert_eq!(*expected, Expect::Revision(held.revision + 1));
+        assert!(write.keeps_queue && !write.lock.active);
+        assert_eq!(
+            (write.lock.updated_at, write.lock.revision),
+            (31_050, held.revision + 2)
+        );
+        assert_eq!(write.holds[0].end, Some(HoldEnd::Released));
+        assert_eq!(write.holds[0].ended_at, Some(31_050));
+        // Its lease had run out on the store's clock: it ended then.
+        let late = decide_release_restamp(std::slice::from_ref(&held), known(90_000));
+        assert_eq!(late[0].1.holds[0].end, Some(HoldEnd::Expired));
+        assert_eq!(late[0].1.holds[0].ended_at, held.expires_at);
+    }
+
+    #[test]
+    fn a_released_env_is_free() {
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        let ReleaseDecision::Write(LockWrite { lock: released, .. }) =
+            decide_release(Some(&held), &release_by("alice", false), at(2_000)).unwrap()
+        else {
+            panic!("alice holds it")
+        };
+        assert!(!released.active);
+        assert_eq!(released.updated_at, 2_000);
+        let (taken, _) = granted(lock_at(Some(&released), "bob", false, 2_001));
+        assert_eq!(taken.user, "bob");
+    }
+
+    #[test]
+    fn release_changes_nothing_unless_you_hold_it() {
+        let (held, _) = granted(lock_at(None, "alice", false, 1_000));
+        assert_eq!(
+            decide_release(Some(&held), &release_by("bob", false), at(2_000)).unwrap(),
+            ReleaseDecision::Nothing(NotReleased::HeldByOther, Some(held.clone()))
+        );
+        assert!(matches!(
+            decide_release(None, &release_by("bob", false), at(2_000)).unwrap(),
+            ReleaseDecision::Nothing(NotReleased::NotLocked, None)
+        ));
+    }
+
+    #[test]
+    fn a_fresh_acquisition_opens_a_hold_and_ends_the_lapsed_one() {
+        let first = written(lock_at(None, "alice", false, 1_000));
+        assert_eq!(first.holds, [Hold::of(&first.lock)]);
+        let taken = written(lock_at(Some(&first.lock), "bob", false, 90_000));
+        let lapsed = Hold::of(&first.lock).ended(HoldEnd::Expired, 61_000, None);
+        assert_eq!(taken.holds, [Hold::of(&taken.lock), lapsed]);
+        // After a release, the released hold is not written again.
+        let ReleaseDecision::Write(released) =
+            decide_release(Some(&taken.lock), &release_by("bob", false), at(95_000)).unwrap()
+        else {
+            panic!("bob holds it")
+        };
+        let again = written(lock_at(Some(&released.lock), "carol", false, 96_000));
+        assert_eq!(again.holds, [Hold::of(&again.lock)]);
+    }
+
+    #[test]
+    fn releasing_an_uberlock_needs_the_flag() {
+        let (uber, _) = granted(lock_at(None, "alice", true, 1_000));
+        let err = decide_release(Some(&uber), &release_by("alice", false), at(2_000)).unwrap_err();
+        assert_eq!(err.exit_code(), crate::error::exit::USAGE);
+        assert!(matches!(
+            decide_release(Some(&uber), &release_by("alice", true), at(2_000)).unwrap(),
+            ReleaseDecision::Write(w) if !w.lock.active
+        ));
+    }
 }

@@ -1,7 +1,7 @@
 //! Choosing and opening the store an invocation's options and the environment point at. What
 //! the user should be told about the choice is a [`Notice`] for the front door to show (or not).
 
-use crate::config::{self, StoreChoice, StoreOptions};
+use crate::config::{self, EnvLookup, StoreChoice, StoreOptions};
 use crate::error::Result;
 use crate::store::{self, Store};
 use std::path::PathBuf;
@@ -29,10 +29,7 @@ pub enum Lifetime {
 pub struct ChosenStore(StoreChoice);
 
 impl ChosenStore {
-    pub fn choose(
-        options: &StoreOptions,
-        env: &(dyn Fn(&str) -> Option<String> + Sync),
-    ) -> Result<ChosenStore> {
+    pub fn choose(options: &StoreOptions, env: EnvLookup<'_>) -> Result<ChosenStore> {
         config::resolve(options, env).map(ChosenStore)
     }
 
@@ -49,8 +46,8 @@ impl ChosenStore {
 
     pub async fn open(&self, lifetime: Lifetime) -> Result<Arc<dyn Store>> {
         match lifetime {
-            Lifetime::Call => Ok(Arc::from(store::open(&self.0).await?)),
-            Lifetime::Shared => store::open_shared(&self.0).await,
+            Lifetime::Call => Ok(Arc::from(store::open::open(&self.0).await?)),
+            Lifetime::Shared => store::open::open_shared(&self.0).await,
         }
     }
 }

@@ -2,6 +2,7 @@
 //! lock must count as lost. Plain rules on an injected clock; the supervisor does the writes.
 
 use crate::error::Error;
+use crate::locks::lease_left;
 use crate::model::Lock;
 use crate::store::StoreTime;
 use std::sync::Arc;
@@ -19,7 +20,8 @@ pub(super) enum Step {
 
 /// A normal lock's lease as this process knows it, on the local monotonic clock. The deadline
 /// is when the store's clock may, at the earliest, reach the stored `expiresAt` (the latest
-/// reading of its estimate), so it never runs past the lease as everyone else judges it.
+/// reading of its estimate: [`lease_left`]), so it never runs past the lease as everyone else
+/// judges it.
 #[derive(Debug)]
 pub(super) struct Lease {
     env: String,
@@ -38,7 +40,7 @@ impl Lease {
         Some(Lease {
             env: lock.env.clone(),
             ttl,
-            deadline: now + left(expires_at, store_now),
+            deadline: now + lease_left(expires_at, store_now),
             next_renewal: now + ttl / 3,
             failing: None,
         })
@@ -70,7 +72,7 @@ impl Lease {
     /// A renewal wrote `lock`; it is `now`, and the store's clock reads `store_now`.
     pub(super) fn renewed(&mut self, lock: &Lock, now: Instant, store_now: StoreTime) {
         if let Some(expires_at) = lock.expires_at {
-            self.deadline = now + left(expires_at, store_now);
+            self.deadline = now + lease_left(expires_at, store_now);
         }
         self.next_renewal = now + self.ttl / 3;
         self.failing = None;
@@ -85,11 +87,6 @@ impl Lease {
             Step::Renew { .. } => None,
         }
     }
-}
-
-/// How long until the store's clock may read `expires_at`.
-fn left(expires_at: i64, store_now: StoreTime) -> Duration {
-    millis(expires_at - store_now.latest)
 }
 
 fn millis(ms: i64) -> Duration {

@@ -285,6 +285,15 @@ mod tests {
         }
     }
 
+    /// `request` run on `store`, its events unseen, the command's output this process's.
+    async fn run_quietly(
+        store: &SqliteStore,
+        request: &RunRequest,
+        interrupt: &Interrupt,
+    ) -> Result<RunOutcome> {
+        run_locked(store, request, interrupt, ChildStdout::Inherit, &mut |_| {}).await
+    }
+
     #[cfg(unix)]
     #[tokio::test(flavor = "multi_thread")]
     async fn the_command_sees_the_lock_and_its_exit_code_is_kept() {
@@ -312,14 +321,8 @@ mod tests {
     async fn a_lease_lost_to_someone_else_stops_the_command() {
         let (_dir, store) = store().await;
         let request = request("alice", Duration::from_millis(600), "exec sleep 30");
-        let (interrupt, mut quiet) = (Interrupt::default(), |_: Event<'_>| {});
-        let running = run_locked(
-            &store,
-            &request,
-            &interrupt,
-            ChildStdout::Inherit,
-            &mut quiet,
-        );
+        let interrupt = Interrupt::default();
+        let running = run_quietly(&store, &request, &interrupt);
         let preempt = async {
             tokio::time::sleep(Duration::from_millis(300)).await;
             let uber = LockRequest {
@@ -353,14 +356,7 @@ mod tests {
             }
             assert!(interrupt.raise(SIGTERM), "a running command receives it");
         };
-        let mut quiet = |_: Event<'_>| {};
-        let running = run_locked(
-            &store,
-            &request,
-            &interrupt,
-            ChildStdout::Inherit,
-            &mut quiet,
-        );
+        let running = run_quietly(&store, &request, &interrupt);
         let (outcome, _) = tokio::join!(running, raise);
         let outcome = outcome.unwrap();
         assert_eq!(outcome.exit_code(), 128 + SIGTERM);
@@ -371,15 +367,9 @@ mod tests {
     async fn start_failure(store: &SqliteStore, program: &str) -> Error {
         let mut request = request("alice", Duration::from_secs(60), "");
         request.command = vec![program.to_string()];
-        run_locked(
-            store,
-            &request,
-            &Interrupt::default(),
-            ChildStdout::Inherit,
-            &mut |_| {},
-        )
-        .await
-        .unwrap_err()
+        run_quietly(store, &request, &Interrupt::default())
+            .await
+            .unwrap_err()
     }
 
     #[tokio::test(flavor = "multi_thread")]

@@ -17,7 +17,25 @@ pub struct Row<'a> {
     pub place: &'a str,
 }
 
-impl Row<'_> {
+impl<'a> Row<'a> {
+    /// A lock row of `env`, found in `place`.
+    pub fn lock(env: &'a str, place: &'a str) -> Row<'a> {
+        Row {
+            kind: "lock row",
+            env,
+            place,
+        }
+    }
+
+    /// A hold of `env`, found in `place`.
+    pub fn hold(env: &'a str, place: &'a str) -> Row<'a> {
+        Row {
+            kind: "hold",
+            env,
+            place,
+        }
+    }
+
     pub fn invalid(&self, detail: String) -> Error {
         Error::InvalidRow {
             row: self.kind,

@@ -60,7 +60,7 @@ impl Copies<'_> {
     /// hands over.
     pub fn remember<'l>(&self, locks: impl IntoIterator<Item = &'l Lock>) {
         for lock in locks.into_iter().filter(|lock| lock.queue.is_empty()) {
-            let Ok(bytes) = serde_json::to_vec(&Copy::of(lock)) else {
+            let Ok(bytes) = serde_json::to_vec(&RememberedLock::of(lock)) else {
                 continue;
             };
             let _remembering_is_optional =
@@ -74,8 +74,8 @@ impl Copies<'_> {
         envs.iter()
             .map(|env| {
                 let bytes = self.dir.read(&self.name(env, holder))?;
-                let copy: Copy = serde_json::from_slice(&bytes).ok()?;
-                Some(copy.into_lock())
+                let remembered: RememberedLock = serde_json::from_slice(&bytes).ok()?;
+                Some(remembered.into_lock())
                     .filter(|lock| &lock.env == env && lock.user == user && lock.holder == holder)
             })
             .collect()
@@ -89,11 +89,13 @@ impl Copies<'_> {
     }
 }
 
-/// A lock row as remembered: every field the holder wrote, the ones `--json` leaves out
-/// included.
+/// A lock row as remembered: every field its holder wrote, the ones `--json` leaves out
+/// included, but its line (`queue`, `next_ticket`: a lock others wait behind is not
+/// remembered). Both conversions name every field of [`Lock`], so a field added to it does not
+/// compile until it is remembered here or left out on purpose.
 #[derive(serde::Serialize, serde::Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct Copy {
+struct RememberedLock {
     id: String,
     user: String,
     holder: String,
@@ -109,22 +111,39 @@ struct Copy {
     revision: u64,
 }
 
-impl Copy {
-    fn of(lock: &Lock) -> Copy {
-        Copy {
-            id: lock.id.clone(),
-            user: lock.user.clone(),
-            holder: lock.holder.clone(),
-            env: lock.env.clone(),
-            created_at: lock.created_at,
-            updated_at: lock.updated_at,
-            active: lock.active,
-            uberlock: lock.uberlock,
-            meta: lock.meta.clone(),
-            expires_at: lock.expires_at,
-            fencing_token: lock.fencing_token,
-            acquisitions: lock.acquisitions,
-            revision: lock.revision,
+impl RememberedLock {
+    fn of(lock: &Lock) -> RememberedLock {
+        let Lock {
+            id,
+            user,
+            holder,
+            env,
+            created_at,
+            updated_at,
+            active,
+            uberlock,
+            meta,
+            expires_at,
+            fencing_token,
+            acquisitions,
+            revision,
+            queue: _,
+            next_ticket: _,
+        } = lock;
+        RememberedLock {
+            id: id.clone(),
+            user: user.clone(),
+            holder: holder.clone(),
+            env: env.clone(),
+            created_at: *created_at,
+            updated_at: *updated_at,
+            active: *active,
+            uberlock: *uberlock,
+            meta: meta.clone(),
+            expires_at: *expires_at,
+            fencing_token: *fencing_token,
+            acquisitions: *acquisitions,
+            revision: *revision,
         }
     }
 
@@ -147,5 +166,34 @@ impl Copy {
             revision: self.revision,
             next_ticket: 0,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_remembered_lock_reads_back_as_the_row_its_holder_wrote() {
+        let lock = Lock {
+            id: "0190a2b3-lock".into(),
+            user: "alice".into(),
+            holder: "github:acme/shop/runs/9/attempts/1".into(),
+            env: "production".into(),
+            created_at: 1_000,
+            updated_at: 2_000,
+            active: true,
+            uberlock: false,
+            meta: "https://ci/9".into(),
+            expires_at: Some(62_000),
+            fencing_token: 1_000,
+            acquisitions: 7,
+            revision: 3,
+            queue: Vec::new(),
+            next_ticket: 0,
+        };
+        let bytes = serde_json::to_vec(&RememberedLock::of(&lock)).unwrap();
+        let read: RememberedLock = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(read.into_lock(), lock);
     }
 }

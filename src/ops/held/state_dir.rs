@@ -6,6 +6,7 @@
 //! O_NOFOLLOW`, then renamed into place; a copy is read only if it is a regular file of this
 //! user, opened without following a link or blocking on a FIFO, and read only up to a bound.
 
+use crate::config::EnvLookup;
 use crate::error::{Error, Result};
 use std::io::Read;
 use std::path::{Path, PathBuf};
@@ -23,7 +24,7 @@ pub struct StateDir {
 
 /// Where copies are kept: `DAPLAYA_STATE_DIR` (set but empty: nowhere), else
 /// `$XDG_RUNTIME_DIR/daplaya`, else `~/.cache/daplaya`.
-pub fn configured(env: &dyn Fn(&str) -> Option<String>) -> Option<PathBuf> {
+pub fn configured(env: EnvLookup<'_>) -> Option<PathBuf> {
     let set = |name: &str| env(name).filter(|value| !value.is_empty());
     if let Some(dir) = env("DAPLAYA_STATE_DIR") {
         return (!dir.is_empty()).then(|| PathBuf::from(dir));

@@ -2,12 +2,36 @@
 //! or the endpoint, never a credential.
 
 use super::DynamoStore;
-use crate::error::Error;
+use crate::error::{Error, Result};
 use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
 use std::error::Error as StdError;
 
 impl DynamoStore {
+    /// What a conditional write came to: `true` written, `false` its condition failed (the item
+    /// is not as the write expected); any other failure is an error naming `table`.
+    pub(super) fn conditional<T, E>(
+        &self,
+        table: &str,
+        sent: Result<T, SdkError<E>>,
+    ) -> Result<bool>
+    where
+        E: ProvideErrorMetadata + StdError + 'static,
+    {
+        match sent {
+            Ok(_) => Ok(true),
+            Err(error)
+                if error
+                    .as_service_error()
+                    .and_then(ProvideErrorMetadata::code)
+                    == Some("ConditionalCheckFailedException") =>
+            {
+                Ok(false)
+            }
+            Err(error) => Err(self.store_error(table, error)),
+        }
+    }
+
     /// Every SDK failure becomes one short line here and nowhere else.
     pub(super) fn store_error<E>(&self, table: &str, error: SdkError<E>) -> Error
     where

@@ -1,4 +1,4 @@
-//! Lock and job rows as DynamoDB items, keeping the seeds' attribute names; a malformed item
+//! Lock and job rows as DynamoDB items, keeping the first spec's attribute names; a malformed item
 //! names the attribute at fault.
 
 use super::tables::{released_shard, ACTIVE_SHARD, ACTIVE_SHARD_ATTRIBUTE, QUEUED_SHARD};
@@ -69,11 +69,7 @@ pub(super) fn lock_from_item(table: &str, item: &Item) -> Result<Lock> {
     let fields = Fields { table, item };
     let env = fields.string("env")?;
     let place = format!("table {table}");
-    let row = valid::Row {
-        kind: "lock row",
-        env: &env,
-        place: &place,
-    };
+    let row = valid::Row::lock(&env, &place);
     let stamp = |name| row.stamp(name, fields.wide(name, &row)?);
     let count = |name| row.count(name, fields.wide(name, &row)?);
     let user = fields.string("user")?;
@@ -200,11 +196,7 @@ pub(super) fn hold_from_item(table: &str, item: &Item) -> Result<Hold> {
     let fields = Fields { table, item };
     let env = fields.string("env")?;
     let place = format!("table {table}");
-    let row = valid::Row {
-        kind: "hold",
-        env: &env,
-        place: &place,
-    };
+    let row = valid::Row::hold(&env, &place);
     let optional_stamp = |name| row.optional_stamp(name, fields.optional_wide(name, &row)?);
     let end = fields.optional_string("end")?;
     let user = fields.string("user")?;

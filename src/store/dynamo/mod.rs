@@ -11,6 +11,7 @@ mod errors;
 mod items;
 mod seen;
 mod tables;
+mod transactions;
 mod waiters;
 mod writes;
 
@@ -20,7 +21,6 @@ use crate::error::{Error, Result};
 use crate::model::{hold_key, now_ms, Hold, Job, Lock};
 use async_trait::async_trait;
 use aws_sdk_dynamodb::operation::query::builders::QueryFluentBuilder;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
 use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::{
     AttributeValue, KeysAndAttributes, ReturnValuesOnConditionCheckFailure,
@@ -86,79 +86,6 @@ impl DynamoStore {
         // Jobs started in the same millisecond come back in no particular order; the id breaks the tie.
         jobs.sort_by(|a, b| (b.started, &b.id).cmp(&(a.started, &a.id)));
         Ok(jobs)
-    }
-
-    /// Whether a cancelled transaction lost a race (a condition failed, or another
-    /// transaction held one of its items), as opposed to failing.
-    fn lost_race(error: &aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>) -> bool {
-        match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                cancelled.cancellation_reasons().iter().any(|r| {
-                    matches!(
-                        r.code(),
-                        Some("ConditionalCheckFailed" | "TransactionConflict")
-                    )
-                })
-            }
-            _ => false,
-        }
-    }
-
-    /// A failed transaction that did not lose a race, as one line naming the table at fault.
-    async fn transaction_error(
-        &self,
-        error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
-    ) -> Error {
-        let table = &self.locks_table;
-        match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                Error::Store(format!(
-                    "DynamoDB cancelled a lock write on tables {table} / {}: {}",
-                    self.history_table,
-                    errors::one_line(cancelled.message().unwrap_or("no reason given"))
-                ))
-            }
-            Some(TransactWriteItemsError::ResourceNotFoundException(_)) => {
-                // One of the two tables is missing: name the one that is.
-                match self.describe_table(&self.history_table).await {
-                    Ok(None) => Error::TableMissing {
-                        table: self.history_table.clone(),
-                    },
-                    Ok(Some(_)) => Error::TableMissing {
-                        table: table.clone(),
-                    },
-                    Err(error) => error,
-                }
-            }
-            _ => self.store_error(table, error),
-        }
-    }
-
-    /// The transaction of a lock write failed: a lost race is a conflict with the row as it is
-    /// now (from the cancellation itself when DynamoDB returns it, else read again: the
-    /// contended path), anything else a store error.
-    async fn transaction_failure(
-        &self,
-        env: &str,
-        error: aws_sdk_dynamodb::error::SdkError<TransactWriteItemsError>,
-    ) -> Result<Swap> {
-        if !Self::lost_race(&error) {
-            return Err(self.transaction_error(error).await);
-        }
-        // The lock row is the transaction's first item.
-        let returned = match error.as_service_error() {
-            Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => cancelled
-                .cancellation_reasons()
-                .first()
-                .filter(|r| r.code() == Some("ConditionalCheckFailed"))
-                .and_then(|r| r.item()),
-            _ => None,
-        };
-        let current = match returned {
-            Some(item) => Some(lock_from_item(&self.locks_table, item)?),
-            None => self.load_lock(env).await?,
-        };
-        Ok(Swap::Conflict(current))
     }
 }
 
@@ -231,16 +158,7 @@ impl Store for DynamoStore {
     }
 
     async fn swap_lock(&self, expected: Expect, write: &LockWrite) -> Result<Swap> {
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(self.lock_write_items(&expected, write)))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(Swap::Done),
-            Err(error) => self.transaction_failure(&write.lock.env, error).await,
-        }
+        self.transact_lock_write(&expected, write).await
     }
 
     async fn load_locks(&self, envs: &[String]) -> Result<Vec<Option<Lock>>> {
@@ -297,26 +215,12 @@ impl Store for DynamoStore {
 
     async fn swap_locks(&self, writes: &[(Expect, LockWrite)]) -> Result<SwapAll> {
         if let [(expected, write)] = writes {
-            return Ok(match self.swap_lock(expected.clone(), write).await? {
+            return Ok(match self.transact_lock_write(expected, write).await? {
                 Swap::Done => SwapAll::Done,
                 Swap::Conflict(_) => SwapAll::Conflict,
             });
         }
-        let items = writes
-            .iter()
-            .flat_map(|(expected, write)| self.lock_write_items(expected, write))
-            .collect();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(SwapAll::Done),
-            Err(error) if Self::lost_race(&error) => Ok(SwapAll::Conflict),
-            Err(error) => Err(self.transaction_error(error).await),
-        }
+        self.transact_lock_writes(writes).await
     }
 
     async fn touch_waiter(&self, envs: &[String], waiter: &str, seen_at: i64) -> Result<bool> {

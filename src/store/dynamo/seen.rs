@@ -7,7 +7,6 @@ use super::DynamoStore;
 use crate::error::Result;
 use crate::store::seen::SeenRequests;
 use async_trait::async_trait;
-use aws_sdk_dynamodb::operation::put_item::PutItemError;
 use aws_sdk_dynamodb::types::AttributeValue;
 
 /// The start of a seen request's partition key; the rest is the request's key.
@@ -32,17 +31,6 @@ impl SeenRequests for DynamoStore {
             .expression_attribute_names("#env", "env")
             .send()
             .await;
-        match written {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(PutItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.store_error(table, error)),
-        }
+        self.conditional(table, written)
     }
 }

@@ -2,10 +2,9 @@
 //! its entry still is, and never moving a row's revision (a heartbeat is not a lock change).
 
 use super::items::QUEUE_ATTRIBUTE;
+use super::transactions::{condition_failed, Transacted};
 use super::DynamoStore;
 use crate::error::Result;
-use aws_sdk_dynamodb::operation::transact_write_items::TransactWriteItemsError;
-use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
 use aws_sdk_dynamodb::types::builders::UpdateBuilder;
 use aws_sdk_dynamodb::types::{AttributeValue, TransactWriteItem, Update};
 
@@ -32,18 +31,7 @@ impl DynamoStore {
             .set_condition_expression(update.get_condition_expression().clone())
             .set_expression_attribute_names(update.get_expression_attribute_names().clone())
             .set_expression_attribute_values(update.get_expression_attribute_values().clone());
-        match request.send().await {
-            Ok(_) => Ok(true),
-            Err(error)
-                if matches!(
-                    error.as_service_error(),
-                    Some(UpdateItemError::ConditionalCheckFailedException(_))
-                ) =>
-            {
-                Ok(false)
-            }
-            Err(error) => Err(self.store_error(table, error)),
-        }
+        self.conditional(table, request.send().await)
     }
 
     /// One waiter's heartbeat on several envs: one transaction of conditional updates.
@@ -63,30 +51,13 @@ impl DynamoStore {
                 TransactWriteItem::builder().update(update).build()
             })
             .collect();
-        match self
-            .client
-            .transact_write_items()
-            .set_transact_items(Some(items))
-            .send()
-            .await
-        {
-            Ok(_) => Ok(true),
-            Err(error) if Self::lost_race(&error) => {
-                let gone = match error.as_service_error() {
-                    Some(TransactWriteItemsError::TransactionCanceledException(cancelled)) => {
-                        cancelled
-                            .cancellation_reasons()
-                            .iter()
-                            .any(|r| r.code() == Some("ConditionalCheckFailed"))
-                    }
-                    _ => false,
-                };
-                // Only a collision with another write: this heartbeat is skipped, which the
-                // waiter's margin of three poll intervals absorbs; the next poll reads the rows.
-                Ok(!gone)
-            }
-            Err(error) => Err(self.transaction_error(error).await),
-        }
+        Ok(match self.transact(items).await? {
+            Transacted::Done => true,
+            // A failed condition: its entry is gone from a row. Any other collision with
+            // another write skips this heartbeat, which the waiter's margin of three poll
+            // intervals absorbs; the next poll reads the rows.
+            Transacted::LostRace(reasons) => !reasons.iter().any(condition_failed),
+        })
     }
 
     /// Sets a waiter's `seenAt` on one env's row if its entry is there; the revision stays.

@@ -336,12 +336,7 @@ mod tests {
             revision: 5,
             ..held
         };
-        let write = LockWrite {
-            lock: waited.clone(),
-            holds: Vec::new(),
-            keeps_queue: false,
-            restamped: None,
-        };
+        let write = LockWrite::new(waited.clone(), Vec::new());
         assert_eq!(
             store.swap_lock(Expect::Revision(4), &write).await.unwrap(),
             Swap::Done
@@ -365,12 +360,7 @@ mod tests {
         let released = Hold::of(&old).ended(HoldEnd::Released, now - 2 * DAY, None);
         let recent = lock("staging", now - DAY / 2, 1);
         for (lock, hold) in [(&old, released), (&recent, Hold::of(&recent))] {
-            let write = LockWrite {
-                lock: lock.clone(),
-                holds: vec![hold],
-                keeps_queue: false,
-                restamped: None,
-            };
+            let write = LockWrite::new(lock.clone(), vec![hold]);
             assert_eq!(
                 store.swap_lock(Expect::Absent, &write).await.unwrap(),
                 Swap::Done

@@ -111,11 +111,7 @@ fn required(value: Option<i128>, name: &str, check: &valid::Row) -> Outcome<i128
 /// A lock row of `LOCK_COLUMNS`, checked; a row from before holders reads as held by its user.
 fn lock_from_row(row: &Row, place: &str) -> Outcome<Lock> {
     let env: String = row.get(0)?;
-    let check = valid::Row {
-        kind: "lock row",
-        env: &env,
-        place,
-    };
+    let check = valid::Row::lock(&env, place);
     let number = |index, name| required(integer(row, index, name, &check)?, name, &check);
     let user: String = row.get(2)?;
     let queue: String = row.get(11)?;
@@ -158,11 +154,7 @@ fn job_from_row(row: &Row) -> rusqlite::Result<Job> {
 /// A hold row of `HOLD_COLUMNS`, checked; a hold from before holders was held by its user.
 fn hold_from_row(row: &Row, place: &str) -> Outcome<Hold> {
     let env: String = row.get(0)?;
-    let check = valid::Row {
-        kind: "hold",
-        env: &env,
-        place,
-    };
+    let check = valid::Row::hold(&env, place);
     let number = |index, name| required(integer(row, index, name, &check)?, name, &check);
     let optional = |index, name| integer(row, index, name, &check);
     let end = match row.get::<_, Option<String>>(9)? {

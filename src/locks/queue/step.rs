@@ -1,37 +1,14 @@
-//! The queue rules, on rows as read, without a store: who is live, who is superseded, the
-//! serving order, and what a request does next (take, join, wait, leave).
-//!
-//! Each env's row keeps its waiters with a ticket from the row's counter. A join writes every
-//! env of the request in one transaction, so two requests that share envs got their tickets in
-//! the same order on every one of them: the live request that joined first anywhere is first
-//! on all its envs, and the line never deadlocks.
+//! What a request does next, decided on its envs' rows as read: take, join, wait or leave.
 
-use super::{decide_lock, Acquired, Decision, LockRequest, WaitProgress};
+use super::line::{entry, newest_behind, pruned, queue_of, serving_order, Queuer};
 use crate::error::Busy;
+use crate::locks::decide::{decide_lock, Decision};
+use crate::locks::time::is_held;
+use crate::locks::types::{Acquired, LockRequest, WaitProgress};
+use crate::locks::write::Writes;
 use crate::model::{Lock, Waiter};
 use crate::store::{Expect, LockWrite, StoreTime};
 use std::time::Duration;
-
-/// A waiter's place lasts this many poll intervals without a heartbeat...
-const STALE_POLLS: u32 = 3;
-/// ...and never less than this, so a short poll interval survives a slow round trip.
-const MIN_STALE_AFTER: Duration = Duration::from_secs(2);
-
-/// How long after its last heartbeat a waiter polling every `poll_interval` counts as dead.
-pub fn stale_after(poll_interval: Duration) -> Duration {
-    (poll_interval * STALE_POLLS).max(MIN_STALE_AFTER)
-}
-
-/// A request that may wait in line: its waiter id (the same on every env) and how long its
-/// place outlives its last heartbeat.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Queuer {
-    pub id: String,
-    pub stale_after: Duration,
-}
-
-/// The rows a request writes at once, each with what it expects of the row.
-pub type Writes = Vec<(Expect, LockWrite)>;
 
 /// What a request does next, decided from its envs' rows as read.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -56,59 +33,9 @@ pub enum Step {
     Superseded { env: String, by: Waiter },
 }
 
-/// The queue of a row after a write at `time`: without the dead waiters and without `leaving`.
-fn pruned(queue: &[Waiter], time: StoreTime, leaving: Option<&str>) -> Vec<Waiter> {
-    queue
-        .iter()
-        .filter(|w| w.is_live_at(time.earliest) && Some(w.id.as_str()) != leaving)
-        .cloned()
-        .collect()
-}
-
-/// An env's serving order at `time`: its live waiters that nobody supersedes, by ticket. A
-/// waiter whose place lapsed is out of it, its own poll included: back from a stall, it joins
-/// again at the back rather than take back a place others moved up from.
-pub fn serving_order(queue: &[Waiter], time: StoreTime) -> Vec<&Waiter> {
-    let live: Vec<&Waiter> = queue
-        .iter()
-        .filter(|w| w.is_live_at(time.earliest))
-        .collect();
-    let mut order: Vec<&Waiter> = live
-        .iter()
-        .copied()
-        .filter(|w| newest_behind(w, &live).is_none())
-        .collect();
-    order.sort_by_key(|w| w.ticket);
-    order
-}
-
-/// The newest live waiter that supersedes `waiter` (one behind it, when it asked to give way).
-fn newest_behind<'a>(waiter: &Waiter, live: &[&'a Waiter]) -> Option<&'a Waiter> {
-    if !waiter.supersede {
-        return None;
-    }
-    live.iter()
-        .copied()
-        .filter(|other| other.ticket > waiter.ticket)
-        .max_by_key(|other| other.ticket)
-}
-
-/// Waiter `id`'s own place on `row`, while it certainly lasts at `time`. Others keep a place
-/// until the store's clock has certainly passed its lapse (`time.earliest`), but its own waiter
-/// gives it up as soon as the clock may have (`time.latest`): back from a stall that anyone may
-/// have seen as a lapse, it joins again at the back, whatever its own reading of the clock.
-fn entry<'a>(row: Option<&'a Lock>, id: &str, time: StoreTime) -> Option<&'a Waiter> {
-    row.and_then(|row| row.queue.iter().find(|w| w.id == id))
-        .filter(|w| w.is_live_at(time.latest))
-}
-
-fn queue_of(row: Option<&Lock>) -> &[Waiter] {
-    row.map_or(&[], |row| row.queue.as_slice())
-}
-
 /// The row, if someone else than `holder` holds its env at `time`.
 fn held_by_other<'a>(row: Option<&'a Lock>, holder: &str, time: StoreTime) -> Option<&'a Lock> {
-    row.filter(|row| row.is_held_at(time.earliest) && row.holder != holder)
+    row.filter(|row| is_held(row, time) && row.holder != holder)
 }
 
 /// Decides the next step of `request` on the rows of its envs (`rows[i]` is the row of
@@ -132,7 +59,7 @@ pub fn decide_step(
     }
     let reentry = rows
         .iter()
-        .all(|row| row.is_some_and(|row| row.is_held_at(time.earliest) && row.holder == holder));
+        .all(|row| row.is_some_and(|row| is_held(row, time) && row.holder == holder));
     // An uberlock takes every env from normal holders and ignores the queue (which stays).
     if request.uberlock || reentry {
         return take(&rows, request, own, time);
@@ -209,15 +136,7 @@ fn take(rows: &[Option<&Lock>], request: &LockRequest, own: Option<&str>, time: 
             queue: pruned(queue_of(*row), time, own),
             ..lock
         };
-        writes.push((
-            Expect::read(*row),
-            LockWrite {
-                lock,
-                holds,
-                keeps_queue: false,
-                restamped: None,
-            },
-        ));
+        writes.push((Expect::read(*row), LockWrite::new(lock, holds)));
         acquired.push(how);
     }
     Step::Take { writes, acquired }
@@ -269,15 +188,7 @@ fn join(rows: &[Option<&Lock>], request: &LockRequest, queuer: &Queuer, time: St
                 revision: current.revision + 1,
                 ..current
             };
-            (
-                Expect::read(*row),
-                LockWrite {
-                    lock,
-                    holds: Vec::new(),
-                    keeps_queue: false,
-                    restamped: None,
-                },
-            )
+            (Expect::read(*row), LockWrite::new(lock, Vec::new()))
         })
         .collect()
 }
@@ -296,29 +207,10 @@ pub fn decide_leave(rows: &[Option<Lock>], id: &str, time: StoreTime) -> Writes 
             };
             (
                 Expect::Revision(row.revision),
-                LockWrite {
-                    lock,
-                    holds: Vec::new(),
-                    keeps_queue: false,
-                    restamped: None,
-                },
+                LockWrite::new(lock, Vec::new()),
             )
         })
         .collect()
-}
-
-/// A row's queue after a holder's own write (a renewal or a release): without the dead.
-pub fn without_the_dead(queue: &[Waiter], time: StoreTime) -> Vec<Waiter> {
-    pruned(queue, time, None)
-}
-
-/// The row as others should see it: its queue the live waiters in serving order.
-pub fn as_listed(row: Lock, time: StoreTime) -> Lock {
-    let queue = serving_order(&row.queue, time)
-        .into_iter()
-        .cloned()
-        .collect();
-    Lock { queue, ..row }
 }
 
 /// Where waiter `id` stands on the rows of its envs.
@@ -389,11 +281,12 @@ pub fn refusal(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::locks::{LockRequest, Meta};
+    use crate::locks::queue::line::{as_listed, stale_after};
+    use crate::locks::release::{decide_release, Authority, ReleaseDecision, ReleaseRequest};
+    use crate::locks::types::Meta;
     use std::collections::HashMap;
 
     const POLL: Duration = Duration::from_secs(1);
-    const STALE: i64 = 3_000;
 
     fn at(now: i64) -> StoreTime {
         StoreTime::exact(now)
@@ -484,15 +377,15 @@ mod tests {
 
         fn release(&mut self, env: &str, user: &str, now: i64) {
             let row = self.0.get(env).cloned();
-            let request = crate::locks::ReleaseRequest {
+            let request = ReleaseRequest {
                 envs: vec![env.into()],
                 user: user.into(),
                 holder: user.into(),
                 uberlock: false,
-                authority: crate::locks::Authority::Holder,
+                authority: Authority::Holder,
             };
-            let crate::locks::ReleaseDecision::Write(write) =
-                crate::locks::decide_release(row.as_ref(), &request, at(now)).unwrap()
+            let ReleaseDecision::Write(write) =
+                decide_release(row.as_ref(), &request, at(now)).unwrap()
             else {
                 panic!("{user} holds {env}")
             };
@@ -502,28 +395,6 @@ mod tests {
 
     fn is_take(step: &Step) -> bool {
         matches!(step, Step::Take { .. })
-    }
-
-    #[test]
-    fn a_place_outlives_three_polls_and_never_less_than_two_seconds() {
-        assert_eq!(stale_after(Duration::from_secs(5)), Duration::from_secs(15));
-        assert_eq!(
-            stale_after(Duration::from_millis(100)),
-            Duration::from_secs(2)
-        );
-        let waiter = Waiter {
-            id: "w".into(),
-            ticket: 0,
-            user: "u".into(),
-            meta: "m".into(),
-            joined_at: 1_000,
-            seen_at: 1_000,
-            stale_after: STALE,
-            supersede: false,
-            envs: vec!["prod".into()],
-        };
-        assert!(waiter.is_live_at(3_999));
-        assert!(!waiter.is_live_at(4_000));
     }
 
     #[test]
@@ -631,7 +502,7 @@ mod tests {
         rows.poll(&request("dead", &["prod"]), Some("dead"), 100);
         rows.poll(&request("live", &["prod"]), Some("live"), 5_000);
         let held = rows.0["prod"].clone();
-        let renewed = crate::locks::decide_renew(&held, Some(&held), at(6_000)).unwrap();
+        let renewed = crate::locks::held::decide_renew(&held, Some(&held), at(6_000)).unwrap();
         assert_eq!(renewed.lock.queue.len(), 1);
         rows.release("prod", "holder", 6_000);
         assert_eq!(rows.0["prod"].queue.len(), 1);
