@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod human_time;
 pub mod jobs;
 pub mod locks;

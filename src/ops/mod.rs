@@ -11,6 +11,7 @@ pub mod report;
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::Result;
+use crate::events;
 use crate::jobs::{self, EndRequest};
 use crate::locks::{
     self, Attempt, Authority, LockRequest, ReleaseRequest, WaitPolicy, WaitProgress,
@@ -169,17 +170,22 @@ pub async fn perform(
             listed,
             ..
         } => {
+            events::check()?;
             let copies = held::open(store)?;
-            let locks = locks::lock(store, &request, policy, interrupt.token(), on_wait).await?;
+            let locked = locks::lock(store, &request, policy, interrupt.token(), on_wait).await;
+            events::announce(events::from_locking(&request, &locked));
+            let locks = locked?;
             if let Some(copies) = copies {
                 copies.remember(locks.iter().map(|(lock, _)| lock));
             }
             Report::Locked { locks, listed }
         }
         Action::TryLock(request) => {
+            events::check()?;
             let copies = held::open(store)?;
             match locks::try_lock(store, &request).await? {
                 Attempt::Acquired(locks) => {
+                    events::announce(events::from_taken(&locks));
                     if let Some(copies) = copies {
                         copies.remember(locks.iter().map(|(lock, _)| lock));
                     }
@@ -194,6 +200,7 @@ pub async fn perform(
         Action::Release {
             request, listed, ..
         } => {
+            events::check()?;
             let copies = held::open(store)?;
             // Only a holder's own release has a copy to claim.
             let own = request.authority == Authority::Holder;
@@ -209,10 +216,9 @@ pub async fn perform(
             if let Some(copies) = copies.filter(|_| own) {
                 copies.forget(&request.envs, &request.holder);
             }
-            Report::Released {
-                released: released?,
-                listed,
-            }
+            let released = released?;
+            events::announce(events::from_release(&request, &released));
+            Report::Released { released, listed }
         }
         Action::Run {
             request, listed, ..

@@ -16,7 +16,7 @@ mod rejection;
 pub mod replay;
 pub mod reply;
 pub mod signature;
-mod web_api;
+pub mod web_api;
 
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
