@@ -37,7 +37,9 @@ pub fn announce(events: Vec<Event>) {
     let Ok(runtime) = tokio::runtime::Handle::try_current() else {
         return;
     };
-    let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut in_flight = IN_FLIGHT
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     in_flight.retain(|task| !task.is_finished());
     for event in events {
         let targets = targets.clone();
@@ -48,7 +50,9 @@ pub fn announce(events: Vec<Event>) {
 /// Waits until every delivery started so far is done, or `bound` has passed.
 pub async fn settle(bound: Duration) {
     let tasks: Vec<JoinHandle<()>> = {
-        let mut in_flight = IN_FLIGHT.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        let mut in_flight = IN_FLIGHT
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
         std::mem::take(&mut *in_flight)
     };
     let all = futures_util::future::join_all(tasks);
@@ -89,7 +93,9 @@ where
 
 /// Unix seconds now, as the signature's timestamp.
 fn timestamp() -> String {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap_or_default();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
     now.as_secs().to_string()
 }
 
@@ -101,7 +107,10 @@ async fn post_signed(url: &str, secret: &str, event: &Event, body: Bytes) -> Res
         .header("x-daplaya-event", event.kind.as_str())
         .header("x-daplaya-event-id", &event.id)
         .header("x-daplaya-request-timestamp", &sent_at)
-        .header("x-daplaya-signature", signature(secret.as_bytes(), &sent_at, &body))
+        .header(
+            "x-daplaya-signature",
+            signature(secret.as_bytes(), &sent_at, &body),
+        )
         .body(Full::new(body))
         .map_err(|error| Failed {
             why: error.to_string(),

@@ -47,10 +47,7 @@ pub struct Failed {
 
 /// Sends `request` and reads its answer, all within `timeout`: a 2xx answer's body, or why not
 /// (no answer, a timeout, a 5xx or a 429 are worth retrying; any other status is not).
-pub async fn call(
-    request: http::Request<Full<Bytes>>,
-    timeout: Duration,
-) -> Result<Bytes, Failed> {
+pub async fn call(request: http::Request<Full<Bytes>>, timeout: Duration) -> Result<Bytes, Failed> {
     let exchange = async {
         let response = client().request(request).await.map_err(|error| Failed {
             why: error.to_string(),

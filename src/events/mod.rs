@@ -20,8 +20,8 @@ pub use deliver::{announce, settle, SETTLE_BOUND};
 pub use sign::{signature, SIGNATURE_VERSION};
 pub use targets::{check, Targets};
 
-use crate::locks::queue::as_listed;
 use crate::error::{Error, Result};
+use crate::locks::queue::as_listed;
 use crate::locks::{Acquired, Authority, LockRequest, ReleaseRequest, Released};
 use crate::model::{Lock, Waiter};
 use crate::store::StoreTime;

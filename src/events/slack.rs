@@ -21,7 +21,9 @@ pub(super) async fn tell(targets: &Targets, event: &Event) {
         }
     };
     let bot = async {
-        let Some(bot) = &targets.slack_bot else { return };
+        let Some(bot) = &targets.slack_bot else {
+            return;
+        };
         let channel = async {
             if let Some(channel) = bot.channel_for(&event.env) {
                 let _ = bot.post_message(channel, &text).await;
@@ -64,8 +66,11 @@ fn refused(why: &str) -> Failed {
 
 impl SlackBot {
     async fn post_message(&self, channel: &str, text: &str) -> Result<Value, Failed> {
-        self.web_api("chat.postMessage", &json!({ "channel": channel, "text": text }))
-            .await
+        self.web_api(
+            "chat.postMessage",
+            &json!({ "channel": channel, "text": text }),
+        )
+        .await
     }
 
     async fn member_by_email(&self, email: &str) -> Result<String, Failed> {
@@ -107,7 +112,8 @@ fn ok_answer(answer: &[u8]) -> Result<Value, Failed> {
 }
 
 async fn post_json(url: &str, token: Option<&str>, body: &Value) -> Result<Bytes, Failed> {
-    let mut request = http::Request::post(url).header("content-type", "application/json; charset=utf-8");
+    let mut request =
+        http::Request::post(url).header("content-type", "application/json; charset=utf-8");
     if let Some(token) = token {
         request = request.header("authorization", format!("Bearer {token}"));
     }

@@ -37,7 +37,10 @@ pub struct SlackBot {
 impl SlackBot {
     /// The channel `env`'s events go to, if any.
     pub fn channel_for(&self, env: &str) -> Option<&str> {
-        let own = self.channels.iter().find(|(e, _)| e.as_deref() == Some(env));
+        let own = self
+            .channels
+            .iter()
+            .find(|(e, _)| e.as_deref() == Some(env));
         let every = self.channels.iter().find(|(e, _)| e.is_none());
         own.or(every).map(|(_, channel)| channel.as_str())
     }
@@ -60,7 +63,9 @@ fn http_url(var: &str, url: &str) -> Result<String> {
     if url.starts_with("https://") || url.starts_with("http://") {
         Ok(url.to_string())
     } else {
-        Err(Error::usage(format!("{var}: '{url}' is not an http(s) URL")))
+        Err(Error::usage(format!(
+            "{var}: '{url}' is not an http(s) URL"
+        )))
     }
 }
 
@@ -161,11 +166,7 @@ mod tests {
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect();
-        Targets::from_env(&move |name| {
-            vars.iter()
-                .find(|(k, _)| k == name)
-                .map(|(_, v)| v.clone())
-        })
+        Targets::from_env(&move |name| vars.iter().find(|(k, _)| k == name).map(|(_, v)| v.clone()))
     }
 
     #[test]
@@ -180,7 +181,10 @@ mod tests {
             (WEBHOOK_SECRET_VAR, "s3cret"),
         ])
         .unwrap();
-        assert_eq!(targets.webhooks, ["http://a.test/hook", "https://b.test/hook"]);
+        assert_eq!(
+            targets.webhooks,
+            ["http://a.test/hook", "https://b.test/hook"]
+        );
         let unsigned = from(&[(WEBHOOK_URL_VAR, "http://a.test/hook")]).unwrap_err();
         assert!(unsigned.to_string().contains(WEBHOOK_SECRET_VAR));
         let bad = from(&[(WEBHOOK_URL_VAR, "a.test"), (WEBHOOK_SECRET_VAR, "s")]).unwrap_err();

@@ -67,7 +67,10 @@ fn taking_upgrading_and_preempting_are_told_and_a_renewal_is_not() {
     );
     assert_eq!(events[0].holder.as_deref(), Some("alice-run"));
     assert_eq!(events[0].at, 1_000);
-    assert_eq!(events[2].summary(), "alice took production with an uberlock from bob");
+    assert_eq!(
+        events[2].summary(),
+        "alice took production with an uberlock from bob"
+    );
 }
 
 #[test]
@@ -82,13 +85,19 @@ fn a_release_tells_the_first_live_waiter_its_turn_and_names_the_releaser() {
     let row = released(lock("production", "alice", "L1", 1_000), queue, at);
     let events = from_released(&[row], None);
     assert_eq!(events.len(), 2);
-    assert_eq!((events[0].id.as_str(), events[0].kind), ("L1.released", Kind::Released));
+    assert_eq!(
+        (events[0].id.as_str(), events[0].kind),
+        ("L1.released", Kind::Released)
+    );
     let turn = &events[1];
     assert_eq!((turn.id.as_str(), turn.kind), ("L1.turn", Kind::Turn));
     assert_eq!(turn.user, "bob@acme.io");
     assert_eq!(turn.by.as_deref(), Some("alice"));
     assert_eq!(turn.at, at);
-    assert_eq!(turn.summary(), "bob@acme.io's turn on production: alice released it");
+    assert_eq!(
+        turn.summary(),
+        "bob@acme.io's turn on production: alice released it"
+    );
 }
 
 #[test]
@@ -113,7 +122,10 @@ fn nobody_waiting_is_no_turn_and_a_forced_release_names_who_and_why() {
     );
     assert_eq!(events.len(), 1);
     let forced = &events[0];
-    assert_eq!((forced.id.as_str(), forced.kind), ("L2.forced", Kind::Forced));
+    assert_eq!(
+        (forced.id.as_str(), forced.kind),
+        ("L2.forced", Kind::Forced)
+    );
     assert_eq!(forced.by.as_deref(), Some("ops"));
     assert_eq!(forced.reason.as_deref(), Some("stuck deploy"));
     assert_eq!(forced.user, "alice");
@@ -139,7 +151,10 @@ fn a_waiter_giving_way_is_told_with_the_newer_waiter_and_other_failures_are_not(
     assert_eq!(events.len(), 1);
     assert_eq!(events[0].kind, Kind::Superseded);
     assert_eq!(events[0].id, "w9.superseded.production.alice");
-    assert_eq!((events[0].meta.as_str(), events[0].at), ("deploy 41", 70_000));
+    assert_eq!(
+        (events[0].meta.as_str(), events[0].at),
+        ("deploy 41", 70_000)
+    );
     assert!(from_locking(&request, &Err(Error::Interrupted)).is_empty());
 }
 

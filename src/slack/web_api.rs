@@ -20,7 +20,6 @@ const MAX_ANSWER_BYTES: usize = 256 * 1024;
 /// Slack answers in well under a second; the slash command must be answered within 3.
 const CALL_TIMEOUT: Duration = Duration::from_millis(1_500);
 
-
 /// What Slack says of a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Member {
