@@ -262,16 +262,18 @@ pub async fn lock(
 }
 
 /// How often the first in line reads its rows: a release is seen within this, without
-/// waiting out a whole poll interval. The rest of the line reads once a poll interval.
+/// waiting out a whole poll interval.
 const NEXT_IN_LINE_POLL: Duration = Duration::from_millis(250);
 
-/// The pause before the next read at `position` in line (1: next).
+/// The pause before the next read at `position` in line (1: next): the first reads every
+/// 250 ms, the second every second, the third every 2.25 s, each place further back slower
+/// (the square of its place), never slower than the poll interval. So the waiter behind one
+/// that just took the env learns it is next well before that hold ends, and a long line costs
+/// about one read per poll interval per waiter.
 fn next_poll(position: usize, poll_interval: Duration) -> Duration {
-    if position <= 1 {
-        poll_interval.min(NEXT_IN_LINE_POLL)
-    } else {
-        poll_interval
-    }
+    let place = u32::try_from(position.max(1)).unwrap_or(u32::MAX);
+    let pace = NEXT_IN_LINE_POLL.saturating_mul(place.saturating_mul(place));
+    pace.min(poll_interval)
 }
 
 /// Whether a read `since` the last heartbeat writes one: once a poll interval, give or take
@@ -338,7 +340,10 @@ mod tests {
     fn the_next_in_line_reads_fast_and_everyone_beats_once_a_poll_interval() {
         let default = Duration::from_secs(5);
         assert_eq!(next_poll(1, default), NEXT_IN_LINE_POLL);
-        assert_eq!(next_poll(2, default), default);
+        assert_eq!(next_poll(2, default), Duration::from_secs(1));
+        assert_eq!(next_poll(3, default), Duration::from_millis(2_250));
+        assert_eq!(next_poll(5, default), default);
+        assert_eq!(next_poll(usize::MAX, default), default);
         let fast = Duration::from_millis(100);
         assert_eq!(next_poll(1, fast), fast);
         // Reads of the next in line between beats write nothing; the beat comes on time.
