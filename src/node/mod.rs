@@ -20,7 +20,6 @@ use crate::ops::input::{
 };
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{perform, Action};
-use crate::run::Interrupt;
 use abort::Abort;
 use napi::bindgen_prelude::Either;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -315,8 +314,7 @@ async fn call_as<T: FromReport>(
     validate: impl FnOnce(&Caller) -> Result<Action> + Send + 'static,
     hooks: Hooks<'_>,
 ) -> napi::Result<WithUserSource<T>> {
-    let never = Interrupt::default();
-    let interrupt = hooks.abort.map_or(&never, |abort| &abort.0);
+    let interrupt = hooks.abort.map(|abort| &abort.0);
     // Called on the JS thread when it is free; the poll goes on meanwhile (index.js catches
     // what `onWait` throws and ends the call).
     let mut on_wait = |progress: &crate::locks::WaitProgress| {

@@ -325,10 +325,8 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         ),
         Command::Help { unknown } => return reply::help(name, unknown.as_deref()),
     };
-    // Nothing here waits, so nothing needs cancelling.
-    let never = crate::run::Interrupt::default();
     let env_name = env.as_deref().unwrap_or_default();
-    match ops::perform(action, store, &never, &mut |_| {}).await {
+    match ops::perform(action, store, None, &mut |_| {}).await {
         // The lease is told from the write, not from whenever the reply is formatted.
         Ok(Report::Locked { locks, .. }) if !locks.is_empty() => {
             let (lock, acquired) = &locks[0];
