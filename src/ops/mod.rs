@@ -140,16 +140,25 @@ pub enum Shell {
 }
 
 /// Carries out a validated action on a store. `interrupt` ends a wait for a lock, and reaches
-/// the command of a `Run` (so an aborted `runLocked` stops it). `on_wait` sees the place in
+/// the command of a `Run` (so an aborted `runLocked` stops it); `None` for a caller nothing
+/// interrupts (a page, a Slack command, an API call without `signal`). `on_wait` sees the place in
 /// line and who is in the way each time a wait for a lock goes on. `Run` is silent here (the
 /// command's stdout is the caller's); a front door that shows the steps of `locks run` calls
 /// `run::run_locked` with its own events.
 pub async fn perform(
     action: Action,
     store: &dyn Store,
-    interrupt: &Interrupt,
+    interrupt: Option<&Interrupt>,
     on_wait: &mut (dyn FnMut(&WaitProgress) + Send),
 ) -> Result<Report> {
+    let uninterrupted;
+    let interrupt = match interrupt {
+        Some(interrupt) => interrupt,
+        None => {
+            uninterrupted = Interrupt::default();
+            &uninterrupted
+        }
+    };
     Ok(match action {
         Action::Init => Report::Init {
             store: store.describe(),

@@ -216,9 +216,8 @@ pub(super) async fn locks(State(app): State<Arc<App>>, uri: Uri) -> Response {
         Ok(action) => action,
         Err(error) => return json_error(&app, &error),
     };
-    let never = crate::run::Interrupt::default();
     let mut no_wait = |_: &crate::locks::WaitProgress| {};
-    match ops::perform(action, app.store.as_ref(), &never, &mut no_wait).await {
+    match ops::perform(action, app.store.as_ref(), None, &mut no_wait).await {
         Ok(report) => {
             if let Report::Locks { locks, .. } = &report {
                 app.metrics.observe_locks(locks, now_ms());
