@@ -5,7 +5,6 @@
 //! nothing: the caller shows its [`ServerEvent`]s.
 
 pub mod access;
-pub mod board;
 pub mod connections;
 mod dashboard;
 pub mod metrics;
@@ -14,7 +13,7 @@ mod slack_commands;
 
 use crate::error::{Error, Result};
 use crate::ops::report::Serving;
-use crate::ops::ServeRequest;
+use crate::ops::{self, ServeRequest};
 use crate::slack::Settings;
 use crate::store::Store;
 use access::Token;
@@ -259,7 +258,7 @@ pub async fn run(
         slack_url,
         host: address.ip().to_string(),
         port: address.port(),
-        store: store.describe(),
+        store: ops::describe(store.as_ref()),
     }));
     let (log, mut lines) = mpsc::channel(LOG_BACKLOG);
     let app = Arc::new(App {
