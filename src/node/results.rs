@@ -3,7 +3,6 @@
 //! (`ops::report`) by the tests of `shapes.rs`, and `__test__/api.test.js` checks them against
 //! the CLI's `--json` output for the same call.
 
-use super::shapes::Merged;
 use crate::{jobs, locks, model, store};
 use napi::bindgen_prelude::{Either, Null};
 use napi_derive::napi;
@@ -31,7 +30,7 @@ pub struct Lock {
     /// What the lock is for (a CI URL, `Slack`, `CLI`, `API`).
     pub meta: String,
     /// When the lease runs out (epoch ms); `null` for an uberlock.
-    #[cfg_attr(test, serde(serialize_with = "super::shapes::json::nullable"))]
+    #[cfg_attr(test, serde(serialize_with = "nullable"))]
     pub expires_at: Either<i64, Null>,
     /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
     /// stale holder.
@@ -42,6 +41,19 @@ pub struct Lock {
     /// The env's line: live waiters in serving order; left out while nobody waits.
     #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub queue: Option<Vec<Waiting>>,
+}
+
+/// `Either<T, Null>` as napi gives it to JS, for the tests' view of a result as JSON: the value,
+/// or `null`.
+#[cfg(test)]
+fn nullable<T: serde::Serialize, S: serde::Serializer>(
+    value: &Either<T, Null>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Either::A(value) => serde::Serialize::serialize(value, serializer),
+        Either::B(Null) => serializer.serialize_none(),
+    }
 }
 
 /// A waiter in an env's line.
@@ -252,8 +264,6 @@ impl From<locks::Acquired> for Acquisition {
         }
     }
 }
-
-pub type LockResult = Merged<Lock, Acquisition>;
 
 /// Why `release` changed nothing.
 #[napi(string_enum = "camelCase")]

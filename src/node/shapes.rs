@@ -11,6 +11,9 @@ use napi_derive::napi;
 /// One object with the fields of both: `lock` resolves to the lock row and how it was got.
 pub struct Merged<A, B>(pub A, pub B);
 
+/// What `lock` resolves to for each env: the lock row with how it was got.
+pub type LockResult = Merged<Lock, Acquisition>;
+
 impl<A: ToNapiValue, B: ToNapiValue> ToNapiValue for Merged<A, B> {
     unsafe fn to_napi_value(env: sys::napi_env, merged: Self) -> napi::Result<sys::napi_value> {
         let Merged(first, second) = merged;
@@ -197,22 +200,10 @@ impl FromReport for Vec<Job> {
 /// The results as JSON, for the tests: serde's view of each result type (derived under
 /// `cfg(test)` in `results.rs`), so the tests compare it with the report's document.
 #[cfg(test)]
-pub(super) mod json {
+mod json {
     use super::{Merged, PerEnv, WithUserSource};
-    use napi::bindgen_prelude::{Either, Null};
     use serde::ser::{Error, Serialize, Serializer};
     use serde_json::Value;
-
-    /// `Either<T, Null>` as napi gives it to JS: the value, or `null`.
-    pub fn nullable<T: Serialize, S: Serializer>(
-        value: &Either<T, Null>,
-        serializer: S,
-    ) -> Result<S::Ok, S::Error> {
-        match value {
-            Either::A(value) => value.serialize(serializer),
-            Either::B(Null) => serializer.serialize_none(),
-        }
-    }
 
     impl<A: Serialize, B: Serialize> Serialize for Merged<A, B> {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
