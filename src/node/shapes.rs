@@ -202,6 +202,7 @@ impl FromReport for Vec<Job> {
 #[cfg(test)]
 mod json {
     use super::{Merged, PerEnv, WithUserSource};
+    use crate::ops::report::with_user_source;
     use serde::ser::{Error, Serialize, Serializer};
     use serde_json::Value;
 
@@ -226,19 +227,11 @@ mod json {
     impl<T: Serialize> Serialize for WithUserSource<T> {
         fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
             let WithUserSource(result, defaulted) = self;
-            let mut document = serde_json::to_value(result).map_err(S::Error::custom)?;
-            if let Some(source) = &defaulted.user_source {
-                let documents = match &mut document {
-                    Value::Array(documents) => documents.iter_mut().collect(),
-                    single => vec![single],
-                };
-                for document in documents {
-                    if let Value::Object(fields) = document {
-                        fields.insert("userSource".into(), source.as_str().into());
-                    }
-                }
+            let document = serde_json::to_value(result).map_err(S::Error::custom)?;
+            match &defaulted.user_source {
+                Some(source) => with_user_source(document, source).serialize(serializer),
+                None => document.serialize(serializer),
             }
-            document.serialize(serializer)
         }
     }
 
