@@ -3,6 +3,7 @@
 //! the store ([`open`]), calls [`perform`], and shows the [`Report`] its own way. Nothing here
 //! prints or knows which door it was called from.
 
+pub mod board;
 mod held;
 pub mod input;
 pub mod open;
@@ -19,6 +20,18 @@ use crate::run::{self, ChildStdout, Event, Failure, Interrupt, RunRequest};
 use crate::store::Store;
 pub use report::{JobList, Report};
 use std::time::Duration;
+
+/// What the store is, for people (its kind and where it lives): what a door names when it says
+/// where locks live.
+pub fn describe(store: &dyn Store) -> String {
+    store.describe()
+}
+
+/// Records a request under `key` until `forget_at` (epoch ms) so it is acted on once: `false`
+/// when the store has seen it already and the door must refuse it.
+pub async fn first_sight(store: &dyn Store, key: &str, forget_at: i64) -> Result<bool> {
+    store.first_sight(key, forget_at).await
+}
 
 /// One validated call, whatever door it came through: nothing runs before this exists.
 #[derive(Debug, Clone)]

@@ -276,16 +276,15 @@ where
 }
 
 /// A release from Slack of `env` by `user`: a person acting on their own runs' locks, or
-/// breaking anyone's.
-fn releasing(env: &str, user: &str, authority: Authority) -> Action {
+/// breaking anyone's. `uberlock` is what the person asked for, as `--uberlock` on the command
+/// line; the rules decide what it allows.
+fn releasing(env: &str, user: &str, uberlock: bool, authority: Authority) -> Action {
     Action::Release {
         request: ReleaseRequest {
             envs: vec![env.to_string()],
             user: user.to_string(),
             holder: user.to_string(),
-            // Taking an uberlock from Slack is the deliberate step; its holder releases it with
-            // the same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
-            uberlock: true,
+            uberlock,
             authority,
         },
         // Slack names its own user.
@@ -309,9 +308,12 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             Err(error) => return reply::usage_error(name, &error),
         },
         // People act on the locks of all their runs: the one their pipeline took too.
-        Command::Release { env } => (releasing(&env, user, Authority::User), Some(env)),
+        // `release` in Slack means "release what I hold on ENV", uberlock included: a person
+        // typing it has asked, where `--uberlock` guards scripts (docs/slack.md).
+        Command::Release { env } => (releasing(&env, user, true, Authority::User), Some(env)),
+        // A forced release ends any hold, uberlock or not, as on the command line.
         Command::ForceRelease { env, reason } => {
-            let forced = releasing(&env, user, Authority::Force { reason });
+            let forced = releasing(&env, user, false, Authority::Force { reason });
             (forced, Some(env))
         }
         Command::Leases { env } => (Action::ListLocks { env: env.clone() }, env),
