@@ -41,6 +41,10 @@ export type ErrorCode =
   | 'CANNOT_EXECUTE'
   /** `runLocked`: no such command (exit 127). */
   | 'COMMAND_NOT_FOUND'
+  /** `serve`: the server failed while serving (exit 1). */
+  | 'SERVER_FAILED'
+  /** `require('daplaya')`: no native binary for this platform, or it fails to load (exit 1). */
+  | 'UNSUPPORTED_PLATFORM'
   /** Cancelled while waiting (the CLI's exit 130). */
   | 'INTERRUPTED'
   /** The call's `signal` aborted; the error's `name` is `'AbortError'`, its `cause` the signal's reason. */

@@ -8,7 +8,7 @@ const assert = require('node:assert/strict')
 const { spawn } = require('node:child_process')
 const fs = require('node:fs')
 const path = require('node:path')
-const { ROOT, BIN, runJson, baseEnv, tempDir } = require('./helpers.js')
+const { ROOT, BIN, run, runJson, baseEnv, tempDir } = require('./helpers.js')
 
 const README = path.join(ROOT, 'README.md')
 const DOCS = path.join(ROOT, 'docs')
@@ -171,6 +171,45 @@ function readmeLines(heading) {
     .map((line) => /npx daplaya .*/.exec(line)?.[0])
     .filter(Boolean)
 }
+
+describe('the contracts written in more than one place agree', () => {
+  /** The exit codes of the `exit` module of src/error.rs, and 128+N, which no constant names. */
+  function exitModuleCodes() {
+    const errorRs = read(path.join(ROOT, 'src', 'error.rs'))
+    const exitModule = errorRs.slice(errorRs.indexOf('pub mod exit {'))
+    const body = exitModule.slice(0, exitModule.indexOf('\n}\n'))
+    const codes = [...body.matchAll(/pub const [A-Z_]+: i32 = (\d+);/g)].map((m) => Number(m[1]))
+    return [...codes, '128+N']
+  }
+
+  const byCode = (a, b) => parseInt(a, 10) - parseInt(b, 10) || String(a).localeCompare(String(b))
+
+  it("docs/cli.md's exit-code table, `daplaya --help` and error.rs's exit module list the same codes", async () => {
+    const table = read(path.join(DOCS, 'cli.md')).split(/^## Exit codes$/m)[1].split(/\n\n/)[1]
+    const documented = [...table.matchAll(/^\| ([0-9N+]+) \|/gm)].map((m) => m[1])
+    const { code, stdout } = await run(['--help'])
+    assert.equal(code, 0)
+    const help = stdout.split(/^Exit codes:$/m)[1]
+    assert.ok(help, `--help has no exit codes:\n${stdout}`)
+    const helped = [...help.matchAll(/^ {2}([0-9N+]+) +\S/gm)].map((m) => m[1])
+    const declared = exitModuleCodes().map(String)
+    assert.deepEqual(helped, documented)
+    assert.deepEqual([...declared].sort(byCode), [...documented].sort(byCode))
+  })
+
+  it("index.d.ts's ErrorCode union is every code error.rs and native.js give, and ABORT_ERR", () => {
+    const errorRs = read(path.join(ROOT, 'src', 'error.rs'))
+    const codeFn = errorRs.slice(errorRs.indexOf('pub fn code(&self)'))
+    const given = new Set([...codeFn.slice(0, codeFn.indexOf('\n    }\n')).matchAll(/"([A-Z_]+)"/g)].map((m) => m[1]))
+    for (const [, name] of read(path.join(ROOT, 'native.js')).matchAll(/code: '([A-Z_]+)'/g)) given.add(name)
+    // Node's own code of an aborted call (index.js rejects with an AbortError).
+    given.add('ABORT_ERR')
+    const declarations = read(path.join(ROOT, 'index.d.ts'))
+    const union = declarations.slice(declarations.indexOf('export type ErrorCode'), declarations.indexOf('export interface DaplayaError'))
+    const declared = [...union.matchAll(/\| '([A-Z_]+)'/g)].map((m) => m[1])
+    assert.deepEqual([...declared].sort(), [...given].sort())
+  })
+})
 
 describe("the README's recipes, run as written", () => {
   it('the one line, the CLI quick start and the CI step run on the embedded store with nothing configured', async () => {

@@ -150,7 +150,7 @@ async fn execute(
 ) -> Result<Report> {
     let store = open_store(store, console, env).await?;
     let mut on_wait = |progress: &WaitProgress| show_waiting(progress, console);
-    ops::perform(action, store.as_ref(), interrupt, &mut on_wait).await
+    ops::perform(action, store.as_ref(), Some(interrupt), &mut on_wait).await
 }
 
 /// A waiter's progress at a poll: its place in line and who is in the way, as the live line at

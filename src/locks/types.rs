@@ -74,12 +74,13 @@ impl Meta {
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Wait {
     /// One attempt only.
     No,
     /// Retry until this much time has passed.
     Until(Duration),
+    #[default]
     Forever,
 }
 

@@ -15,11 +15,11 @@ use crate::caller::{Caller, ThisMachine};
 use crate::config::{self, StoreOptions};
 use crate::error::{Error, Result};
 use crate::ops::input::{
-    EndArgs, GetArgs, HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs, WindowArgs,
+    self, EndArgs, GetArgs, HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs, StartArgs,
+    WindowArgs,
 };
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{perform, Action};
-use crate::run::Interrupt;
 use abort::Abort;
 use napi::bindgen_prelude::Either;
 use napi::threadsafe_function::ThreadsafeFunctionCallMode;
@@ -64,12 +64,12 @@ pub async fn list_locks(options: Option<ListLocksOptions>) -> napi::Result<Vec<L
 /// The holds of an env, newest first (an env never locked has none); one store read.
 #[napi]
 pub async fn lock_history(options: LockHistoryOptions) -> napi::Result<Vec<Hold>> {
-    let args = HistoryArgs {
+    let args = positive_duration("since", &options.since).map(|since| HistoryArgs {
         env: options.env.clone(),
         limit: options.limit,
-        since: duration_text(&options.since),
-    };
-    call(&options.store_options(), move |_| args.action()).await
+        since,
+    });
+    call(&options.store_options(), move |_| args?.action()).await
 }
 
 /// Takes the lock on an env (or on several, all or none), waiting in line while someone else
@@ -81,7 +81,7 @@ pub async fn lock(options: LockOptions) -> napi::Result<WithUserSource<PerEnv<Lo
     let args = lock_args(&options);
     let runs_nothing = options.kill_after.is_none();
     let validate = move |caller: &Caller| match runs_nothing {
-        true => args.action(caller),
+        true => args?.action(caller),
         false => Err(Error::usage(
             "killAfter is an option of runLocked: lock runs no command",
         )),
@@ -134,11 +134,13 @@ pub async fn run_locked(
     options: LockOptions,
     Command(command): Command,
 ) -> napi::Result<WithUserSource<Either<RunLockedResult, RunLockedManyResult>>> {
-    let args = RunArgs {
-        lock: lock_args(&options),
-        kill_after: duration_text(&options.kill_after),
-        command,
-    };
+    let args = lock_args(&options).and_then(|lock| {
+        Ok(RunArgs {
+            lock,
+            kill_after: positive_duration("killAfter", &options.kill_after)?,
+            command,
+        })
+    });
     let abort = options.signal.as_ref();
     let hooks = Hooks {
         abort,
@@ -146,7 +148,7 @@ pub async fn run_locked(
     };
     let result = call_as(
         &options.store_options(),
-        move |caller| args.action(caller),
+        move |caller| args?.action(caller),
         hooks,
     )
     .await?;
@@ -201,14 +203,14 @@ pub async fn end_job(options: EndJobOptions) -> napi::Result<EndJobResult> {
 #[napi]
 pub async fn active_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
     let args = window_args(&options);
-    call(&options.store_options(), move |_| args.active()).await
+    call(&options.store_options(), move |_| args?.active()).await
 }
 
 /// Skipped jobs of a jobname started within `ttl`, newest first.
 #[napi]
 pub async fn skipped_jobs(options: JobWindowOptions) -> napi::Result<Vec<Job>> {
     let args = window_args(&options);
-    call(&options.store_options(), move |_| args.skipped()).await
+    call(&options.store_options(), move |_| args?.skipped()).await
 }
 
 /// Answers a Slack slash command (`request`: `{ headers, body }`, the body raw) as
@@ -253,26 +255,31 @@ const SCRIPT: Caller<'static> = Caller {
     door_meta: "API",
 };
 
-fn lock_args(options: &LockOptions) -> LockArgs {
-    LockArgs {
+/// The options of `lock` and `runLocked` as the one lock request every door fills.
+fn lock_args(options: &LockOptions) -> Result<LockArgs> {
+    let timeout = duration("timeout", &options.timeout)?;
+    Ok(LockArgs {
         env: options.env.envs(),
         user: options.user.clone(),
         holder: options.holder.clone(),
         meta: options.meta.clone(),
         uberlock: options.uberlock.unwrap_or_default(),
-        ttl: duration_text(&options.ttl),
-        timeout: duration_text(&options.timeout),
-        no_wait: options.no_wait.unwrap_or_default(),
-        poll_interval: duration_text(&options.poll_interval),
+        ttl: positive_duration("ttl", &options.ttl)?,
+        wait: input::wait(
+            timeout,
+            options.no_wait.unwrap_or_default(),
+            "timeout and noWait",
+        )?,
+        poll_interval: positive_duration("pollInterval", &options.poll_interval)?,
         supersede: options.supersede.unwrap_or_default(),
-    }
+    })
 }
 
-fn window_args(options: &JobWindowOptions) -> WindowArgs {
-    WindowArgs {
+fn window_args(options: &JobWindowOptions) -> Result<WindowArgs> {
+    Ok(WindowArgs {
         jobname: options.jobname.clone(),
-        ttl: duration_text(&options.ttl),
-    }
+        ttl: positive_duration("ttl", &options.ttl)?,
+    })
 }
 
 /// [`call_as`] for the functions that take no user and never wait.
@@ -307,8 +314,7 @@ async fn call_as<T: FromReport>(
     validate: impl FnOnce(&Caller) -> Result<Action> + Send + 'static,
     hooks: Hooks<'_>,
 ) -> napi::Result<WithUserSource<T>> {
-    let never = Interrupt::default();
-    let interrupt = hooks.abort.map_or(&never, |abort| &abort.0);
+    let interrupt = hooks.abort.map(|abort| &abort.0);
     // Called on the JS thread when it is free; the poll goes on meanwhile (index.js catches
     // what `onWait` throws and ends the call).
     let mut on_wait = |progress: &crate::locks::WaitProgress| {

@@ -8,20 +8,36 @@ use super::given::{is_array, strings, wrong_kind, Given, Name};
 #[cfg(doc)]
 use super::results::WaitProgress;
 use crate::config::StoreOptions;
+use crate::duration;
+use crate::error::Result;
 use crate::ops::input::Envs;
 use napi::bindgen_prelude::{Either, FromNapiValue, Unknown, ValueType};
 use napi::threadsafe_function::ThreadsafeFunction;
 use napi::{sys, Status};
 use napi_derive::napi;
 use serde_json::Value;
+use std::time::Duration;
 
-/// The text the duration parser reads from a duration option (milliseconds, or text such as
-/// `'30s'`); a number that is not whole milliseconds is refused there, as the user wrote it.
-pub fn duration_text(duration: &Option<Either<f64, String>>) -> Option<String> {
-    duration.as_ref().map(|duration| match duration {
-        Either::A(millis) => millis.to_string(),
-        Either::B(text) => text.clone(),
-    })
+/// A duration option (milliseconds, or text such as `'30s'`) as a `Duration`; refusals name
+/// the option as JS spells it (`pollInterval`).
+pub fn duration(name: &str, given: &Option<Either<f64, String>>) -> Result<Option<Duration>> {
+    given
+        .as_ref()
+        .map(|given| match given {
+            Either::A(millis) => duration::from_millis(name, *millis),
+            Either::B(text) => duration::parse(name, text),
+        })
+        .transpose()
+}
+
+/// [`duration`], where zero makes no sense (a lease, a poll interval).
+pub fn positive_duration(
+    name: &str,
+    given: &Option<Either<f64, String>>,
+) -> Result<Option<Duration>> {
+    duration(name, given)?
+        .map(|given| duration::positive(name, given))
+        .transpose()
 }
 
 /// `env`: one name, or an array of them; left out, it reads as empty (and is refused by name).
@@ -310,17 +326,27 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_duration_reads_as_the_text_the_parser_checks() {
+    fn a_duration_is_milliseconds_or_text_and_refusals_name_the_option() {
+        let millis = |ms: f64| duration("ttl", &Some(Either::A(ms)));
+        assert_eq!(millis(1500.0).unwrap(), Some(Duration::from_millis(1500)));
         assert_eq!(
-            duration_text(&Some(Either::A(1500.0))).as_deref(),
-            Some("1500")
+            millis(-1.0).unwrap_err().to_string(),
+            "invalid duration for ttl: '-1'"
         );
-        assert_eq!(duration_text(&Some(Either::A(-1.0))).as_deref(), Some("-1"));
-        assert_eq!(duration_text(&Some(Either::A(1.5))).as_deref(), Some("1.5"));
         assert_eq!(
-            duration_text(&Some(Either::B("30s".into()))).as_deref(),
-            Some("30s")
+            millis(1.5).unwrap_err().to_string(),
+            "invalid duration for ttl: '1.5'"
         );
-        assert_eq!(duration_text(&None), None);
+        assert_eq!(
+            duration("timeout", &Some(Either::B("30s".into()))).unwrap(),
+            Some(Duration::from_secs(30))
+        );
+        assert_eq!(duration("timeout", &None).unwrap(), None);
+        assert_eq!(
+            positive_duration("pollInterval", &Some(Either::A(0.0)))
+                .unwrap_err()
+                .to_string(),
+            "pollInterval must be greater than zero"
+        );
     }
 }

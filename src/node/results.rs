@@ -1,8 +1,8 @@
 //! What the API functions resolve to: the documents `--json` prints, as `#[napi(object)]`
-//! types so `binding.d.ts` names them. `__test__/api.test.js` checks each against the CLI's
-//! `--json` output for the same call.
+//! types so `binding.d.ts` names them. Each is checked equal to the report's JSON document
+//! (`ops::report`) by the tests of `shapes.rs`, and `__test__/api.test.js` checks them against
+//! the CLI's `--json` output for the same call.
 
-use super::shapes::Merged;
 use crate::{jobs, locks, model, store};
 use napi::bindgen_prelude::{Either, Null};
 use napi_derive::napi;
@@ -11,6 +11,7 @@ use napi_derive::napi;
 // Not `use_nullable`: `queue` is left out while nobody waits, as in `--json`; `expiresAt` is
 // `null` for an uberlock all the same.
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct Lock {
     /// Lock id; kept when the holder renews.
     pub id: String,
@@ -29,6 +30,7 @@ pub struct Lock {
     /// What the lock is for (a CI URL, `Slack`, `CLI`, `API`).
     pub meta: String,
     /// When the lease runs out (epoch ms); `null` for an uberlock.
+    #[cfg_attr(test, serde(serialize_with = "nullable"))]
     pub expires_at: Either<i64, Null>,
     /// Strictly greater for every new acquisition of the env: lets a deploy target refuse a
     /// stale holder.
@@ -37,17 +39,33 @@ pub struct Lock {
     /// release are its own.
     pub holder: String,
     /// The env's line: live waiters in serving order; left out while nobody waits.
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub queue: Option<Vec<Waiting>>,
+}
+
+/// `Either<T, Null>` as napi gives it to JS, for the tests' view of a result as JSON: the value,
+/// or `null`.
+#[cfg(test)]
+fn nullable<T: serde::Serialize, S: serde::Serializer>(
+    value: &Either<T, Null>,
+    serializer: S,
+) -> Result<S::Ok, S::Error> {
+    match value {
+        Either::A(value) => serde::Serialize::serialize(value, serializer),
+        Either::B(Null) => serializer.serialize_none(),
+    }
 }
 
 /// A waiter in an env's line.
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct Waiting {
     pub user: String,
     pub meta: String,
     /// When it joined the line (epoch ms).
     pub joined_at: i64,
     /// Present (`true`) for a waiter that gives way to a newer one.
+    #[cfg_attr(test, serde(skip_serializing_if = "Option::is_none"))]
     pub supersede: Option<bool>,
 }
 
@@ -142,6 +160,7 @@ pub struct WaitProgress {
 
 /// How a hold ended.
 #[napi(string_enum = "camelCase")]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub enum HoldEnd {
     /// Its holder released it.
     Released,
@@ -155,6 +174,7 @@ pub enum HoldEnd {
 
 /// One acquisition of an env, from the grant to its end (renewals and upgrades are the same hold).
 #[napi(object, object_from_js = false, use_nullable = true)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct Hold {
     pub env: String,
     /// The lock id of the acquisition.
@@ -212,6 +232,15 @@ impl From<model::Hold> for Hold {
     discriminant_case = "lowercase",
     object_from_js = false
 )]
+#[cfg_attr(
+    test,
+    derive(serde::Serialize),
+    serde(
+        tag = "outcome",
+        rename_all = "lowercase",
+        rename_all_fields = "camelCase"
+    )
+)]
 pub enum Acquisition {
     /// The env was free, released or expired.
     Acquired,
@@ -236,10 +265,9 @@ impl From<locks::Acquired> for Acquisition {
     }
 }
 
-pub type LockResult = Merged<Lock, Acquisition>;
-
 /// Why `release` changed nothing.
 #[napi(string_enum = "camelCase")]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub enum ReleaseReason {
     /// Nobody holds the env.
     NotLocked,
@@ -248,6 +276,7 @@ pub enum ReleaseReason {
 }
 
 #[napi(object, object_from_js = false, use_nullable = true)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct ReleaseResult {
     /// False when you did not hold the env: nothing was changed.
     pub released: bool,
@@ -289,6 +318,7 @@ impl From<locks::Released> for ReleaseResult {
 
 /// What `runLocked` resolves to once the command has exited under the lock.
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct RunLockedResult {
     /// The command's exit code; 128 + N when signal N ended it.
     pub exit_code: i32,
@@ -298,6 +328,7 @@ pub struct RunLockedResult {
 
 /// What `runLocked` of several envs (`env` an array) resolves to.
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct RunLockedManyResult {
     /// The command's exit code; 128 + N when signal N ended it.
     pub exit_code: i32,
@@ -308,6 +339,7 @@ pub struct RunLockedManyResult {
 
 /// A running-job record.
 #[napi(object, object_from_js = false, use_nullable = true)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct Job {
     /// Time-ordered id (UUIDv7).
     pub id: String,
@@ -338,6 +370,7 @@ impl From<model::Job> for Job {
 }
 
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct EndJobResult {
     /// False when the job had ended already: nothing was changed.
     pub changed: bool,
@@ -354,6 +387,7 @@ impl From<jobs::Ended> for EndJobResult {
 }
 
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct TableStatus {
     pub name: String,
     /// False when it existed already.
@@ -370,6 +404,7 @@ impl From<store::TableStatus> for TableStatus {
 }
 
 #[napi(object, object_from_js = false)]
+#[cfg_attr(test, derive(serde::Serialize), serde(rename_all = "camelCase"))]
 pub struct InitResult {
     /// The store, described without credentials.
     pub store: String,

@@ -1,28 +1,22 @@
 //! Operations as a front door collects them, before anything is checked, and their validation
 //! into an [`Action`]: every value is checked here, once, whichever door it came through. The
-//! CLI fills these from its flags; JS option objects and JSON bodies deserialize into them.
+//! CLI fills these from its flags, the API from its option objects, Slack from its command;
+//! each door parses durations into their type, naming the option as its callers spell it.
 //! Missing required fields arrive empty and are refused by the validation.
 
 use super::{Action, ServeRequest};
 use crate::caller::{Caller, User, UserSource};
-use crate::duration;
 use crate::error::{Error, Result};
 use crate::jobs::{self, EndRequest};
-use crate::locks::{self, Authority, LockRequest, ReleaseRequest, Wait, WaitPolicy};
+use crate::locks::{self, Authority, LockRequest, ReleaseRequest, Wait, WaitPolicy, MAX_ENVS};
 use crate::model;
 use crate::run::RunRequest;
-use serde::Deserialize;
 use std::time::Duration;
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct ListArgs {
     pub env: Option<String>,
 }
-
-/// The most envs one lock, release or run may name: DynamoDB's `TransactWriteItems` takes
-/// 100 items, and a lock of several envs writes a lock row and up to two holds for each.
-pub const MAX_ENVS: usize = 25;
 
 /// The envs a lock, release or run names: one (`--env e`, `env: 'e'`) or several (`--env` again
 /// and again, `env: ['eu', 'us']`), checked by [`Envs::names`].
@@ -51,24 +45,6 @@ impl From<String> for Envs {
     }
 }
 
-impl<'de> Deserialize<'de> for Envs {
-    fn deserialize<D: serde::Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(untagged)]
-        enum Given {
-            One(String),
-            Many(Vec<String>),
-        }
-        Ok(match Given::deserialize(de)? {
-            Given::One(env) => env.into(),
-            Given::Many(given) => Envs {
-                given,
-                listed: true,
-            },
-        })
-    }
-}
-
 impl Envs {
     /// Each name checked as any env is (trimmed, lowercased), at least one and at most
     /// [`MAX_ENVS`], none twice, in the order given.
@@ -94,8 +70,10 @@ impl Envs {
     }
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// `lock` (and the lock of `locks run`), declared once: the command line's flags, the API's
+/// options and Slack's `lock` each fill it, durations already parsed at the door (each door
+/// names its own option when a value is refused). Adding an option to lock: docs/development.md.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct LockArgs {
     pub env: Envs,
     /// When `None`, the caller's default (see `caller`).
@@ -104,40 +82,43 @@ pub struct LockArgs {
     pub holder: Option<String>,
     pub meta: Option<String>,
     pub uberlock: bool,
-    #[serde(deserialize_with = "duration_text")]
-    pub ttl: Option<String>,
-    #[serde(deserialize_with = "duration_text")]
-    pub timeout: Option<String>,
-    pub no_wait: bool,
-    #[serde(deserialize_with = "duration_text")]
-    pub poll_interval: Option<String>,
+    /// The lease; when `None`, [`locks::DEFAULT_TTL`].
+    pub ttl: Option<Duration>,
+    pub wait: Wait,
+    /// When `None`, [`locks::DEFAULT_POLL_INTERVAL`].
+    pub poll_interval: Option<Duration>,
     /// Give way (exit 6, `SUPERSEDED`) when a newer waiter joins the line behind this one.
     pub supersede: bool,
 }
 
 /// `locks history`: an env's holds, newest first.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct HistoryArgs {
     pub env: String,
     pub limit: Option<i64>,
-    #[serde(deserialize_with = "duration_text")]
-    pub since: Option<String>,
+    pub since: Option<Duration>,
 }
 
 /// `locks run`: a lock, and the command to run under it.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone)]
 pub struct RunArgs {
-    #[serde(flatten)]
     pub lock: LockArgs,
-    #[serde(deserialize_with = "duration_text")]
-    pub kill_after: Option<String>,
+    pub kill_after: Option<Duration>,
     pub command: Vec<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+/// The wait a door's `timeout` and `no-wait` options ask for; both at once is refused, in the
+/// door's own spelling of the two.
+pub fn wait(timeout: Option<Duration>, no_wait: bool, both: &str) -> Result<Wait> {
+    match (timeout, no_wait) {
+        (Some(_), true) => Err(Error::usage(format!("{both} exclude each other"))),
+        (None, true) => Ok(Wait::No),
+        (Some(timeout), false) => Ok(Wait::Until(timeout)),
+        (None, false) => Ok(Wait::Forever),
+    }
+}
+
+#[derive(Debug, Clone, Default)]
 pub struct ReleaseArgs {
     pub env: Envs,
     pub user: Option<String>,
@@ -148,26 +129,22 @@ pub struct ReleaseArgs {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct StartArgs {
     pub jobname: String,
     pub user: Option<String>,
     pub gitversion: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct GetArgs {
     pub jobname: String,
     pub gitversion: String,
 }
 
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct EndArgs {
     /// The seeds' positional form, `version <VERSION>` (command line only).
-    #[serde(skip)]
     pub words: Vec<String>,
     pub gitversion: Option<String>,
     pub jobname: Option<String>,
@@ -176,17 +153,14 @@ pub struct EndArgs {
 }
 
 /// A jobname and how far back to look (`jobs active`, `jobs skipped`).
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct WindowArgs {
     pub jobname: String,
-    #[serde(deserialize_with = "duration_text")]
-    pub ttl: Option<String>,
+    pub ttl: Option<Duration>,
 }
 
 /// `serve` / `slack serve`: where to listen and which jobnames the page shows.
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(default, rename_all = "camelCase")]
+#[derive(Debug, Clone, Default)]
 pub struct ServeArgs {
     pub host: String,
     pub port: u16,
@@ -207,20 +181,6 @@ impl ServeArgs {
             slack_required: self.slack_required,
         })
     }
-}
-
-/// JS callers may give a duration as milliseconds (a number) or as text (`"30s"`).
-fn duration_text<'de, D: serde::Deserializer<'de>>(de: D) -> Result<Option<String>, D::Error> {
-    #[derive(Deserialize)]
-    #[serde(untagged)]
-    enum Given {
-        Millis(u64),
-        Text(String),
-    }
-    Ok(Option::<Given>::deserialize(de)?.map(|given| match given {
-        Given::Millis(ms) => ms.to_string(),
-        Given::Text(text) => text,
-    }))
 }
 
 impl ListArgs {
@@ -248,11 +208,7 @@ impl HistoryArgs {
         Ok(Action::History {
             env: model::env_name(&self.env)?,
             limit,
-            since: self
-                .since
-                .as_deref()
-                .map(|text| duration::parse_positive("--since", text))
-                .transpose()?,
+            since: self.since,
         })
     }
 }
@@ -270,6 +226,15 @@ impl LockArgs {
         })
     }
 
+    /// One attempt that never joins the line (Slack's `lock`): someone else's lock is a report,
+    /// not an error. Checked as [`LockArgs::action`] checks it; the wait is not asked.
+    pub fn attempt(&self, caller: &Caller) -> Result<Action> {
+        let user = caller.user(self.user.as_deref())?;
+        let holder = caller.holder(self.holder.as_deref(), &user.name)?;
+        let (request, _, _) = self.parts(caller, user, holder)?;
+        Ok(Action::TryLock(request))
+    }
+
     /// The request of `user`, taking the lock for `holder`.
     fn parts(
         &self,
@@ -277,19 +242,6 @@ impl LockArgs {
         user: User,
         holder: String,
     ) -> Result<(LockRequest, WaitPolicy, UserSource)> {
-        let optional = |flag: &str, value: &Option<String>, default: Duration| {
-            value
-                .as_deref()
-                .map_or(Ok(default), |text| duration::parse_positive(flag, text))
-        };
-        let wait = match (&self.timeout, self.no_wait) {
-            (Some(_), true) => {
-                return Err(Error::usage("--timeout and --no-wait exclude each other"));
-            }
-            (None, true) => Wait::No,
-            (Some(text), false) => Wait::Until(duration::parse("--timeout", text)?),
-            (None, false) => Wait::Forever,
-        };
         let envs = self.env.names()?;
         Ok((
             LockRequest {
@@ -298,16 +250,12 @@ impl LockArgs {
                 holder,
                 meta: caller.lock_meta(self.meta.as_deref())?,
                 uberlock: self.uberlock,
-                ttl: optional("--ttl", &self.ttl, locks::DEFAULT_TTL)?,
+                ttl: self.ttl.unwrap_or(locks::DEFAULT_TTL),
                 supersede: self.supersede,
             },
             WaitPolicy {
-                wait,
-                poll_interval: optional(
-                    "--poll-interval",
-                    &self.poll_interval,
-                    locks::DEFAULT_POLL_INTERVAL,
-                )?,
+                wait: self.wait,
+                poll_interval: self.poll_interval.unwrap_or(locks::DEFAULT_POLL_INTERVAL),
             },
             user.source,
         ))
@@ -335,10 +283,7 @@ impl RunArgs {
                 "daplaya locks run --env <ENV> [--user <USER>] -- <command> [args...]",
             ));
         }
-        let kill_after = match &self.kill_after {
-            Some(text) => duration::parse_positive("--kill-after", text)?,
-            None => crate::run::DEFAULT_KILL_AFTER,
-        };
+        let kill_after = self.kill_after.unwrap_or(crate::run::DEFAULT_KILL_AFTER);
         Ok(Action::Run {
             request: RunRequest {
                 lock: request,
@@ -434,11 +379,7 @@ impl WindowArgs {
     }
 
     fn window(&self) -> Result<Duration> {
-        self.ttl
-            .as_deref()
-            .map_or(Ok(jobs::DEFAULT_WINDOW), |text| {
-                duration::parse_positive("--ttl", text)
-            })
+        Ok(self.ttl.unwrap_or(jobs::DEFAULT_WINDOW))
     }
 }
 
@@ -500,14 +441,6 @@ mod tests {
     fn one_env_answers_as_one_and_a_list_as_a_list() {
         let flags = |n: usize| Envs::from(vec!["e".to_string(); n]).listed;
         assert!(!flags(1) && flags(2));
-        let js = |json: &str| serde_json::from_str::<Envs>(json).unwrap();
-        assert_eq!(js(r#""eu""#), Envs::from("eu".to_string()));
-        assert_eq!(
-            js(r#"["eu"]"#),
-            Envs {
-                given: vec!["eu".into()],
-                listed: true
-            }
-        );
+        assert!(!Envs::from("eu".to_string()).listed);
     }
 }

@@ -3,6 +3,7 @@
 //! the store ([`open`]), calls [`perform`], and shows the [`Report`] its own way. Nothing here
 //! prints or knows which door it was called from.
 
+pub mod board;
 mod held;
 pub mod input;
 pub mod open;
@@ -20,6 +21,18 @@ use crate::run::{self, ChildStdout, Event, Failure, Interrupt, RunRequest};
 use crate::store::Store;
 pub use report::{JobList, Report};
 use std::time::Duration;
+
+/// What the store is, for people (its kind and where it lives): what a door names when it says
+/// where locks live.
+pub fn describe(store: &dyn Store) -> String {
+    store.describe()
+}
+
+/// Records a request under `key` until `forget_at` (epoch ms) so it is acted on once: `false`
+/// when the store has seen it already and the door must refuse it.
+pub async fn first_sight(store: &dyn Store, key: &str, forget_at: i64) -> Result<bool> {
+    store.first_sight(key, forget_at).await
+}
 
 /// One validated call, whatever door it came through: nothing runs before this exists.
 #[derive(Debug, Clone)]
@@ -141,16 +154,25 @@ pub enum Shell {
 }
 
 /// Carries out a validated action on a store. `interrupt` ends a wait for a lock, and reaches
-/// the command of a `Run` (so an aborted `runLocked` stops it). `on_wait` sees the place in
+/// the command of a `Run` (so an aborted `runLocked` stops it); `None` for a caller nothing
+/// interrupts (a page, a Slack command, an API call without `signal`). `on_wait` sees the place in
 /// line and who is in the way each time a wait for a lock goes on. `Run` is silent here (the
 /// command's stdout is the caller's); a front door that shows the steps of `locks run` calls
 /// `run::run_locked` with its own events.
 pub async fn perform(
     action: Action,
     store: &dyn Store,
-    interrupt: &Interrupt,
+    interrupt: Option<&Interrupt>,
     on_wait: &mut (dyn FnMut(&WaitProgress) + Send),
 ) -> Result<Report> {
+    let uninterrupted;
+    let interrupt = match interrupt {
+        Some(interrupt) => interrupt,
+        None => {
+            uninterrupted = Interrupt::default();
+            &uninterrupted
+        }
+    };
     Ok(match action {
         Action::Init => Report::Init {
             store: store.describe(),

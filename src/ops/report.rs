@@ -133,21 +133,26 @@ impl Report {
     /// (`userSource`; see `Action::defaulted_user`): on the document, or on each document of a
     /// list.
     pub fn to_json_from(&self, user_source: Option<UserSource>) -> Value {
-        let mut document = self.to_json();
-        let Some(source) = user_source else {
-            return document;
-        };
-        let documents = match &mut document {
-            Value::Array(documents) => documents.iter_mut().collect(),
-            single => vec![single],
-        };
-        for document in documents {
-            if let Value::Object(fields) = document {
-                fields.insert("userSource".into(), source.name().into());
-            }
+        let document = self.to_json();
+        match user_source {
+            Some(source) => with_user_source(document, source.name()),
+            None => document,
         }
-        document
     }
+}
+
+/// `document` with `userSource` set to `source`: on the document, or on each document of a list.
+pub fn with_user_source(mut document: Value, source: &str) -> Value {
+    let documents = match &mut document {
+        Value::Array(documents) => documents.iter_mut().collect(),
+        single => vec![single],
+    };
+    for document in documents {
+        if let Value::Object(fields) = document {
+            fields.insert("userSource".into(), source.into());
+        }
+    }
+    document
 }
 
 /// The documents of a call on several envs: a list when the caller asked for one, else the

@@ -1,11 +1,11 @@
 //! The read-only routes: the page and its assets, its live updates, `/api/*` and `/metrics`.
 //! Each reads the store and hands the result to a renderer (page.rs, ops' JSON, metrics.rs).
 
-use super::board::{self, Board};
 use super::{page, App};
 use crate::error::{Error, Result};
 use crate::jobs;
-use crate::model::{self, now_ms};
+use crate::model;
+use crate::ops::board::{self, Board, EnvCard, EnvState};
 use crate::ops::report::error_document;
 use crate::ops::{self, Report};
 use axum::extract::State;
@@ -96,12 +96,19 @@ fn jobnames(app: &App, uri: &Uri) -> Result<Vec<String>> {
     Ok(names)
 }
 
+/// Hands the metrics the envs the page lists, each with whether it is held now.
+fn observe_cards(app: &App, cards: &[EnvCard]) {
+    app.metrics.observe_locks(
+        cards
+            .iter()
+            .map(|card| (&card.lock, card.state == EnvState::Held)),
+    );
+}
+
 async fn read_board(app: &App, jobnames: &[String]) -> Result<Board> {
-    let now = now_ms();
-    match board::read(app.store.as_ref(), jobnames, now).await {
+    match board::read(app.store.as_ref(), jobnames).await {
         Ok(board) => {
-            app.metrics
-                .observe_locks(board.envs.iter().map(|card| &card.lock), now);
+            observe_cards(app, &board.envs);
             Ok(board)
         }
         Err(error) => {
@@ -117,7 +124,10 @@ pub(super) async fn page(State(app): State<Arc<App>>, uri: Uri) -> Response {
         Err(error) => Err(error),
     };
     match board {
-        Ok(board) => html(StatusCode::OK, page::render(&board, &app.store.describe())),
+        Ok(board) => html(
+            StatusCode::OK,
+            page::render(&board, &ops::describe(app.store.as_ref())),
+        ),
         Err(error) => {
             let status = if error.exit_code() == crate::error::exit::USAGE {
                 StatusCode::BAD_REQUEST
@@ -216,12 +226,13 @@ pub(super) async fn locks(State(app): State<Arc<App>>, uri: Uri) -> Response {
         Ok(action) => action,
         Err(error) => return json_error(&app, &error),
     };
-    let never = crate::run::Interrupt::default();
     let mut no_wait = |_: &crate::locks::WaitProgress| {};
-    match ops::perform(action, app.store.as_ref(), &never, &mut no_wait).await {
+    match ops::perform(action, app.store.as_ref(), None, &mut no_wait).await {
         Ok(report) => {
             if let Report::Locks { locks, .. } = &report {
-                app.metrics.observe_locks(locks, now_ms());
+                // `locks list` judges `active` by the rules: held now.
+                app.metrics
+                    .observe_locks(locks.iter().map(|lock| (lock, lock.active)));
             }
             json_response(StatusCode::OK, report.to_json())
         }
@@ -255,11 +266,8 @@ pub(super) async fn jobs(State(app): State<Arc<App>>, uri: Uri) -> Response {
 /// store at each scrape: every env on the page has its acquisitions counter, whichever client
 /// took its locks and whatever this server saw before.
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
-    let now = now_ms();
-    match board::envs(app.store.as_ref(), now).await {
-        Ok(cards) => app
-            .metrics
-            .observe_locks(cards.iter().map(|card| &card.lock), now),
+    match board::envs(app.store.as_ref()).await {
+        Ok(cards) => observe_cards(&app, &cards),
         // The scrape still answers: the error counter is what shows the problem.
         Err(_) => app.metrics.store_error(),
     }

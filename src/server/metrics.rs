@@ -101,11 +101,12 @@ impl Default for Metrics {
 }
 
 impl Metrics {
-    /// Takes in the lock rows read at `now`: the held and the recently released ones.
-    pub fn observe_locks<'a>(&self, rows: impl IntoIterator<Item = &'a Lock>, now: i64) {
+    /// Takes in the lock rows read from the store (the held and the recently released ones),
+    /// each with whether the rules judge it held now, on the store's clock.
+    pub fn observe_locks<'a>(&self, rows: impl IntoIterator<Item = (&'a Lock, bool)>) {
         let (mut held, mut uber) = (0, 0);
-        for lock in rows {
-            if lock.is_held_at(now) {
+        for (lock, is_held) in rows {
+            if is_held {
                 held += 1;
                 uber += i64::from(lock.uberlock);
             }
@@ -152,6 +153,15 @@ impl Metrics {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::locks::is_held;
+    use crate::store::StoreTime;
+
+    /// Each row with whether it is held at store time `now`.
+    fn judged(rows: &[Lock], now: i64) -> Vec<(&Lock, bool)> {
+        rows.iter()
+            .map(|lock| (lock, is_held(lock, StoreTime::exact(now))))
+            .collect()
+    }
 
     fn lock(env: &str, acquisitions: u64, uberlock: bool, expires_at: Option<i64>) -> Lock {
         Lock {
@@ -181,8 +191,8 @@ mod tests {
             lock("staging", 3, false, Some(2_000)),
             lock("lapsed", 2, false, Some(500)),
         ];
-        metrics.observe_locks(&rows, 1_000);
-        metrics.observe_locks(&[lock("staging", 5, false, Some(2_000))], 1_000);
+        metrics.observe_locks(judged(&rows, 1_000));
+        metrics.observe_locks(judged(&[lock("staging", 5, false, Some(2_000))], 1_000));
         metrics.store_error();
         metrics.observe_request(
             &Method::GET,

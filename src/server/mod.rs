@@ -5,7 +5,6 @@
 //! nothing: the caller shows its [`ServerEvent`]s.
 
 pub mod access;
-pub mod board;
 pub mod connections;
 mod dashboard;
 pub mod metrics;
@@ -14,7 +13,7 @@ mod slack_commands;
 
 use crate::error::{Error, Result};
 use crate::ops::report::Serving;
-use crate::ops::ServeRequest;
+use crate::ops::{self, ServeRequest};
 use crate::slack::Settings;
 use crate::store::Store;
 use access::Token;
@@ -95,7 +94,6 @@ fn router(app: Arc<App>) -> Router {
         .route(EVENTS_PATH, get(dashboard::events))
         .route("/api/locks", get(dashboard::locks))
         .route("/api/jobs", get(dashboard::jobs))
-        // `/api/history?env=` comes with lock history (issue 13).
         .route("/metrics", get(dashboard::metrics))
         .route_layer(middleware::from_fn_with_state(app.clone(), guard));
     let mut open = Router::new().route(HEALTH_PATH, get(|| async { "ok" }));
@@ -108,7 +106,8 @@ fn router(app: Arc<App>) -> Router {
         .with_state(app)
 }
 
-pub(crate) fn respond(status: u16, content_type: &'static str, body: String) -> Response {
+/// An HTTP response of `status` with `body` of `content_type`.
+pub(crate) fn http_response(status: u16, content_type: &'static str, body: String) -> Response {
     let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     (status, [(header::CONTENT_TYPE, content_type)], body).into_response()
 }
@@ -127,7 +126,7 @@ async fn guard(State(app): State<Arc<App>>, request: Request, next: Next) -> Res
             logged(&request),
             access::TOKEN_VAR
         ));
-        return respond(403, "text/plain; charset=utf-8", "forbidden".into());
+        return http_response(403, "text/plain; charset=utf-8", "forbidden".into());
     }
     let query_token = dashboard::params(request.uri(), "token").into_iter().next();
     let credentials = access::Credentials {
@@ -259,7 +258,7 @@ pub async fn run(
         slack_url,
         host: address.ip().to_string(),
         port: address.port(),
-        store: store.describe(),
+        store: ops::describe(store.as_ref()),
     }));
     let (log, mut lines) = mpsc::channel(LOG_BACKLOG);
     let app = Arc::new(App {

@@ -2,10 +2,10 @@
 //! meta of `<script>` arrives as text). The same `board` fragment is the body of the first
 //! answer and of every live update, so there is one template and no client-side rendering.
 
-use super::board::{Board, EnvCard, EnvState, JobsOf};
 use crate::human_time::{ago, clock};
 use crate::jobs::DEFAULT_WINDOW;
 use crate::model::{Job, Lock};
+use crate::ops::board::{Board, EnvCard, EnvState, JobsOf};
 use maud::{html, Markup, DOCTYPE};
 
 pub const STYLESHEET: &str = include_str!("assets/page.css");

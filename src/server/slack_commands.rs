@@ -1,7 +1,7 @@
 //! `POST /slack/commands`: reads the (small) body within a time limit, and hands the headers
 //! and body to `slack::handle`, which verifies and answers them.
 
-use super::{respond, App};
+use super::{http_response, App};
 use crate::model::now_ms;
 use crate::slack::{handle, Incoming, Rejection, MAX_BODY_BYTES};
 use axum::body::Body;
@@ -21,7 +21,7 @@ fn refuse(app: &App, rejection: Rejection) -> Response {
         rejection.reason()
     ));
     let response = rejection.response();
-    respond(response.status, response.content_type, response.body)
+    http_response(response.status, response.content_type, response.body)
 }
 
 pub(super) async fn slash_command(
@@ -45,7 +45,7 @@ pub(super) async fn slash_command(
         Ok(Ok(bytes)) => bytes,
         // Over the limit (or the client went away mid-body: nobody reads this answer).
         Ok(Err(_)) => return refuse(&app, Rejection::TooLarge),
-        Err(_) => return respond(408, "text/plain; charset=utf-8", "request timeout".into()),
+        Err(_) => return http_response(408, "text/plain; charset=utf-8", "request timeout".into()),
     };
     let text = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
     let incoming = Incoming {
@@ -55,7 +55,7 @@ pub(super) async fn slash_command(
     };
     // The route exists only when the server has a signing secret.
     let Some(settings) = &app.slack else {
-        return respond(404, "text/plain; charset=utf-8", "not found".into());
+        return http_response(404, "text/plain; charset=utf-8", "not found".into());
     };
     let store = Arc::clone(&app.store);
     let (response, log) = handle(
@@ -66,5 +66,5 @@ pub(super) async fn slash_command(
     )
     .await;
     let _ = app.log.try_send(log);
-    respond(response.status, response.content_type, response.body)
+    http_response(response.status, response.content_type, response.body)
 }

@@ -1,11 +1,41 @@
 //! What a slash command asks for: the form Slack posts, and the words in its `text`. Pure and
 //! validated with the same rules as the CLI (`model::env_name`, `model::meta`, ...).
 
+use crate::caller::{Caller, ThisMachine};
 use crate::error::{Error, Result};
+use crate::locks::Wait;
 use crate::model;
+use crate::ops::input::LockArgs;
 
 /// What a lock taken from Slack is for, unless the command says more.
 pub const DEFAULT_META: &str = "Slack";
+
+/// Slack's caller: a member always names themselves, and the server's own environment (its CI
+/// variables, say) is no part of what they asked for.
+pub const CALLER: Caller<'static> = Caller {
+    env: &no_variables,
+    machine: &ThisMachine,
+    door_meta: DEFAULT_META,
+};
+
+fn no_variables(_: &str) -> Option<String> {
+    None
+}
+
+/// `lock <env>` of `user` as the lock request every door fills, checked by `ops::input` as the
+/// others are: one attempt with the default lease.
+pub fn lock_args(env: &str, user: &str, meta: Option<String>, uberlock: bool) -> LockArgs {
+    LockArgs {
+        env: env.to_string().into(),
+        user: Some(user.to_string()),
+        // A person in Slack is their own run, as at a terminal: locking again renews.
+        holder: Some(user.to_string()),
+        meta,
+        uberlock,
+        wait: Wait::No,
+        ..LockArgs::default()
+    }
+}
 
 /// The fields of Slack's slash-command POST that daplaya reads.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

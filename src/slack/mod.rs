@@ -21,7 +21,7 @@ pub mod web_api;
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
-use crate::locks::{Authority, LockRequest, Meta, ReleaseRequest, Released, DEFAULT_TTL};
+use crate::locks::{Authority, ReleaseRequest, Released};
 use crate::model::now_ms;
 use crate::ops::open::{ChosenStore, Lifetime};
 use crate::ops::{self, Action, Report};
@@ -276,16 +276,15 @@ where
 }
 
 /// A release from Slack of `env` by `user`: a person acting on their own runs' locks, or
-/// breaking anyone's.
-fn releasing(env: &str, user: &str, authority: Authority) -> Action {
+/// breaking anyone's. `uberlock` is what the person asked for, as `--uberlock` on the command
+/// line; the rules decide what it allows.
+fn releasing(env: &str, user: &str, uberlock: bool, authority: Authority) -> Action {
     Action::Release {
         request: ReleaseRequest {
             envs: vec![env.to_string()],
             user: user.to_string(),
             holder: user.to_string(),
-            // Taking an uberlock from Slack is the deliberate step; its holder releases it with
-            // the same `release` as a normal lock (the CLI's --uberlock guards scripts, not people).
-            uberlock: true,
+            uberlock,
             authority,
         },
         // Slack names its own user.
@@ -304,23 +303,17 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
             env,
             meta,
             uberlock,
-        } => (
-            Action::TryLock(LockRequest {
-                envs: vec![env.clone()],
-                user: user.to_string(),
-                // A person in Slack is their own run, as at a terminal: locking again renews.
-                holder: user.to_string(),
-                meta: meta.map_or_else(|| Meta::Default(command::DEFAULT_META.into()), Meta::Given),
-                uberlock,
-                ttl: DEFAULT_TTL,
-                supersede: false,
-            }),
-            Some(env),
-        ),
+        } => match command::lock_args(&env, user, meta, uberlock).attempt(&command::CALLER) {
+            Ok(action) => (action, Some(env)),
+            Err(error) => return reply::usage_error(name, &error),
+        },
         // People act on the locks of all their runs: the one their pipeline took too.
-        Command::Release { env } => (releasing(&env, user, Authority::User), Some(env)),
+        // `release` in Slack means "release what I hold on ENV", uberlock included: a person
+        // typing it has asked, where `--uberlock` guards scripts (docs/slack.md).
+        Command::Release { env } => (releasing(&env, user, true, Authority::User), Some(env)),
+        // A forced release ends any hold, uberlock or not, as on the command line.
         Command::ForceRelease { env, reason } => {
-            let forced = releasing(&env, user, Authority::Force { reason });
+            let forced = releasing(&env, user, false, Authority::Force { reason });
             (forced, Some(env))
         }
         Command::Leases { env } => (Action::ListLocks { env: env.clone() }, env),
@@ -334,10 +327,8 @@ async fn execute(command: Command, user: &str, name: &str, store: &dyn Store) ->
         ),
         Command::Help { unknown } => return reply::help(name, unknown.as_deref()),
     };
-    // Nothing here waits, so nothing needs cancelling.
-    let never = crate::run::Interrupt::default();
     let env_name = env.as_deref().unwrap_or_default();
-    match ops::perform(action, store, &never, &mut |_| {}).await {
+    match ops::perform(action, store, None, &mut |_| {}).await {
         // The lease is told from the write, not from whenever the reply is formatted.
         Ok(Report::Locked { locks, .. }) if !locks.is_empty() => {
             let (lock, acquired) = &locks[0];

@@ -7,6 +7,7 @@
 use super::signature::{self, MAX_CLOCK_SKEW_SECS};
 use super::Incoming;
 use crate::error::Result;
+use crate::ops;
 use crate::store::Store;
 
 /// A verified request, as the store remembers it.
@@ -35,7 +36,7 @@ impl Once {
 
     /// Records the request in `store`; `false` when it had been seen already.
     pub async fn first_sight(&self, store: &dyn Store) -> Result<bool> {
-        store.first_sight(&self.key, self.forget_at).await
+        ops::first_sight(store, &self.key, self.forget_at).await
     }
 }
 

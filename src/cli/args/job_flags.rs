@@ -1,5 +1,8 @@
 //! The flags of `jobs ...`; `ops::input` validates them.
 
+use super::lock_flags::optional;
+use crate::duration;
+use crate::error::{Error, Result};
 use crate::ops::input::{EndArgs, GetArgs, StartArgs, WindowArgs};
 use clap::{Args, Subcommand};
 
@@ -111,11 +114,12 @@ impl From<&EndFlags> for EndArgs {
     }
 }
 
-impl From<&WindowFlags> for WindowArgs {
-    fn from(flags: &WindowFlags) -> Self {
-        WindowArgs {
+impl TryFrom<&WindowFlags> for WindowArgs {
+    type Error = Error;
+    fn try_from(flags: &WindowFlags) -> Result<Self> {
+        Ok(WindowArgs {
             jobname: flags.jobname.clone(),
-            ttl: flags.ttl.clone(),
-        }
+            ttl: optional(&flags.ttl, |text| duration::parse_positive("--ttl", text))?,
+        })
     }
 }

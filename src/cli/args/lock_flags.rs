@@ -1,6 +1,9 @@
-//! The flags of `locks ...`; `ops::input` validates them.
+//! The flags of `locks ...`, read into `ops::input`'s requests (durations parsed here, named as
+//! flags); `ops::input` validates the rest.
 
-use crate::ops::input::{HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs};
+use crate::duration;
+use crate::error::{Error, Result};
+use crate::ops::input::{self, HistoryArgs, ListArgs, LockArgs, ReleaseArgs, RunArgs};
 use clap::{Args, Subcommand};
 
 /// `locks <SUBCOMMAND>`, or the first spec's `locks --env <ENV>` (the same as `locks list
@@ -144,41 +147,58 @@ impl From<&ListFlags> for ListArgs {
     }
 }
 
-impl From<&HistoryFlags> for HistoryArgs {
-    fn from(flags: &HistoryFlags) -> Self {
-        HistoryArgs {
+impl TryFrom<&HistoryFlags> for HistoryArgs {
+    type Error = Error;
+    fn try_from(flags: &HistoryFlags) -> Result<Self> {
+        Ok(HistoryArgs {
             env: flags.env.clone(),
             limit: flags.limit,
-            since: flags.since.clone(),
-        }
+            since: optional(&flags.since, |text| {
+                duration::parse_positive("--since", text)
+            })?,
+        })
     }
 }
 
-impl From<&LockFlags> for LockArgs {
-    fn from(flags: &LockFlags) -> Self {
-        LockArgs {
+impl TryFrom<&LockFlags> for LockArgs {
+    type Error = Error;
+    fn try_from(flags: &LockFlags) -> Result<Self> {
+        let timeout = optional(&flags.timeout, |text| duration::parse("--timeout", text))?;
+        Ok(LockArgs {
             env: flags.envs.clone().into(),
             user: flags.user.clone(),
             holder: flags.holder.clone(),
             meta: flags.meta.clone(),
             uberlock: flags.uberlock,
-            ttl: flags.ttl.clone(),
-            timeout: flags.timeout.clone(),
-            no_wait: flags.no_wait,
-            poll_interval: flags.poll_interval.clone(),
+            ttl: optional(&flags.ttl, |text| duration::parse_positive("--ttl", text))?,
+            wait: input::wait(timeout, flags.no_wait, "--timeout and --no-wait")?,
+            poll_interval: optional(&flags.poll_interval, |text| {
+                duration::parse_positive("--poll-interval", text)
+            })?,
             supersede: flags.supersede,
-        }
+        })
     }
 }
 
-impl From<&RunFlags> for RunArgs {
-    fn from(flags: &RunFlags) -> Self {
-        RunArgs {
-            lock: (&flags.lock).into(),
-            kill_after: flags.kill_after.clone(),
+impl TryFrom<&RunFlags> for RunArgs {
+    type Error = Error;
+    fn try_from(flags: &RunFlags) -> Result<Self> {
+        Ok(RunArgs {
+            lock: (&flags.lock).try_into()?,
+            kill_after: optional(&flags.kill_after, |text| {
+                duration::parse_positive("--kill-after", text)
+            })?,
             command: flags.command.clone(),
-        }
+        })
     }
+}
+
+/// A flag's text read by `parse`, when the flag is given.
+pub(super) fn optional<T>(
+    text: &Option<String>,
+    parse: impl FnOnce(&str) -> Result<T>,
+) -> Result<Option<T>> {
+    text.as_deref().map(parse).transpose()
 }
 
 impl From<&ReleaseFlags> for ReleaseArgs {

@@ -159,18 +159,30 @@ impl Cli {
                 // `arg_required_else_help` leaves only `--env` when there is no subcommand.
                 None => act(ListArgs { env: env.clone() }.action()),
                 Some(LocksCommand::List(flags)) => act(ListArgs::from(flags).action()),
-                Some(LocksCommand::History(flags)) => act(HistoryArgs::from(flags).action()),
-                Some(LocksCommand::Lock(flags)) => act(LockArgs::from(flags).action(caller)),
+                Some(LocksCommand::History(flags)) => {
+                    act(HistoryArgs::try_from(flags).and_then(|args| args.action()))
+                }
+                Some(LocksCommand::Lock(flags)) => {
+                    act(LockArgs::try_from(flags).and_then(|args| args.action(caller)))
+                }
                 Some(LocksCommand::Release(flags)) => act(ReleaseArgs::from(flags).action(caller)),
-                Some(LocksCommand::Run(flags)) => act(RunArgs::from(flags).action(caller)),
+                Some(LocksCommand::Run(flags)) => {
+                    act(RunArgs::try_from(flags).and_then(|args| args.action(caller)))
+                }
             },
-            Command::Lock(flags) => act(LockArgs::from(flags).action(caller)),
+            Command::Lock(flags) => {
+                act(LockArgs::try_from(flags).and_then(|args| args.action(caller)))
+            }
             Command::Release(flags) => act(ReleaseArgs::from(flags).action(caller)),
             Command::Jobs(JobsCommand::Start(flags)) => act(StartArgs::from(flags).action(caller)),
             Command::Jobs(JobsCommand::Get(flags)) => act(GetArgs::from(flags).action()),
             Command::Jobs(JobsCommand::End(flags)) => act(EndArgs::from(flags).action()),
-            Command::Jobs(JobsCommand::Active(flags)) => act(WindowArgs::from(flags).active()),
-            Command::Jobs(JobsCommand::Skipped(flags)) => act(WindowArgs::from(flags).skipped()),
+            Command::Jobs(JobsCommand::Active(flags)) => {
+                act(WindowArgs::try_from(flags).and_then(|args| args.active()))
+            }
+            Command::Jobs(JobsCommand::Skipped(flags)) => {
+                act(WindowArgs::try_from(flags).and_then(|args| args.skipped()))
+            }
             Command::Serve(flags) => Ok(Invocation::Serve {
                 request: flags.args(false).request()?,
                 store: self.store_options(),

@@ -255,7 +255,7 @@ pub fn human(report: &Report, now: i64, style: Style) -> String {
             locks => format!(
                 "The command exited with {exit_code} under the locks on {} (fencing tokens {})",
                 envs_of(locks),
-                fencing_tokens(locks)
+                crate::run::fencing_tokens(locks)
             ),
         },
         Report::JobStarted(job) => job.id.clone(),
@@ -334,11 +334,6 @@ fn released_line(released: &Released, now: i64, style: Style) -> String {
             format!("{}: {why}", style.yellow("Nothing released"))
         }
     }
-}
-
-/// `eu=5,us=7`: each env's fencing token, in order (as `DAPLAYA_FENCING_TOKENS` has them).
-pub fn fencing_tokens(locks: &[Lock]) -> String {
-    crate::run::fencing_tokens(locks)
 }
 
 /// The one stderr line naming the user a command runs as, when the caller did not give it.

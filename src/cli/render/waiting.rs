@@ -90,7 +90,7 @@ pub fn rejoined(progress: &WaitProgress) -> String {
     )
 }
 
-/// What a waiter prints in a CI log at each poll: the line the seeds wrote (`Still locked at
+/// What a waiter prints in a CI log at each poll: the line of the first spec (`Still locked at
 /// env <ENV> by <USER>`, so log searches keep working; `in run <HOLDER>` when the run holding it
 /// is not the user), then its place in line. A free env whose line goes first is held `by the
 /// queue`.
@@ -144,7 +144,7 @@ mod tests {
     }
 
     #[test]
-    fn a_ci_log_line_begins_as_the_seeds_wrote_it_then_gives_the_place() {
+    fn a_ci_log_line_begins_as_the_first_spec_wrote_it_then_gives_the_place() {
         assert_eq!(
             still_locked(&progress(&["prod"], vec![held("prod", "alice")])),
             "Still locked at env prod by alice (2nd in line, 3 waiting)"

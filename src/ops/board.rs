@@ -1,11 +1,12 @@
-//! What the page shows, read from the store: every env held now or recently, and the jobs of
-//! the jobnames asked for. Reading is here; how it looks is `page.rs`.
+//! What the page of `serve` shows, read from the store: every env held now or recently, and the
+//! jobs of the jobnames asked for. Whether an env is held is the rules' judgement on the store's
+//! clock ([`locks::is_held`]), never this machine's. How it looks is the server's `page.rs`.
 
 use crate::error::Result;
 use crate::jobs::{self, Overview};
-use crate::locks::queue;
+use crate::locks::{self, queue};
 use crate::model::Lock;
-use crate::store::Store;
+use crate::store::{Store, StoreTime};
 use std::time::Duration;
 
 /// How long after its lock ended an env stays on the page.
@@ -45,7 +46,7 @@ pub struct JobsOf {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Board {
-    /// When the store was read (epoch ms).
+    /// When the store was read (epoch ms, the earliest reading of the store's clock).
     pub read_at: i64,
     /// Held envs by name, then recently held ones, the most recently ended first.
     pub envs: Vec<EnvCard>,
@@ -60,8 +61,9 @@ impl Board {
 
 /// Reads the board: its envs ([`envs`]), and the running and skipped jobs of each of
 /// `jobnames`.
-pub async fn read(store: &dyn Store, jobnames: &[String], now: i64) -> Result<Board> {
-    let envs = envs(store, now).await?;
+pub async fn read(store: &dyn Store, jobnames: &[String]) -> Result<Board> {
+    let time = store.now();
+    let envs = cards_at(store, time).await?;
     let mut jobs = Vec::with_capacity(jobnames.len());
     for jobname in jobnames {
         jobs.push(JobsOf {
@@ -70,16 +72,19 @@ pub async fn read(store: &dyn Store, jobnames: &[String], now: i64) -> Result<Bo
         });
     }
     Ok(Board {
-        read_at: now,
+        read_at: time.earliest,
         envs,
         jobs,
     })
 }
 
 /// The envs the page lists: the `ActiveLocks` rows, and the locks released within [`RECENT`].
-pub async fn envs(store: &dyn Store, now: i64) -> Result<Vec<EnvCard>> {
-    let since = now - RECENT.as_millis() as i64;
-    let time = store.now();
+pub async fn envs(store: &dyn Store) -> Result<Vec<EnvCard>> {
+    cards_at(store, store.now()).await
+}
+
+async fn cards_at(store: &dyn Store, time: StoreTime) -> Result<Vec<EnvCard>> {
+    let since = time.earliest - RECENT.as_millis() as i64;
     // Each held env with its live line in serving order, as `locks list` shows it.
     let active = store
         .active_locks()
@@ -88,14 +93,14 @@ pub async fn envs(store: &dyn Store, now: i64) -> Result<Vec<EnvCard>> {
         .map(|row| queue::as_listed(row, time))
         .collect();
     let released = store.released_locks(since).await?;
-    Ok(cards(active, released, now, since))
+    Ok(cards(active, released, time, since))
 }
 
 /// Sorts rows into cards: held ones by env, then those that ended at or after `since`, the
 /// most recent first. Older rows are dropped.
-pub fn cards(active: Vec<Lock>, released: Vec<Lock>, now: i64, since: i64) -> Vec<EnvCard> {
+pub fn cards(active: Vec<Lock>, released: Vec<Lock>, time: StoreTime, since: i64) -> Vec<EnvCard> {
     let active = active.into_iter().map(|lock| {
-        let state = if lock.is_held_at(now) {
+        let state = if locks::is_held(&lock, time) {
             EnvState::Held
         } else {
             EnvState::Expired
@@ -153,7 +158,7 @@ mod tests {
             lock("long-lapsed", true, 0, Some(1_000)),
         ];
         let released = vec![lock("qa", false, 9_500, Some(30_000))];
-        let cards = cards(active, released, now, 5_000);
+        let cards = cards(active, released, StoreTime::exact(now), 5_000);
         let seen: Vec<_> = cards
             .iter()
             .map(|c| (c.lock.env.as_str(), c.state))
