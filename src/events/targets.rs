@@ -3,9 +3,8 @@
 //! a setting that cannot work is a usage error before any lock is touched ([`check`]).
 
 use crate::config::process_env;
+use crate::config::slack::{parse_users, API_URL_VAR, BOT_TOKEN_VAR, DEFAULT_API_URL, USERS_VAR};
 use crate::error::{Error, Result};
-use crate::slack::people::{People, API_URL_VAR, BOT_TOKEN_VAR, USERS_VAR};
-use crate::slack::web_api::DEFAULT_API_URL;
 use std::sync::OnceLock;
 
 pub const WEBHOOK_URL_VAR: &str = "DAPLAYA_WEBHOOK_URL";
@@ -111,7 +110,7 @@ impl Targets {
                 let api_url = set(API_URL_VAR).unwrap_or_else(|| DEFAULT_API_URL.to_string());
                 let api_url = http_url(API_URL_VAR, api_url.trim().trim_end_matches('/'))?;
                 let members = match set(USERS_VAR) {
-                    Some(text) => People::parse_mapping(&text)?,
+                    Some(text) => parse_users(&text)?,
                     None => Vec::new(),
                 };
                 Some(SlackBot {

@@ -3,6 +3,7 @@
 //! with a local stand-in that speaks Slack's JSON. HTTPS goes through rustls (ring) trusting the
 //! system's certificates, read once, on the first HTTPS call.
 
+use crate::config::slack::DEFAULT_API_URL;
 use crate::error::{Error, Result};
 use crate::events::http::{connector, Https};
 use http_body_util::{BodyExt, Empty, Limited};
@@ -10,9 +11,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use std::sync::OnceLock;
 use std::time::Duration;
-
-/// Slack's own address, unless configured otherwise.
-pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 /// A `users.info` answer is a few kilobytes; anything far larger is not one.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
