@@ -7,7 +7,7 @@
 const binding = require('./native.js')
 
 // The CLI shim's and this file's plumbing, not API functions.
-const INTERNAL = new Set(['runCli', 'newInterrupt', 'interrupt'])
+const INTERNAL = new Set(['runCli', 'newInterrupt', 'interrupt', 'settleEvents'])
 
 const CODE_PREFIX = /^\[([A-Z_]+)\] /
 // Before the fields of a lock refusal (JSON): a line break and an ASCII record separator.
@@ -86,6 +86,10 @@ function exported(call) {
       return await withHooks(call, ...args)
     } catch (error) {
       throw withCode(error)
+    } finally {
+      // Not awaited: the call's answer never waits for its events, but the pending promise keeps
+      // Node up (within a bound) until they are delivered.
+      binding.settleEvents().catch(() => {})
     }
   }
 }

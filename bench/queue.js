@@ -125,4 +125,4 @@ function printQueue(queue) {
   process.stdout.write(`   ${queue.note}\n`)
 }
 
-module.exports = { benchQueue, printQueue }
+module.exports = { benchQueue, printQueue, cliOk, untilInLine }

@@ -9,7 +9,7 @@
 //   --full              the long version (more runs, 100k seeded records, more rounds)
 //   --out <file>        where to write the JSON
 //   --only <a,b,...>    run some sections: startup, parts, lockRelease, latency, cost, contention,
-//                       memory, addon, serve, queue, runtimes
+//                       memory, addon, serve, queue, handover, runtimes
 //   --keep-node-env     run processes with this machine's NODE_OPTIONS / NODE_EXTRA_CA_CERTS
 //                       (dropped by default: they change how Node itself starts, see bench/lib.js)
 const fs = require('node:fs')
@@ -25,6 +25,7 @@ const { startDynamoDbLocal } = require('../scripts/dynamodb-local.js')
 const { startDynamoDbProxy } = require('../scripts/dynamodb-proxy.js')
 const sdk = require('./sdk.js')
 const { benchQueue, printQueue } = require('./queue.js')
+const { benchHandover, printHandover } = require('./handover.js')
 const { benchRuntimes, printRuntimes } = require('./runtimes.js')
 const {
   baseEnv,
@@ -56,7 +57,7 @@ const ADDON = process.env.NAPI_RS_NATIVE_LIBRARY_PATH
   ? path.resolve(process.env.NAPI_RS_NATIVE_LIBRARY_PATH)
   : path.join(ROOT, 'daplaya.linux-x64-gnu.node')
 const NODE = process.execPath
-const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve', 'queue', 'runtimes']
+const SECTIONS = ['addon', 'startup', 'parts', 'lockRelease', 'latency', 'cost', 'contention', 'memory', 'serve', 'queue', 'handover', 'runtimes']
 
 const MODES = {
   quick: {
@@ -67,6 +68,7 @@ const MODES = {
     scales: [0, 10_000],
     contention: { processes: [4, 16], rounds: 3, pollInterval: '100ms' },
     queue: { waiters: 16, holdMs: 500, pollInterval: '100ms' },
+    handover: { waiters: 4, holdMs: 6000, quietMs: 15_000 },
   },
   full: {
     startupRuns: 25,
@@ -76,6 +78,7 @@ const MODES = {
     scales: [0, 10_000, 100_000],
     contention: { processes: [4, 16], rounds: 5, pollInterval: '100ms' },
     queue: { waiters: 16, holdMs: 500, pollInterval: '100ms' },
+    handover: { waiters: 6, holdMs: 6000, quietMs: 30_000 },
   },
 }
 
@@ -1040,6 +1043,18 @@ async function main() {
       ]
       results.queue = await benchQueue(mode.queue, fresh, log)
     }
+    if (only.has('handover')) {
+      const proxy = await startDynamoDbProxy(dynamo.endpoint)
+      try {
+        const fresh = [
+          { name: 'embedded', env: sqliteEnv(path.join(tmp, 'handover.db')) },
+          { name: 'dynamodb', env: dynamoEnv(proxy.endpoint, await createTables(dynamo.endpoint, 'Handover')), requests: () => proxy.log },
+        ]
+        results.handover = await benchHandover(mode.handover, fresh, log)
+      } finally {
+        await proxy.stop()
+      }
+    }
     if (only.has('runtimes')) {
       const fresh = {
         embedded: sqliteEnv(path.join(tmp, 'runtimes.db')),
@@ -1060,6 +1075,7 @@ async function main() {
   results.targets = targetRows(results)
   printReport(results)
   if (results.queue) printQueue(results.queue)
+  if (results.handover) printHandover(results.handover)
   printRuntimes(results)
   printStartupParts(results)
   printTargets(results.targets)

@@ -2,6 +2,8 @@
 //! lookup for environment variables, so every rule here is testable without touching the
 //! process environment.
 
+pub mod slack;
+
 use crate::error::{Error, Result};
 use std::path::PathBuf;
 use std::time::Duration;

@@ -8,6 +8,7 @@ pub mod cli;
 pub mod config;
 pub mod duration;
 pub mod error;
+pub mod events;
 pub mod human_time;
 pub mod jobs;
 pub mod locks;
@@ -68,6 +69,20 @@ pub fn run_cli<'env>(
     let interrupt = run::Interrupt::clone(interrupt);
     env.spawn_future(async move {
         let mut console = cli::console::Console::stdio(&config::process_env);
-        Ok(cli::run(argv, &mut console, &config::process_env, &interrupt).await)
+        let code = cli::run(argv, &mut console, &config::process_env, &interrupt).await;
+        // Told and shown already: only the events still being delivered hold the exit back.
+        events::settle(events::SETTLE_BOUND).await;
+        Ok(code)
+    })
+}
+
+/// Resolves once the events this process announced are delivered, or after
+/// `events::SETTLE_BOUND`: index.js starts it after each call, unawaited, so that Node stays up
+/// for their delivery without the call waiting for it. Internal: not in the typings.
+#[napi(skip_typescript)]
+pub fn settle_events(env: &Env) -> napi::Result<PromiseRaw<'_, ()>> {
+    env.spawn_future(async {
+        events::settle(events::SETTLE_BOUND).await;
+        Ok(())
     })
 }

@@ -15,6 +15,7 @@ use super::write::{write_all, Writes};
 use crate::error::{Error, Result};
 use crate::model::{Hold, Lock};
 use crate::store::{Expect, LockWrite, Store, StoreTime, SwapAll};
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 /// The locks taken, each as others see it (its queue the live waiters in serving order).
@@ -179,6 +180,9 @@ pub async fn lock(
     };
     let started = tokio::time::Instant::now();
     let mut joined = false;
+    // The last heartbeat (or join): the place is kept by one every poll interval, whatever
+    // reads happen between.
+    let mut beat = started;
     let mut rows = match take_unread(store, request).await? {
         Unread::Taken(taken) => return Ok(taken),
         Unread::Found(rows) => rows,
@@ -218,38 +222,64 @@ pub async fn lock(
                         .into_iter()
                         .map(|(_, write)| Some(write.lock))
                         .collect();
-                    std::mem::replace(&mut joined, true)
+                    Some(std::mem::replace(&mut joined, true))
                 }
                 Some(now) => {
                     rows = now;
                     continue;
                 }
             },
+            Step::Wait if !heartbeat_due(beat.elapsed(), policy.poll_interval) => {
+                // A read between heartbeats, next in line: nothing to write or tell.
+                None
+            }
             Step::Wait => {
                 // A place found gone here (pruned after a stall) is taken again next poll.
                 store
                     .touch_waiter(&request.envs, &queuer.id, time.latest)
                     .await?;
-                false
+                Some(false)
             }
             Step::Busy { .. } => unreachable!("a request in line is never told busy"),
         };
-        on_wait(&progress(
-            &rows,
-            request,
-            &queuer.id,
-            time,
-            started.elapsed(),
-            rejoined,
-        ));
+        let waiting = progress(&rows, request, &queuer.id, time, started.elapsed(), false);
+        if let Some(rejoined) = rejoined {
+            beat = tokio::time::Instant::now();
+            on_wait(&WaitProgress {
+                rejoined,
+                ..waiting.clone()
+            });
+        }
+        let nap = next_poll(waiting.position, policy.poll_interval);
         tokio::select! {
             _ = cancel.cancelled() => {
                 return Err(leave(store, request, &queuer, None, Error::Interrupted).await);
             }
-            _ = tokio::time::sleep(left.min(policy.poll_interval)) => {}
+            _ = tokio::time::sleep(left.min(nap)) => {}
         }
         rows = store.load_locks(&request.envs).await?;
     }
+}
+
+/// How often the first in line reads its rows: a release is seen within this, without
+/// waiting out a whole poll interval.
+const NEXT_IN_LINE_POLL: Duration = Duration::from_millis(250);
+
+/// The pause before the next read at `position` in line (1: next): the first reads every
+/// 250 ms, the second every second, the third every 2.25 s, each place further back slower
+/// (the square of its place), never slower than the poll interval. So the waiter behind one
+/// that just took the env learns it is next well before that hold ends, and a long line costs
+/// about one read per poll interval per waiter.
+fn next_poll(position: usize, poll_interval: Duration) -> Duration {
+    let place = u32::try_from(position.max(1)).unwrap_or(u32::MAX);
+    let pace = NEXT_IN_LINE_POLL.saturating_mul(place.saturating_mul(place));
+    pace.min(poll_interval)
+}
+
+/// Whether a read `since` the last heartbeat writes one: once a poll interval, give or take
+/// the fast reads' pace (a place outlives three missed polls).
+fn heartbeat_due(since: Duration, poll_interval: Duration) -> bool {
+    since + NEXT_IN_LINE_POLL >= poll_interval
 }
 
 /// One attempt for a request that does not wait: someone else's lock is `Error::LockBusy`.
@@ -305,6 +335,25 @@ async fn give_back_place(
 mod tests {
     use super::*;
     use crate::locks::decide::tests::request;
+
+    #[test]
+    fn the_next_in_line_reads_fast_and_everyone_beats_once_a_poll_interval() {
+        let default = Duration::from_secs(5);
+        assert_eq!(next_poll(1, default), NEXT_IN_LINE_POLL);
+        assert_eq!(next_poll(2, default), Duration::from_secs(1));
+        assert_eq!(next_poll(3, default), Duration::from_millis(2_250));
+        assert_eq!(next_poll(5, default), default);
+        assert_eq!(next_poll(usize::MAX, default), default);
+        let fast = Duration::from_millis(100);
+        assert_eq!(next_poll(1, fast), fast);
+        // Reads of the next in line between beats write nothing; the beat comes on time.
+        assert!(!heartbeat_due(Duration::from_millis(250), default));
+        assert!(!heartbeat_due(Duration::from_millis(4_700), default));
+        assert!(heartbeat_due(Duration::from_millis(4_750), default));
+        assert!(heartbeat_due(Duration::from_secs(5), default));
+        // A poll interval under the fast pace beats on every poll, as before.
+        assert!(heartbeat_due(Duration::ZERO, fast));
+    }
 
     #[test]
     fn a_lock_written_unread_expects_every_env_free_and_stamps_revision_and_token() {

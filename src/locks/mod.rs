@@ -19,7 +19,8 @@
 //! - [`acquire`]: the attempt and the waiting loop that write those decisions;
 //! - [`release`]: who may end a hold, and how;
 //! - [`held`]: a holder renewing or releasing its own acquisitions;
-//! - [`list`] and [`history`]: what is held and waited for now, and what was held.
+//! - [`list`] and [`history`]: what is held and waited for now, and what was held;
+//! - [`stats`]: what the history says: hold durations, the share held, each waiter's estimate.
 
 mod acquire;
 mod decide;
@@ -28,6 +29,7 @@ mod history;
 mod list;
 pub mod queue;
 mod release;
+mod stats;
 mod time;
 mod types;
 mod write;
@@ -41,6 +43,7 @@ pub use release::{
     decide_release, decide_release_restamp, release, release_from, Authority, NotReleased,
     ReleaseDecision, ReleaseRequest, Released,
 };
+pub use stats::{expected_starts, hold_stats, percentile, HoldStats, ESTIMATE_SAMPLE};
 pub use time::{is_held, judge_hold, lease_left};
 pub use types::{
     Acquired, Attempt, LockRequest, Meta, Wait, WaitPolicy, WaitProgress, DEFAULT_POLL_INTERVAL,

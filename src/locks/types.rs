@@ -52,6 +52,13 @@ pub enum Meta {
 }
 
 impl Meta {
+    /// What a fresh acquisition would record.
+    pub fn text(&self) -> &str {
+        match self {
+            Meta::Given(meta) | Meta::Default(meta) => meta,
+        }
+    }
+
     pub(super) fn for_fresh(&self) -> String {
         match self {
             Meta::Given(meta) => meta.clone(),

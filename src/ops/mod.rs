@@ -12,6 +12,7 @@ pub mod report;
 use crate::caller::UserSource;
 use crate::config::StoreOptions;
 use crate::error::Result;
+use crate::events;
 use crate::jobs::{self, EndRequest};
 use crate::locks::{
     self, Attempt, Authority, LockRequest, ReleaseRequest, WaitPolicy, WaitProgress,
@@ -191,17 +192,22 @@ pub async fn perform(
             listed,
             ..
         } => {
+            events::check()?;
             let copies = held::open(store)?;
-            let locks = locks::lock(store, &request, policy, interrupt.token(), on_wait).await?;
+            let locked = locks::lock(store, &request, policy, interrupt.token(), on_wait).await;
+            events::announce(events::from_locking(&request, &locked));
+            let locks = locked?;
             if let Some(copies) = copies {
                 copies.remember(locks.iter().map(|(lock, _)| lock));
             }
             Report::Locked { locks, listed }
         }
         Action::TryLock(request) => {
+            events::check()?;
             let copies = held::open(store)?;
             match locks::try_lock(store, &request).await? {
                 Attempt::Acquired(locks) => {
+                    events::announce(events::from_taken(&locks));
                     if let Some(copies) = copies {
                         copies.remember(locks.iter().map(|(lock, _)| lock));
                     }
@@ -216,6 +222,7 @@ pub async fn perform(
         Action::Release {
             request, listed, ..
         } => {
+            events::check()?;
             let copies = held::open(store)?;
             // Only a holder's own release has a copy to claim.
             let own = request.authority == Authority::Holder;
@@ -231,10 +238,9 @@ pub async fn perform(
             if let Some(copies) = copies.filter(|_| own) {
                 copies.forget(&request.envs, &request.holder);
             }
-            Report::Released {
-                released: released?,
-                listed,
-            }
+            let released = released?;
+            events::announce(events::from_release(&request, &released));
+            Report::Released { released, listed }
         }
         Action::Run {
             request, listed, ..

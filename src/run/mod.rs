@@ -16,6 +16,7 @@ pub use child::exit_code;
 pub use signals::{signal_number, Interrupt, SIGHUP, SIGINT, SIGTERM};
 
 use crate::error::{Error, Result};
+use crate::events::{self, announce, from_locking, from_released};
 use crate::locks::{self, Acquired, LockRequest, WaitPolicy, WaitProgress};
 use crate::model::Lock;
 use crate::store::Store;
@@ -137,17 +138,20 @@ pub async fn run_locked(
     };
     // A command that cannot start takes no lock (and leaves no hold in the history).
     child::check_startable(program)?;
+    events::check()?;
     // Subscribed before waiting, so no signal between taking the lock and starting the command
     // is missed.
     let mut signals = interrupt.signals.subscribe();
-    let taken = locks::lock(
+    let locked = locks::lock(
         store,
         &request.lock,
         request.policy,
         &interrupt.token,
         &mut |progress| events(Event::Waiting(progress)),
     )
-    .await?;
+    .await;
+    announce(from_locking(&request.lock, &locked));
+    let taken = locked?;
     events(Event::Locked(&taken));
     let locks: Vec<Lock> = taken.into_iter().map(|(lock, _)| lock).collect();
     if interrupt.token.is_cancelled() {
@@ -190,6 +194,7 @@ pub async fn run_locked(
     }
     match locks::release_held(store, &held).await {
         Ok(released) => {
+            announce(from_released(&released, None));
             events(Event::Released(&released));
             Ok(outcome(released, None))
         }
@@ -214,7 +219,10 @@ pub async fn run_locked(
 /// (the error that stopped the run matters more, and a lease lapses by itself).
 async fn release(store: &dyn Store, locks: &[Lock], events: &mut (dyn FnMut(Event<'_>) + Send)) {
     match locks::release_held(store, locks).await {
-        Ok(released) => events(Event::Released(&released)),
+        Ok(released) => {
+            announce(from_released(&released, None));
+            events(Event::Released(&released))
+        }
         Err(error) => events(Event::ReleaseFailed {
             locks,
             error: &error,

@@ -16,9 +16,10 @@ mod rejection;
 pub mod replay;
 pub mod reply;
 pub mod signature;
-mod web_api;
+pub mod web_api;
 
 use crate::caller::UserSource;
+use crate::config::slack::{parse_users, API_URL_VAR, BOT_TOKEN_VAR, USERS_VAR};
 use crate::config::StoreOptions;
 use crate::error::{Error, Result};
 use crate::locks::{Authority, ReleaseRequest, Released};
@@ -404,12 +405,12 @@ pub async fn handle_js(
     };
     let mapping = match options.users {
         Some(users) => users.into_iter().collect(),
-        None => People::parse_mapping(&env(people::USERS_VAR).unwrap_or_default())?,
+        None => parse_users(&env(USERS_VAR).unwrap_or_default())?,
     };
     let people = People::new(
         mapping,
-        options.bot_token.or_else(|| env(people::BOT_TOKEN_VAR)),
-        options.api_url.or_else(|| env(people::API_URL_VAR)),
+        options.bot_token.or_else(|| env(BOT_TOKEN_VAR)),
+        options.api_url.or_else(|| env(API_URL_VAR)),
     )?;
     let settings = Settings::new(
         options.signing_secret.or_else(|| env(SIGNING_SECRET_VAR)),

@@ -14,16 +14,13 @@
 //! not have.
 
 use super::command::SlashRequest;
-use super::web_api::{Member, WebApi, DEFAULT_API_URL};
+use super::web_api::{Member, WebApi};
+use crate::config::slack::{parse_users, API_URL_VAR, BOT_TOKEN_VAR, DEFAULT_API_URL, USERS_VAR};
 use crate::error::{Error, Result};
 use crate::model;
 use std::collections::HashMap;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
-
-pub const BOT_TOKEN_VAR: &str = "DAPLAYA_SLACK_BOT_TOKEN";
-pub const API_URL_VAR: &str = "DAPLAYA_SLACK_API_URL";
-pub const USERS_VAR: &str = "DAPLAYA_SLACK_USERS";
 
 /// How long an answer of Slack's about a member is used before asking again.
 pub const REMEMBERED: Duration = Duration::from_secs(10 * 60);
@@ -62,25 +59,9 @@ impl People {
         Ok(People { mapping, web_api })
     }
 
-    /// `DAPLAYA_SLACK_USERS` as the operator writes it.
-    pub fn parse_mapping(text: &str) -> Result<Vec<(String, String)>> {
-        text.split(|c: char| c == ',' || c.is_whitespace())
-            .filter(|entry| !entry.is_empty())
-            .map(|entry| match entry.split_once('=') {
-                Some((member, user)) if !member.is_empty() && !user.is_empty() => {
-                    Ok((member.to_string(), user.to_string()))
-                }
-                _ => Err(Error::usage_with_hint(
-                    format!("{USERS_VAR}: '{entry}' is not MEMBER_ID=USER"),
-                    format!("{USERS_VAR}=U0123ABC=alice@acme.io,U0456DEF=bob@acme.io"),
-                )),
-            })
-            .collect()
-    }
-
     pub fn from_env(env: &(dyn Fn(&str) -> Option<String> + Sync)) -> Result<People> {
         let mapping = match env(USERS_VAR) {
-            Some(text) => People::parse_mapping(&text)?,
+            Some(text) => parse_users(&text)?,
             None => Vec::new(),
         };
         People::new(mapping, env(BOT_TOKEN_VAR), env(API_URL_VAR))
@@ -157,7 +138,7 @@ mod tests {
 
     #[tokio::test]
     async fn mapped_members_act_as_their_user_and_others_are_qualified_by_workspace() {
-        let mapping = People::parse_mapping("U1=Alice@Acme.io,\n U2=bob@acme.io").unwrap();
+        let mapping = parse_users("U1=Alice@Acme.io,\n U2=bob@acme.io").unwrap();
         let people = People::new(mapping, None, None).unwrap();
         assert_eq!(
             people
@@ -181,15 +162,7 @@ mod tests {
     }
 
     #[test]
-    fn a_malformed_mapping_is_a_usage_error_naming_the_entry() {
-        for text in ["U1", "U1=", "=alice", "U1=alice,U2"] {
-            let error = People::parse_mapping(text).unwrap_err();
-            assert_eq!(error.exit_code(), 2, "{text}");
-            assert!(
-                error.to_string().starts_with("DAPLAYA_SLACK_USERS: '"),
-                "{error}"
-            );
-        }
+    fn a_mapped_user_is_checked_and_the_api_address_must_be_http() {
         let control = People::new([("U1".into(), "a\u{7}b".into())], None, None).unwrap_err();
         assert!(control.to_string().contains("U1"), "{control}");
         assert!(People::new([], Some("xoxb-1".into()), Some("ftp://x".into())).is_err());

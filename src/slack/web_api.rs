@@ -1,26 +1,22 @@
-//! The one call daplaya makes to Slack's Web API: `users.info`, for the email of a member's
+//! The call the slash command makes to Slack's Web API: `users.info`, for the email of a member's
 //! profile. The base address is configurable (`DAPLAYA_SLACK_API_URL`), so tests answer it
 //! with a local stand-in that speaks Slack's JSON. HTTPS goes through rustls (ring) trusting the
 //! system's certificates, read once, on the first HTTPS call.
 
+use crate::config::slack::DEFAULT_API_URL;
 use crate::error::{Error, Result};
+use crate::events::http::{connector, Https};
 use http_body_util::{BodyExt, Empty, Limited};
-use hyper_util::client::legacy::connect::HttpConnector;
 use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
-use std::sync::{Arc, OnceLock};
+use std::sync::OnceLock;
 use std::time::Duration;
-
-/// Slack's own address, unless configured otherwise.
-pub const DEFAULT_API_URL: &str = "https://slack.com/api";
 
 /// A `users.info` answer is a few kilobytes; anything far larger is not one.
 const MAX_ANSWER_BYTES: usize = 256 * 1024;
 
 /// Slack answers in well under a second; the slash command must be answered within 3.
 const CALL_TIMEOUT: Duration = Duration::from_millis(1_500);
-
-type Https = hyper_rustls::HttpsConnector<HttpConnector>;
 
 /// What Slack says of a member.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -137,27 +133,10 @@ fn member_of(body: &[u8]) -> std::result::Result<Member, String> {
     }
 }
 
-/// One client for the process: its connections are reused, and the system's certificates are
-/// read once.
+/// One client for the process: its connections are reused.
 fn client() -> &'static Client<Https, Empty<bytes::Bytes>> {
     static CLIENT: OnceLock<Client<Https, Empty<bytes::Bytes>>> = OnceLock::new();
-    CLIENT.get_or_init(|| {
-        let roots = rustls_native_certs::load_native_certs();
-        let mut store = rustls::RootCertStore::empty();
-        store.add_parsable_certificates(roots.certs);
-        let provider = Arc::new(rustls::crypto::ring::default_provider());
-        let tls = rustls::ClientConfig::builder_with_provider(provider)
-            .with_safe_default_protocol_versions()
-            .expect("ring supports the default protocol versions")
-            .with_root_certificates(store)
-            .with_no_client_auth();
-        let https = hyper_rustls::HttpsConnectorBuilder::new()
-            .with_tls_config(tls)
-            .https_or_http()
-            .enable_http1()
-            .build();
-        Client::builder(TokioExecutor::new()).build(https)
-    })
+    CLIENT.get_or_init(|| Client::builder(TokioExecutor::new()).build(connector()))
 }
 
 #[cfg(test)]
